@@ -1,0 +1,344 @@
+// Per-target matmul kernels behind matmul.h, shared by the matmul_<format>.cc instances: one
+// decoder ("codec") per weight format, the fused decode-and-dot for n == 1 (each weight byte is
+// read once) and dequantise-a-tile-then-multiply for n > 1. foreach_target includes this file
+// once per Highway target, hence the toggling guard instead of #pragma once.
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <new>
+
+#include "backends/backend.h"
+#include "backends/cpu/matmul.h"
+#include "core/numerics.h"
+#include "core/thread_pool.h"
+#include "hwy/aligned_allocator.h"
+
+#if defined(DEEPSEEK_BACKENDS_CPU_MATMUL_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef DEEPSEEK_BACKENDS_CPU_MATMUL_INL_H_
+#undef DEEPSEEK_BACKENDS_CPU_MATMUL_INL_H_
+#else
+#define DEEPSEEK_BACKENDS_CPU_MATMUL_INL_H_
+#endif
+
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace deepseek::backend::cpu::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+
+// A codec decodes one "step" of 2·Lanes(df) columns of a weight row, starting at a multiple of
+// the step, into two vectors. With kInterleaved they hold the even and the odd columns of the
+// step (MXFP4 packs a column pair into one byte), otherwise its first and second half. Decoded
+// values are weight / kOutputScale, a power of two multiplied back into the result (exactly).
+// Scalar() returns the exact weight of one column, for the columns after the last full step.
+// A step never straddles a scale block: it is at most 32 columns, which divides both blocks.
+static_assert(2 * HWY_LANES(float) <= kMxfp4BlockSize && kFp8BlockSize % kMxfp4BlockSize == 0);
+
+struct F32Codec {
+  static constexpr bool kInterleaved = false;
+  static constexpr float kOutputScale = 1.0f;
+  struct Row {
+    const float* w;
+  };
+  static Row RowAt(const WeightMatrix& m, int64_t r) {
+    return {static_cast<const float*>(m.data) + r * m.cols};
+  }
+  static HWY_INLINE void Decode(DF df, const Row& row, int64_t c, VF& a, VF& b) {
+    a = hn::LoadU(df, row.w + c);
+    b = hn::LoadU(df, row.w + c + hn::Lanes(df));
+  }
+  static float Scalar(const Row& row, int64_t c) { return row.w[c]; }
+};
+
+struct Bf16Codec {
+  static constexpr bool kInterleaved = false;
+  static constexpr float kOutputScale = 1.0f;
+  struct Row {
+    const uint16_t* w;
+  };
+  static Row RowAt(const WeightMatrix& m, int64_t r) {
+    return {static_cast<const uint16_t*>(m.data) + r * m.cols};
+  }
+  static HWY_INLINE VF Load(DF df, const uint16_t* p) {
+    const hn::Rebind<uint16_t, DF> du16;
+    const hn::RebindToUnsigned<DF> du32;
+    return hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(du32, hn::LoadU(du16, p))));
+  }
+  static HWY_INLINE void Decode(DF df, const Row& row, int64_t c, VF& a, VF& b) {
+    a = Load(df, row.w + c);
+    b = Load(df, row.w + c + hn::Lanes(df));
+  }
+  static float Scalar(const Row& row, int64_t c) { return num::Bf16ToFloat(row.w[c]); }
+};
+
+struct Fp8Codec {
+  static constexpr bool kInterleaved = false;
+  // Decoding goes through binary16, whose exponent bias is 15 instead of e4m3's 7.
+  static constexpr float kOutputScale = 256.0f;
+  struct Row {
+    const uint8_t* w;
+    const uint8_t* scales;  // the scale codes of this row's 128-row block
+  };
+  static Row RowAt(const WeightMatrix& m, int64_t r) {
+    return {static_cast<const uint8_t*>(m.data) + r * m.cols,
+            m.scales + (r / kFp8BlockSize) * CeilDiv(m.cols, kFp8BlockSize)};
+  }
+  // e4m3fn / 256: the 7 magnitude bits moved to the top of a binary16 exponent and mantissa
+  // read as the same value with bias 15. binary16 -> binary32 is exact, subnormals included
+  // (F16C on AVX2 and up, emulated below), and unaffected by denormals-are-zero.
+  static HWY_INLINE VF Load(DF df, const uint8_t* p) {
+    const hn::Rebind<uint8_t, DF> du8;
+    const hn::Rebind<uint16_t, DF> du16;
+    const hn::Rebind<hwy::float16_t, DF> df16;
+    // code << 7 puts the magnitude in bits 7..13 and the sign in bit 14; adding bit 14 to
+    // itself moves the sign to bit 15.
+    const auto shifted = hn::ShiftLeft<7>(hn::PromoteTo(du16, hn::LoadU(du8, p)));
+    const auto bits = hn::Add(shifted, hn::And(shifted, hn::Set(du16, 0x4000)));
+    const VF v = hn::PromoteTo(df, hn::BitCast(df16, bits));
+    // 0x7f and 0xff are NaN, but their bits alone read as +-1.875, which no other code gives.
+    return hn::IfThenElse(hn::Eq(hn::Abs(v), hn::Set(df, 1.875f)),
+                          hn::Set(df, std::numeric_limits<float>::quiet_NaN()), v);
+  }
+  static HWY_INLINE void Decode(DF df, const Row& row, int64_t c, VF& a, VF& b) {
+    const VF scale = hn::Set(df, kE8m0Scale[row.scales[c / kFp8BlockSize]]);
+    a = hn::Mul(Load(df, row.w + c), scale);
+    b = hn::Mul(Load(df, row.w + c + hn::Lanes(df)), scale);
+  }
+  static float Scalar(const Row& row, int64_t c) {
+    return num::E4m3ToFloat(row.w[c]) * num::E8m0ToFloat(row.scales[c / kFp8BlockSize]);
+  }
+};
+
+struct Mxfp4Codec {
+  static constexpr bool kInterleaved = true;
+  static constexpr float kOutputScale = 1.0f;
+  struct Row {
+    const uint8_t* w;       // cols / 2 bytes
+    const uint8_t* scales;  // cols / 32 codes
+  };
+  static Row RowAt(const WeightMatrix& m, int64_t r) {
+    return {static_cast<const uint8_t*>(m.data) + r * (m.cols / 2),
+            m.scales + r * (m.cols / kMxfp4BlockSize)};
+  }
+  static HWY_INLINE void Decode(DF df, const Row& row, int64_t c, VF& even, VF& odd) {
+#if HWY_TARGET == HWY_SCALAR
+    // One lane per vector (GCC < 12.3 gets HWY_SCALAR instead of EMU128): no byte shuffles.
+    even = hn::Set(df, Scalar(row, c));
+    odd = hn::Set(df, Scalar(row, c + 1));
+#else
+    const hn::Rebind<uint8_t, DF> du8;
+    const auto packed = hn::LoadU(du8, row.w + c / 2);
+    const uint8_t scale_code = row.scales[c / kMxfp4BlockSize];
+    if constexpr (HWY_LANES(float) == 16) {
+      // One 16-lane permute holds every e2m1 value, pre-multiplied by the block's scale.
+      alignas(64) static constexpr float kE2m1Values[16] = {0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f,
+                                                            4.0f,  6.0f,  -0.0f, -0.5f, -1.0f, -1.5f,
+                                                            -2.0f, -3.0f, -4.0f, -6.0f};
+      const hn::RebindToSigned<DF> di32;
+      const auto codes = hn::BitCast(di32, hn::PromoteTo(hn::RebindToUnsigned<DF>(), packed));
+      const VF table = hn::Mul(hn::Load(df, kE2m1Values), hn::Set(df, kE8m0Scale[scale_code]));
+      even = hn::TableLookupLanes(table, hn::IndicesFromVec(df, hn::And(codes, hn::Set(di32, 0xf))));
+      odd = hn::TableLookupLanes(table, hn::IndicesFromVec(df, hn::ShiftRight<4>(codes)));
+    } else {
+      // Twice each e2m1 value, so that a byte shuffle yields exact integers; the halved scale
+      // table undoes the doubling.
+      const hn::Rebind<int8_t, DF> di8;
+      const hn::Rebind<int32_t, DF> di32;
+      alignas(16) static constexpr int8_t kDoubledE2m1[16] = {0, 1,  2,  3,  4,  6,  8,  12,
+                                                              0, -1, -2, -3, -4, -6, -8, -12};
+      const auto table = hn::Load(hn::Full128<int8_t>(), kDoubledE2m1);
+      const auto lo = hn::TableLookupBytes(table, hn::And(packed, hn::Set(du8, 0x0f)));
+      const auto hi = hn::TableLookupBytes(table, hn::ShiftRight<4>(packed));
+      const VF scale = hn::Set(df, kE8m0HalfScale[scale_code]);
+      even = hn::Mul(hn::ConvertTo(df, hn::PromoteTo(di32, hn::BitCast(di8, lo))), scale);
+      odd = hn::Mul(hn::ConvertTo(df, hn::PromoteTo(di32, hn::BitCast(di8, hi))), scale);
+    }
+#endif
+  }
+  static float Scalar(const Row& row, int64_t c) {
+    const uint8_t byte = row.w[c / 2];
+    return num::E2m1ToFloat(c % 2 ? byte >> 4 : byte & 0xf) *
+           num::E8m0ToFloat(row.scales[c / kMxfp4BlockSize]);
+  }
+};
+
+// Rewrites x [cols] into the lane order of an interleaved codec's steps (even columns, then
+// odd columns of each step), once per call rather than once per weight row.
+HWY_INLINE void DeinterleaveSteps(const float* HWY_RESTRICT x, int64_t cols, float* HWY_RESTRICT out) {
+  const DF df;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+  const int64_t full = cols - cols % (2 * lanes);
+  VF a, b;
+  for (int64_t c = 0; c < full; c += 2 * lanes) {
+    hn::LoadInterleaved2(df, x + c, a, b);
+    hn::StoreU(a, df, out + c);
+    hn::StoreU(b, df, out + c + lanes);
+  }
+  std::copy(x + full, x + cols, out + full);
+}
+
+template <class Codec>
+HWY_INLINE void StoreStep(DF df, VF a, VF b, float* HWY_RESTRICT p) {
+  if constexpr (Codec::kInterleaved) {
+    hn::StoreInterleaved2(a, b, df, p);
+  } else {
+    hn::StoreU(a, df, p);
+    hn::StoreU(b, df, p + hn::Lanes(df));
+  }
+}
+
+// Σ_c W[r, c] · x[c] for one row, decoding each weight once; x is in the codec's step order
+// (DeinterleaveSteps for interleaved codecs). Two steps per iteration feed four independent accumulators, which hides the
+// FMA latency.
+template <class Codec>
+HWY_INLINE float DecodeDot(const typename Codec::Row& row, const float* HWY_RESTRICT x,
+                           int64_t cols) {
+  const DF df;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df)), step = 2 * lanes;
+  const int64_t full = cols - cols % step;
+  VF sum0 = hn::Zero(df), sum1 = hn::Zero(df), sum2 = hn::Zero(df), sum3 = hn::Zero(df);
+  VF w0, w1;
+  int64_t c = 0;
+  for (; c + 2 * step <= full; c += 2 * step) {
+    Codec::Decode(df, row, c, w0, w1);
+    sum0 = hn::MulAdd(w0, hn::LoadU(df, x + c), sum0);
+    sum1 = hn::MulAdd(w1, hn::LoadU(df, x + c + lanes), sum1);
+    Codec::Decode(df, row, c + step, w0, w1);
+    sum2 = hn::MulAdd(w0, hn::LoadU(df, x + c + step), sum2);
+    sum3 = hn::MulAdd(w1, hn::LoadU(df, x + c + step + lanes), sum3);
+  }
+  if (c < full) {
+    Codec::Decode(df, row, c, w0, w1);
+    sum0 = hn::MulAdd(w0, hn::LoadU(df, x + c), sum0);
+    sum1 = hn::MulAdd(w1, hn::LoadU(df, x + c + lanes), sum1);
+  }
+  const VF sum = hn::Add(hn::Add(sum0, sum1), hn::Add(sum2, sum3));
+  float dot = hn::GetLane(hn::SumOfLanes(df, sum)) * Codec::kOutputScale;
+  for (c = full; c < cols; ++c) dot += Codec::Scalar(row, c) * x[c];
+  return dot;
+}
+
+// Writes rows [r0, r0 + count) of W, dequantised to exact fp32, to tile (row stride `stride`).
+template <class Codec>
+HWY_INLINE void DequantiseRows(const WeightMatrix& w, int64_t r0, int64_t count,
+                               float* HWY_RESTRICT tile, int64_t stride) {
+  const DF df;
+  const int64_t step = 2 * static_cast<int64_t>(hn::Lanes(df));
+  const int64_t full = w.cols - w.cols % step;
+  const VF output_scale = hn::Set(df, Codec::kOutputScale);
+  VF a, b;
+  for (int64_t r = 0; r < count; ++r) {
+    const typename Codec::Row row = Codec::RowAt(w, r0 + r);
+    float* HWY_RESTRICT out = tile + r * stride;
+    for (int64_t c = 0; c < full; c += step) {
+      Codec::Decode(df, row, c, a, b);
+      StoreStep<Codec>(df, hn::Mul(a, output_scale), hn::Mul(b, output_scale), out + c);
+    }
+    for (int64_t c = full; c < w.cols; ++c) out[c] = Codec::Scalar(row, c);
+  }
+}
+
+// acc[m][j] = Σ_{c ∈ [c0, c1)} x[m][c] · w[j][c] for 4 input rows and 4 weight rows: sixteen
+// accumulators, eight loads per sixteen FMAs (24 of AVX-512's 32 registers).
+inline void Block4x4(const float* const x[4], const float* const w[4], int64_t c0, int64_t c1,
+                     float acc[4][4]) {
+  const DF df;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+  VF s00 = hn::Zero(df), s01 = hn::Zero(df), s02 = hn::Zero(df), s03 = hn::Zero(df);
+  VF s10 = hn::Zero(df), s11 = hn::Zero(df), s12 = hn::Zero(df), s13 = hn::Zero(df);
+  VF s20 = hn::Zero(df), s21 = hn::Zero(df), s22 = hn::Zero(df), s23 = hn::Zero(df);
+  VF s30 = hn::Zero(df), s31 = hn::Zero(df), s32 = hn::Zero(df), s33 = hn::Zero(df);
+  int64_t c = c0;
+  for (; c + lanes <= c1; c += lanes) {
+    const VF w0 = hn::LoadU(df, w[0] + c), w1 = hn::LoadU(df, w[1] + c);
+    const VF w2 = hn::LoadU(df, w[2] + c), w3 = hn::LoadU(df, w[3] + c);
+    VF xv = hn::LoadU(df, x[0] + c);
+    s00 = hn::MulAdd(xv, w0, s00), s01 = hn::MulAdd(xv, w1, s01);
+    s02 = hn::MulAdd(xv, w2, s02), s03 = hn::MulAdd(xv, w3, s03);
+    xv = hn::LoadU(df, x[1] + c);
+    s10 = hn::MulAdd(xv, w0, s10), s11 = hn::MulAdd(xv, w1, s11);
+    s12 = hn::MulAdd(xv, w2, s12), s13 = hn::MulAdd(xv, w3, s13);
+    xv = hn::LoadU(df, x[2] + c);
+    s20 = hn::MulAdd(xv, w0, s20), s21 = hn::MulAdd(xv, w1, s21);
+    s22 = hn::MulAdd(xv, w2, s22), s23 = hn::MulAdd(xv, w3, s23);
+    xv = hn::LoadU(df, x[3] + c);
+    s30 = hn::MulAdd(xv, w0, s30), s31 = hn::MulAdd(xv, w1, s31);
+    s32 = hn::MulAdd(xv, w2, s32), s33 = hn::MulAdd(xv, w3, s33);
+  }
+  const auto sum = [df](VF v) { return hn::GetLane(hn::SumOfLanes(df, v)); };
+  acc[0][0] = sum(s00), acc[0][1] = sum(s01), acc[0][2] = sum(s02), acc[0][3] = sum(s03);
+  acc[1][0] = sum(s10), acc[1][1] = sum(s11), acc[1][2] = sum(s12), acc[1][3] = sum(s13);
+  acc[2][0] = sum(s20), acc[2][1] = sum(s21), acc[2][2] = sum(s22), acc[2][3] = sum(s23);
+  acc[3][0] = sum(s30), acc[3][1] = sum(s31), acc[3][2] = sum(s32), acc[3][3] = sum(s33);
+  for (; c < c1; ++c) {
+    for (int m = 0; m < 4; ++m) {
+      for (int j = 0; j < 4; ++j) acc[m][j] += x[m][c] * w[j][c];
+    }
+  }
+}
+
+// y[i, r0 + j] = Σ_c x[i, c] · tile[j, c] for all n inputs and the tile's `count` rows;
+// y has `y_stride` columns. Partial register blocks repeat their last input or weight row
+// and drop the duplicate results, so no padding is needed.
+inline void MultiplyTile(const float* x, int64_t n, int64_t cols, const float* tile,
+                         int64_t stride, int64_t count, float* y, int64_t y_stride, int64_t r0) {
+  float acc[4][4];
+  for (int64_t c0 = 0; c0 < cols; c0 += kColBlock) {
+    const int64_t c1 = std::min(cols, c0 + kColBlock);
+    for (int64_t i = 0; i < n; i += 4) {
+      const int64_t inputs = std::min<int64_t>(4, n - i);
+      const float* xr[4];
+      for (int64_t m = 0; m < 4; ++m) xr[m] = x + (i + std::min(m, inputs - 1)) * cols;
+      for (int64_t j = 0; j < count; j += 4) {
+        const int64_t outputs = std::min<int64_t>(4, count - j);
+        const float* wr[4];
+        for (int64_t k = 0; k < 4; ++k) wr[k] = tile + (j + std::min(k, outputs - 1)) * stride;
+        Block4x4(xr, wr, c0, c1, acc);
+        for (int64_t m = 0; m < inputs; ++m) {
+          float* out = y + (i + m) * y_stride + r0 + j;
+          for (int64_t k = 0; k < outputs; ++k) out[k] = c0 == 0 ? acc[m][k] : out[k] + acc[m][k];
+        }
+      }
+    }
+  }
+}
+
+// The whole operation for one format: one dispatch per call, then direct calls.
+template <class Codec>
+void MatMulT(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
+  if (n == 1) {
+    // Each thread streams its contiguous share of W once.
+    const float* xs = x;
+    hwy::AlignedFreeUniquePtr<float[]> reordered;
+    if constexpr (Codec::kInterleaved) {
+      reordered = hwy::AllocateAligned<float>(static_cast<size_t>(w.cols));
+      if (!reordered) throw std::bad_alloc();
+      DeinterleaveSteps(x, w.cols, reordered.get());
+      xs = reordered.get();
+    }
+    pool.ParallelFor(w.rows, [&](int64_t begin, int64_t end, int) {
+      for (int64_t r = begin; r < end; ++r) y[r] = DecodeDot<Codec>(Codec::RowAt(w, r), xs, w.cols);
+    });
+    return;
+  }
+  const int64_t stride = CeilDiv(w.cols, 16) * 16;  // 64-byte aligned tile rows
+  pool.ParallelFor(CeilDiv(w.rows, kRowTile), [&](int64_t begin, int64_t end, int) {
+    if (begin == end) return;
+    const auto tile = hwy::AllocateAligned<float>(static_cast<size_t>(kRowTile * stride));
+    if (!tile) throw std::bad_alloc();
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t r0 = t * kRowTile, count = std::min(kRowTile, w.rows - r0);
+      DequantiseRows<Codec>(w, r0, count, tile.get(), stride);
+      MultiplyTile(x, n, w.cols, tile.get(), stride, count, y, w.rows, r0);
+    }
+  });
+}
+
+}  // namespace deepseek::backend::cpu::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // DEEPSEEK_BACKENDS_CPU_MATMUL_INL_H_ toggle

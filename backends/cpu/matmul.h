@@ -1,0 +1,53 @@
+// Non-SIMD side of the CPU matmul: one entry point per weight format (each defined in its own
+// matmul_<format>.cc, compiled per Highway target and dispatched once per call), the tiling
+// constants, and the exact e8m0 scale tables the kernels share.
+#pragma once
+
+#include <array>
+#include <bit>
+#include <cstdint>
+#include <limits>
+
+#include "backends/backend.h"
+
+namespace deepseek {
+class ThreadPool;
+}
+
+namespace deepseek::backend::cpu {
+
+// y[n, w.rows] = x[n, w.cols] · Wᵀ, rows split over `pool`. Arguments are already validated
+// (non-null, consistent shapes, n >= 1, rows >= 1, cols >= 1; MXFP4 cols a multiple of 32).
+void MatMulF32(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+void MatMulBf16(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+void MatMulFp8(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+void MatMulMxfp4(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+
+// n > 1 dequantises kRowTile rows of W into an fp32 scratch tile once and multiplies all n
+// inputs against it; threads take whole tiles.
+inline constexpr int64_t kRowTile = 64;
+// The tile is multiplied kColBlock columns at a time, so that the 4 input rows of the
+// register block (16 KiB) stay in L1 while the tile's rows stream from L2.
+inline constexpr int64_t kColBlock = 1024;
+
+constexpr int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+inline constexpr int64_t kFp8BlockSize = 128;  // FP8 scales cover 128 x 128 blocks
+inline constexpr int64_t kMxfp4BlockSize = 32;  // MXFP4 scales cover 1 x 32 blocks
+
+// 2^(code − 127 − shift) for every e8m0 code (NaN for 0xff), built from bit patterns so that
+// the values are exact (2^-127 and 2^-128 are subnormal) and the table is constant-initialised.
+constexpr std::array<float, 256> MakeE8m0Table(int shift) {
+  std::array<float, 256> table{};
+  for (int code = 0; code < 255; ++code) {
+    const int biased = code - shift;  // the float's biased exponent; <= 0 means subnormal
+    table[code] = biased >= 1 ? std::bit_cast<float>(static_cast<uint32_t>(biased) << 23)
+                              : std::bit_cast<float>(uint32_t{1} << (22 + biased));
+  }
+  table[255] = std::numeric_limits<float>::quiet_NaN();
+  return table;
+}
+inline constexpr std::array<float, 256> kE8m0Scale = MakeE8m0Table(0);
+inline constexpr std::array<float, 256> kE8m0HalfScale = MakeE8m0Table(1);
+
+}  // namespace deepseek::backend::cpu

@@ -1,0 +1,9 @@
+# All third-party dependencies come from the system (Debian packages); nothing is downloaded.
+find_package(Threads REQUIRED)
+find_package(Eigen3 3.4 REQUIRED CONFIG)
+find_package(hwy REQUIRED CONFIG)
+find_package(nlohmann_json 3.10 REQUIRED CONFIG)
+find_package(xxHash REQUIRED)   # cmake/FindxxHash.cmake: Debian ships only a pkg-config file
+if(DS_BUILD_TESTS)
+  find_package(doctest REQUIRED CONFIG)
+endif()

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the build and test dependencies from Debian 12 packages (run as root; a no-op when
+# everything is present). Nothing else is downloaded, at install or at build time.
+set -euo pipefail
+packages=(build-essential cmake ninja-build pkg-config libeigen3-dev libhwy-dev libxxhash-dev
+          doctest-dev nlohmann-json3-dev clang libclang-rt-14-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,160 @@
+// deepseek-logits: the conformance runner. Prefills the first N tokens of a file (optionally
+// in chunks), feeds the rest one at a time, and writes the logits after each step as .npy.
+//   deepseek-logits --model DIR --tokens FILE --prefill N [--chunks A,B,...] --out OUT.npy
+//                   [--mtp OUT2.npy] [--threads T]
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "deepseek/deepseek.h"
+
+namespace {
+
+struct Args {
+  std::string model, tokens, out, mtp;
+  long long prefill = -1;
+  std::vector<long long> chunks;
+  int threads = 0;
+};
+
+[[noreturn]] void Usage(const std::string& why) {
+  std::cerr << "deepseek-logits: " << why << "\n"
+            << "usage: deepseek-logits --model DIR --tokens FILE --prefill N [--chunks A,B,...] --out OUT.npy "
+               "[--mtp OUT2.npy] [--threads T]\n";
+  std::exit(2);
+}
+
+long long ParseInt(const std::string& s, const char* what) {
+  try {
+    size_t used = 0;
+    const long long v = std::stoll(s, &used);
+    if (used != s.size()) throw std::invalid_argument(s);
+    return v;
+  } catch (const std::exception&) {
+    Usage(std::string("invalid ") + what + ": '" + s + "'");
+  }
+}
+
+Args ParseArgs(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (i + 1 >= argc) Usage("missing value for " + flag);
+    const std::string v = argv[++i];
+    if (flag == "--model") a.model = v;
+    else if (flag == "--tokens") a.tokens = v;
+    else if (flag == "--out") a.out = v;
+    else if (flag == "--mtp") a.mtp = v;
+    else if (flag == "--prefill") a.prefill = ParseInt(v, "--prefill");
+    else if (flag == "--threads") a.threads = static_cast<int>(ParseInt(v, "--threads"));
+    else if (flag == "--chunks") {
+      std::stringstream ss(v);
+      for (std::string part; std::getline(ss, part, ',');) a.chunks.push_back(ParseInt(part, "--chunks entry"));
+    } else Usage("unknown flag " + flag);
+  }
+  if (a.model.empty() || a.tokens.empty() || a.out.empty() || a.prefill < 0) Usage("--model, --tokens, --prefill and --out are required");
+  return a;
+}
+
+std::vector<int32_t> ReadTokens(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) Usage("cannot open token file '" + path + "'");
+  std::vector<int32_t> tokens;
+  for (std::string word; in >> word;) {
+    const long long v = ParseInt(word, "token id");
+    if (v < INT32_MIN || v > INT32_MAX) Usage("token id out of range: " + word);
+    tokens.push_back(static_cast<int32_t>(v));
+  }
+  return tokens;
+}
+
+// NumPy .npy, version 1.0, little-endian float32, C order.
+bool WriteNpy(const std::string& path, const std::vector<float>& data, size_t rows, size_t cols) {
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(rows) + ", " +
+                       std::to_string(cols) + "), }";
+  const size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header.push_back('\n');
+  std::ofstream out(path, std::ios::binary);
+  const unsigned char magic[8] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
+  out.write(reinterpret_cast<const char*>(magic), 8);
+  const uint16_t len = static_cast<uint16_t>(header.size());
+  const unsigned char len_le[2] = {static_cast<unsigned char>(len & 0xff), static_cast<unsigned char>(len >> 8)};
+  out.write(reinterpret_cast<const char*>(len_le), 2);
+  out << header;
+  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size() * sizeof(float)));
+  return static_cast<bool>(out);
+}
+
+int Fail(const deepseek::Status& s) {
+  std::cerr << "deepseek-logits: " << s.ToString() << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args args = ParseArgs(argc, argv);
+  const std::vector<int32_t> tokens = ReadTokens(args.tokens);
+  const size_t extra = args.mtp.empty() ? 0 : 1;  // MTP needs the token after the last one fed
+  if (static_cast<size_t>(args.prefill) < 1 || static_cast<size_t>(args.prefill) + extra > tokens.size()) {
+    Usage("--prefill must be between 1 and the number of tokens" + std::string(extra ? " minus one (--mtp)" : ""));
+  }
+  std::vector<long long> chunks = args.chunks.empty() ? std::vector<long long>{args.prefill} : args.chunks;
+  long long sum = 0;
+  for (long long c : chunks) {
+    if (c <= 0) Usage("--chunks entries must be positive");
+    sum += c;
+  }
+  if (sum != args.prefill) Usage("--chunks must sum to --prefill");
+
+  const auto t0 = std::chrono::steady_clock::now();
+  auto model = deepseek::Model::Load(args.model);
+  if (!model.ok()) return Fail(model.status());
+  deepseek::SessionOptions options;
+  options.num_threads = args.threads;
+  options.enable_mtp = !args.mtp.empty();
+  auto session = deepseek::Session::Create(model.value(), options);
+  if (!session.ok()) return Fail(session.status());
+  deepseek::Session& s = *session.value();
+  const size_t vocab = static_cast<size_t>(model.value()->config().vocab_size);
+  const auto t1 = std::chrono::steady_clock::now();
+
+  std::vector<float> logits, mtp_logits;
+  const size_t fed_end = tokens.size() - extra;
+  const auto record = [&](size_t consumed) -> deepseek::Status {
+    logits.insert(logits.end(), s.logits().begin(), s.logits().end());
+    if (extra) {
+      auto m = s.MtpLogits(tokens[consumed]);
+      if (!m.ok()) return m.status();
+      mtp_logits.insert(mtp_logits.end(), m.value().begin(), m.value().end());
+    }
+    return deepseek::Status::Ok();
+  };
+  size_t pos = 0;
+  for (long long c : chunks) {
+    if (auto st = s.Prefill({tokens.data() + pos, static_cast<size_t>(c)}); !st.ok()) return Fail(st);
+    pos += static_cast<size_t>(c);
+  }
+  if (auto st = record(pos); !st.ok()) return Fail(st);
+  const auto t2 = std::chrono::steady_clock::now();
+  for (; pos < fed_end; ++pos) {
+    if (auto st = s.Decode(tokens[pos]); !st.ok()) return Fail(st);
+    if (auto st = record(pos + 1); !st.ok()) return Fail(st);
+  }
+  const auto t3 = std::chrono::steady_clock::now();
+
+  const size_t rows = logits.size() / vocab;
+  if (!WriteNpy(args.out, logits, rows, vocab)) return Fail({deepseek::StatusCode::kIoError, "cannot write " + args.out});
+  if (extra && !WriteNpy(args.mtp, mtp_logits, rows, vocab)) return Fail({deepseek::StatusCode::kIoError, "cannot write " + args.mtp});
+  const auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+  std::fprintf(stderr, "load %.3f s, prefill %lld tokens %.3f s (%.1f tok/s), decode %zu tokens %.3f s (%.1f tok/s)\n",
+               secs(t0, t1), args.prefill, secs(t1, t2), static_cast<double>(args.prefill) / secs(t1, t2), rows - 1,
+               secs(t2, t3), static_cast<double>(rows - 1) / std::max(1e-9, secs(t2, t3)));
+  return 0;
+}

@@ -1,0 +1,47 @@
+// deepseek::Model: a loaded DeepSeek V4 checkpoint — immutable, memory-mapped weights and the
+// validated config. One Model serves any number of Sessions, from any threads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "deepseek/config.h"
+#include "deepseek/status.h"
+
+namespace deepseek {
+
+namespace model {
+class Transformer;
+}
+
+struct LoadOptions {
+  // Called as loading proceeds with a fraction in [0, 1] and the current stage's name.
+  std::function<void(float fraction, std::string_view stage)> progress;
+};
+
+class Model {
+ public:
+  // Loads a checkpoint folder as DeepSeek publishes it (config.json,
+  // model.safetensors.index.json and shards). Every tensor's dtype and shape is checked
+  // against the config; errors name the file, tensor or field at fault.
+  static Result<std::shared_ptr<const Model>> Load(const std::string& dir, const LoadOptions& options = {});
+
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const ModelConfig& config() const;
+  // Bytes of tensor data in the checkpoint (mapped, not copied).
+  uint64_t weight_bytes() const;
+
+  const model::Transformer& transformer() const { return *transformer_; }  // internal use
+
+ private:
+  explicit Model(std::unique_ptr<model::Transformer> transformer);
+  std::unique_ptr<model::Transformer> transformer_;
+};
+
+}  // namespace deepseek

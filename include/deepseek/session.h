@@ -1,0 +1,57 @@
+// deepseek::Session: one sequence being processed by a Model — its KV caches, compressor
+// state and position. Use a session from one thread at a time; make one per sequence.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "deepseek/model.h"
+#include "deepseek/status.h"
+
+namespace deepseek {
+
+struct SessionOptions {
+  int num_threads = 0;            // worker threads; 0 = one per hardware core
+  int64_t max_context = 0;        // tokens the session may hold; 0 = the model's maximum
+  int64_t prefill_chunk = 512;    // long prompts are processed in chunks of this many tokens
+  bool enable_mtp = false;        // keep what the MTP head needs (see MtpLogits)
+  // Called after each prefill chunk with (tokens done, tokens total); return false to cancel.
+  std::function<bool(int64_t done, int64_t total)> progress;
+};
+
+class Session {
+ public:
+  static Result<std::unique_ptr<Session>> Create(std::shared_ptr<const Model> model,
+                                                 const SessionOptions& options = {});
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Appends tokens to the sequence and computes the logits after the last one. Any split of
+  // a prompt into Prefill calls gives the same results. Token ids must be < vocab_size: an
+  // invalid request leaves the session unchanged; a cancelled one keeps the finished chunks
+  // (see position()) with their logits; any other failure resets the session.
+  Status Prefill(std::span<const int32_t> tokens);
+  Status Decode(int32_t token) { return Prefill({&token, 1}); }
+
+  // Logits [vocab] after the last token consumed (empty before the first call).
+  std::span<const float> logits() const;
+
+  // Logits of the MTP head at the last position, given the token that follows it (the MTP
+  // block conditions on it and predicts the token after). Requires enable_mtp. The next
+  // Prefill must start with `next_token`, or later MTP calls fail with kFailedPrecondition.
+  Result<std::vector<float>> MtpLogits(int32_t next_token);
+
+  int64_t position() const;  // tokens consumed so far
+  void Reset();              // back to an empty sequence
+
+ private:
+  struct Impl;
+  explicit Session(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace deepseek

@@ -1,0 +1,113 @@
+// Scalar number formats of the V4 checkpoints and of the reference's fake quantisation:
+// bf16, FP8 e4m3fn, e8m0 (power-of-two scales) and FP4 e2m1. These are the exact definitions
+// every kernel is tested against; SIMD kernels must agree with them bit for bit.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace deepseek::num {
+
+// ---- bfloat16 ----------------------------------------------------------------------------
+inline float Bf16ToFloat(uint16_t b) {
+  const uint32_t u = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// Round to nearest, ties to even (the rounding of torch's .to(bfloat16)); NaN stays NaN.
+inline uint16_t FloatToBf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return static_cast<uint16_t>(u >> 16);
+}
+
+// The value a float takes when stored as bf16: the reference keeps activations in bf16.
+inline float RoundBf16(float f) { return Bf16ToFloat(FloatToBf16(f)); }
+
+// ---- FP8 e4m3fn (OCP "FN": no infinities, 0x7f/0xff are NaN, max 448) ----------------------
+inline float E4m3ToFloat(uint8_t code) {
+  const int sign = code >> 7, exp = (code >> 3) & 0xf, man = code & 7;
+  float v;
+  if (exp == 0xf && man == 7) return NAN;
+  if (exp == 0) v = std::ldexp(static_cast<float>(man), -9);  // subnormal: man/8 * 2^-6
+  else v = std::ldexp(static_cast<float>(8 + man), exp - 10);  // (1 + man/8) * 2^(exp-7)
+  return sign ? -v : v;
+}
+
+inline bool E4m3IsNan(uint8_t code) { return (code & 0x7f) == 0x7f; }
+
+// Nearest e4m3 value, ties to even, for |x| <= 448 (callers clamp first, as the reference does).
+inline float RoundE4m3(float x) {
+  const float a = std::fabs(x);
+  if (!(a > 0.0f)) return x;  // zero (keeps sign) or NaN
+  int e;
+  std::frexp(a, &e);               // a = m * 2^e, m in [0.5, 1)
+  const int unbiased = e - 1;      // a in [2^unbiased, 2^(unbiased+1))
+  const int quantum_exp = (unbiased < -6 ? -6 : unbiased) - 3;  // subnormals share 2^-9
+  const float q = std::ldexp(std::nearbyint(std::ldexp(a, -quantum_exp)), quantum_exp);
+  return std::copysign(q, x);
+}
+
+// ---- E8M0 scales (unsigned exponent, bias 127, 0xff = NaN) ---------------------------------
+inline float E8m0ToFloat(uint8_t code) { return code == 0xff ? NAN : std::ldexp(1.0f, code - 127); }
+inline bool E8m0IsNan(uint8_t code) { return code == 0xff; }
+
+// Smallest power of two >= x for positive normal x: the "ue8m0" rounding of quantiser scales.
+inline float Pow2Ceil(float x) {
+  int e;
+  const float m = std::frexp(x, &e);  // x = m * 2^e
+  return m == 0.5f ? x : std::ldexp(1.0f, e);
+}
+
+// ---- FP4 e2m1 ---------------------------------------------------------------------------
+inline constexpr float kE2m1Magnitudes[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+
+inline float E2m1ToFloat(uint8_t nibble) {
+  const float v = kE2m1Magnitudes[nibble & 7];
+  return (nibble & 8) ? -v : v;
+}
+
+// Nearest e2m1 value, ties to even mantissa, for |x| <= 6.
+inline float RoundE2m1(float x) {
+  const float a = std::fabs(x);
+  float r;
+  if (a <= 0.25f) r = 0.0f;          // tie at 0.25 goes to 0 (even)
+  else if (a < 0.75f) r = 0.5f;
+  else if (a <= 1.25f) r = 1.0f;     // ties 0.75 -> 1, 1.25 -> 1
+  else if (a < 1.75f) r = 1.5f;
+  else if (a <= 2.5f) r = 2.0f;      // ties 1.75 -> 2, 2.5 -> 2
+  else if (a < 3.5f) r = 3.0f;
+  else if (a <= 5.0f) r = 4.0f;      // ties 3.5 -> 4, 5 -> 4
+  else r = 6.0f;
+  return std::copysign(r, x);
+}
+
+// ---- Block fake quantisation (quantise then dequantise, as the reference's QAT does) ---------
+// FP8: s = Pow2Ceil(max(amax, 1e-4) / 448), x <- e4m3(clamp(x / s, +-448)) * s, per block.
+inline void FakeQuantFp8Block(float* x, int n) {
+  float amax = 0.0f;
+  for (int i = 0; i < n; ++i) amax = std::fmax(amax, std::fabs(x[i]));
+  const float s = Pow2Ceil(std::fmax(amax, 1e-4f) * (1.0f / 448.0f));
+  for (int i = 0; i < n; ++i) {
+    const float q = std::fmin(std::fmax(x[i] / s, -448.0f), 448.0f);
+    x[i] = RoundE4m3(q) * s;
+  }
+}
+
+// FP4: s = Pow2Ceil(max(amax, 6 * 2^-126) / 6), x <- e2m1(clamp(x / s, +-6)) * s, per block.
+inline void FakeQuantFp4Block(float* x, int n) {
+  float amax = 0.0f;
+  for (int i = 0; i < n; ++i) amax = std::fmax(amax, std::fabs(x[i]));
+  const float s = Pow2Ceil(std::fmax(amax, 6.0f * 0x1p-126f) * (1.0f / 6.0f));
+  for (int i = 0; i < n; ++i) {
+    const float q = std::fmin(std::fmax(x[i] / s, -6.0f), 6.0f);
+    x[i] = RoundE2m1(q) * s;
+  }
+}
+
+}  // namespace deepseek::num

@@ -1,0 +1,30 @@
+// Fork-join thread pool with static partitioning (Highway 1.0.3 ships none).
+// Owned by whoever runs work (a session or a benchmark), never a hidden global.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace deepseek {
+
+class ThreadPool {
+ public:
+  // num_threads <= 0 means one thread per hardware core. The calling thread is worker 0.
+  explicit ThreadPool(int num_threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int num_threads() const;
+
+  // Splits [0, n) into num_threads() contiguous ranges of (nearly) equal size and runs
+  // fn(begin, end, thread_index) on each, returning when all are done. Ranges may be empty.
+  // Exceptions thrown by fn are rethrown on the calling thread (the first one wins).
+  void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn);
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+}  // namespace deepseek

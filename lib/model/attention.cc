@@ -1,0 +1,134 @@
+#include "model/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "model/compressor.h"
+#include "model/indexer.h"
+#include "model/rope.h"
+#include "ops/ops.h"
+
+namespace deepseek::model {
+namespace {
+
+// q [S, H·hd]: W_qb · q_norm(W_qa · x), per-head RMS-normalised, RoPE on each head's tail.
+void Queries(const ChunkContext& ctx, const AttentionWeights& w, std::span<const float> freqs, const float* x,
+             std::vector<float>& cq, std::vector<float>& q) {
+  const ModelConfig& c = ctx.config;
+  const int64_t S = ctx.size();
+  cq.resize(static_cast<size_t>(S * c.q_lora_rank));
+  std::vector<float> a(cq.size());
+  ops::Linear(ctx.stream, w.wq_a, x, S, a.data());
+  ops::RmsNorm(a.data(), S, c.q_lora_rank, w.q_norm.ToFloat().data(), static_cast<float>(c.norm_eps), cq.data());
+  q.resize(static_cast<size_t>(S * c.n_heads * c.head_dim));
+  ops::Linear(ctx.stream, w.wq_b, cq.data(), S, q.data());
+  ops::RmsNormNoWeightBf16(q.data(), S * c.n_heads, c.head_dim, static_cast<float>(c.norm_eps));
+  ops::Rope(q.data(), S * c.n_heads, c.head_dim, c.head_dim - c.rope_dim, c.rope_dim, freqs, ctx.positions,
+            c.n_heads, false);
+}
+
+// kv [S, hd]: kv_norm(W_kv · x), RoPE on the tail, FP8 fake quantisation of the rest.
+std::vector<float> Latents(const ChunkContext& ctx, const AttentionWeights& w, std::span<const float> freqs,
+                           const float* x) {
+  const ModelConfig& c = ctx.config;
+  const int64_t S = ctx.size();
+  std::vector<float> raw(static_cast<size_t>(S * c.head_dim)), kv(raw.size());
+  ops::Linear(ctx.stream, w.wkv, x, S, raw.data());
+  ops::RmsNorm(raw.data(), S, c.head_dim, w.kv_norm.ToFloat().data(), static_cast<float>(c.norm_eps), kv.data());
+  ops::Rope(kv.data(), S, c.head_dim, c.head_dim - c.rope_dim, c.rope_dim, freqs, ctx.positions, 1, false);
+  ops::FakeQuantFp8(kv.data(), S, c.head_dim, c.head_dim - c.rope_dim, 64);
+  return kv;
+}
+
+// The rows each query attends: its window (earlier positions from the ring, the chunk's own
+// from `kv`), then the chosen compressed entries.
+std::vector<std::vector<const float*>> GatherRows(const ChunkContext& ctx, const LayerState& st,
+                                                  const std::vector<float>& kv,
+                                                  const std::vector<std::vector<int32_t>>& entries) {
+  const ModelConfig& c = ctx.config;
+  const int64_t start = ctx.positions.front();
+  std::vector<std::vector<const float*>> rows(static_cast<size_t>(ctx.size()));
+  for (int64_t t = 0; t < ctx.size(); ++t) {
+    const int64_t pos = start + t;
+    auto& r = rows[static_cast<size_t>(t)];
+    for (int64_t p = std::max<int64_t>(0, pos - c.window + 1); p <= pos; ++p) {
+      r.push_back(p >= start ? kv.data() + (p - start) * c.head_dim : st.window.data() + (p % c.window) * c.head_dim);
+    }
+    if (!entries.empty()) {
+      for (int32_t b : entries[static_cast<size_t>(t)]) {
+        if (b >= 0 && b < st.compressed.rows()) r.push_back(st.compressed.row(b));
+      }
+    }
+  }
+  return rows;
+}
+
+// Entries visible at each position: all completed blocks (HCA).
+std::vector<std::vector<int32_t>> AllEntries(const ChunkContext& ctx, int ratio) {
+  std::vector<std::vector<int32_t>> entries(static_cast<size_t>(ctx.size()));
+  for (int64_t t = 0; t < ctx.size(); ++t) {
+    const int64_t visible = (ctx.positions[static_cast<size_t>(t)] + 1) / ratio;
+    for (int64_t b = 0; b < visible; ++b) entries[static_cast<size_t>(t)].push_back(static_cast<int32_t>(b));
+  }
+  return entries;
+}
+
+// out = W_ob · concat_g(W_oa[g] · o_g): each group of H/G heads is projected separately.
+void OutputProjection(const ChunkContext& ctx, const AttentionWeights& w, const std::vector<float>& o, float* out) {
+  const ModelConfig& c = ctx.config;
+  const int64_t S = ctx.size(), G = c.o_groups, R = c.o_lora_rank;
+  const int64_t group_width = static_cast<int64_t>(c.n_heads) * c.head_dim / G;
+  std::vector<float> og(static_cast<size_t>(S * group_width)), low(static_cast<size_t>(S * G * R)), part(static_cast<size_t>(S * R));
+  for (int64_t g = 0; g < G; ++g) {
+    for (int64_t t = 0; t < S; ++t) {
+      std::copy_n(o.begin() + t * G * group_width + g * group_width, group_width, og.begin() + t * group_width);
+    }
+    WeightMatrix slice = w.wo_a;  // rows [g·R, (g+1)·R); R is a multiple of the 128-row scale block
+    slice.rows = R;
+    slice.data = static_cast<const uint8_t*>(w.wo_a.data) + g * R * w.wo_a.cols;
+    slice.scales = w.wo_a.scales + (g * R / 128) * ((w.wo_a.cols + 127) / 128);
+    ops::Linear(ctx.stream, slice, og.data(), S, part.data());
+    for (int64_t t = 0; t < S; ++t) std::copy_n(part.begin() + t * R, R, low.begin() + t * G * R + g * R);
+  }
+  ops::Linear(ctx.stream, w.wo_b, low.data(), S, out);
+}
+
+// The chunk's latents enter the ring after attention, so earlier queries still saw the old rows.
+void UpdateWindow(const ChunkContext& ctx, const std::vector<float>& kv, LayerState& st) {
+  const ModelConfig& c = ctx.config;
+  for (int64_t t = std::max<int64_t>(0, ctx.size() - c.window); t < ctx.size(); ++t) {
+    const int64_t slot = ctx.positions[static_cast<size_t>(t)] % c.window;
+    std::copy_n(kv.begin() + t * c.head_dim, c.head_dim, st.window.begin() + slot * c.head_dim);
+  }
+}
+
+}  // namespace
+
+void Attention(const ChunkContext& ctx, int layer, const AttentionWeights& w, const float* x, LayerState& st,
+               float* out) {
+  const ModelConfig& c = ctx.config;
+  const int ratio = c.ratio(layer);
+  const std::span<const float> freqs = ctx.rope.ForRatio(ratio);
+
+  std::vector<float> cq, q;
+  Queries(ctx, w, freqs, x, cq, q);
+  const std::vector<float> kv = Latents(ctx, w, freqs, x);
+
+  std::vector<std::vector<int32_t>> entries;
+  if (w.has_compressor) {
+    Compress(ctx, w.compressor, freqs, EntryQuant::kFp8NonRope, x, st.compressor, st.compressed);
+    entries = w.has_indexer ? SelectEntries(ctx, layer, w.indexer, x, cq.data(), st) : AllEntries(ctx, ratio);
+  }
+  const auto rows = GatherRows(ctx, st, kv, entries);
+
+  std::vector<float> o(q.size());
+  ops::SparseAttention(ctx.stream, q.data(), ctx.size(), c.n_heads, c.head_dim, rows, w.sink.ToFloat().data(),
+                       1.0f / std::sqrt(static_cast<float>(c.head_dim)), o.data());
+  ops::Rope(o.data(), ctx.size() * c.n_heads, c.head_dim, c.head_dim - c.rope_dim, c.rope_dim, freqs, ctx.positions,
+            c.n_heads, true);
+  OutputProjection(ctx, w, o, out);
+  UpdateWindow(ctx, kv, st);
+}
+
+}  // namespace deepseek::model

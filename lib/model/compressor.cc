@@ -1,0 +1,77 @@
+#include "model/compressor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "ops/ops.h"
+
+namespace deepseek::model {
+namespace {
+
+// Pools the open block into entry e [w]: for each channel, a softmax over the block's rows
+// of the gate scores weights the rows' values. With overlap, rows [0, ratio) (previous block)
+// contribute their first w channels and rows [ratio, 2·ratio) their last w channels.
+void Pool(const CompressorWeights& w, const CompressorState& st, float* e) {
+  const int rows = w.coff() * w.ratio, width = w.width, stride = w.coff() * width;
+  for (int c = 0; c < width; ++c) {
+    float mx = -INFINITY;
+    for (int r = 0; r < rows; ++r) {
+      const int col = (w.overlap && r >= w.ratio) ? width + c : c;
+      mx = std::fmax(mx, st.score[static_cast<size_t>(r * stride + col)]);
+    }
+    float sum = 0, acc = 0;
+    for (int r = 0; r < rows; ++r) {
+      const int col = (w.overlap && r >= w.ratio) ? width + c : c;
+      const float p = std::exp(st.score[static_cast<size_t>(r * stride + col)] - mx);
+      sum += p;
+      acc += p * st.kv[static_cast<size_t>(r * stride + col)];
+    }
+    e[c] = acc / sum;
+  }
+}
+
+}  // namespace
+
+void Compress(const ChunkContext& ctx, const CompressorWeights& w, std::span<const float> freqs, EntryQuant quant,
+              const float* x, CompressorState& st, RowCache& out) {
+  const ModelConfig& c = ctx.config;
+  const int64_t S = ctx.size();
+  const int ratio = w.ratio, width = w.width, stride = w.coff() * width;
+  // Projections in fp32, as the reference holds these two weights in fp32.
+  std::vector<float> kv(static_cast<size_t>(S * stride)), score(static_cast<size_t>(S * stride));
+  ops::MatMulF32(ctx.stream, w.wkv, x, S, kv.data());
+  ops::MatMulF32(ctx.stream, w.wgate, x, S, score.data());
+  const std::vector<float> norm = w.norm.ToFloat();
+
+  for (int64_t t = 0; t < S; ++t) {
+    const int64_t pos = ctx.positions[static_cast<size_t>(t)];
+    const int slot = static_cast<int>(pos % ratio);
+    const int row = (w.overlap ? ratio : 0) + slot;
+    for (int i = 0; i < stride; ++i) {
+      st.kv[static_cast<size_t>(row * stride + i)] = kv[static_cast<size_t>(t * stride + i)];
+      st.score[static_cast<size_t>(row * stride + i)] = score[static_cast<size_t>(t * stride + i)] + w.ape[slot * stride + i];
+    }
+    if ((pos + 1) % ratio != 0) continue;
+
+    std::vector<float> e(static_cast<size_t>(width));
+    Pool(w, st, e.data());
+    if (w.overlap) {  // the block just closed becomes the previous block of the next one
+      std::copy(st.kv.begin() + ratio * stride, st.kv.end(), st.kv.begin());
+      std::copy(st.score.begin() + ratio * stride, st.score.end(), st.score.begin());
+    }
+    ops::RoundToBf16(e.data(), width);
+    float* entry = out.Append();
+    ops::RmsNorm(e.data(), 1, width, norm.data(), static_cast<float>(c.norm_eps), entry);
+    const int64_t entry_pos = pos + 1 - ratio;
+    ops::Rope(entry, 1, width, width - c.rope_dim, c.rope_dim, freqs, {&entry_pos, 1}, 1, false);
+    if (quant == EntryQuant::kFp8NonRope) {
+      ops::FakeQuantFp8(entry, 1, width, width - c.rope_dim, 64);
+    } else {
+      ops::Hadamard(entry, 1, width);
+      ops::FakeQuantFp4(entry, 1, width, 32);
+    }
+  }
+}
+
+}  // namespace deepseek::model

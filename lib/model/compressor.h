@@ -1,0 +1,22 @@
+// The KV compressor (spec §4.4e): gated, per-channel softmax pooling of `ratio` consecutive
+// tokens into one entry (overlapping windows of 2·ratio tokens when ratio is 4). Chunks of any
+// size and start are fed token by token through the open-block state, which makes chunked
+// prefill, one-shot prefill and decode the same computation.
+#pragma once
+
+#include "model/layer_context.h"
+#include "model/state.h"
+#include "model/weights.h"
+
+namespace deepseek::model {
+
+// What happens to a pooled entry after its norm and RoPE: the main KV cache fake-quantises
+// its non-RoPE dims to FP8; the indexer's keys get a Hadamard rotation and FP4.
+enum class EntryQuant { kFp8NonRope, kHadamardFp4 };
+
+// Feeds the chunk's inputs x [S, D] (ctx.positions) to the compressor; appends each entry that
+// completes to `out` (entry b covers positions b·ratio .. b·ratio + ratio − 1).
+void Compress(const ChunkContext& ctx, const CompressorWeights& w, std::span<const float> freqs, EntryQuant quant,
+              const float* x, CompressorState& state, RowCache& out);
+
+}  // namespace deepseek::model

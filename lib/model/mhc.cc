@@ -1,0 +1,127 @@
+#include "model/mhc.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/numerics.h"
+#include "ops/ops.h"
+
+namespace deepseek::model {
+namespace {
+
+float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+// m = (W · x) · ρ with ρ = (mean(x²) + eps)^−1/2 over the flattened streams of each token.
+std::vector<float> NormalisedMixes(backend::Stream& stream, const WeightMatrix& fn, const float* streams,
+                                   int64_t rows, float eps) {
+  std::vector<float> m(static_cast<size_t>(rows * fn.rows));
+  ops::MatMulF32(stream, fn, streams, rows, m.data());
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* x = streams + r * fn.cols;
+    float ss = 0;
+    for (int64_t i = 0; i < fn.cols; ++i) ss += x[i] * x[i];
+    const float rho = 1.0f / std::sqrt(ss / static_cast<float>(fn.cols) + eps);
+    for (int64_t j = 0; j < fn.rows; ++j) m[static_cast<size_t>(r * fn.rows + j)] *= rho;
+  }
+  return m;
+}
+
+// u = bf16(Σ_i pre_i · X_i) for one token.
+void Collapse(const float* x, const float* pre, int n, int64_t dim, float* u) {
+  for (int64_t d = 0; d < dim; ++d) {
+    float acc = 0;
+    for (int i = 0; i < n; ++i) acc += pre[i] * x[i * dim + d];
+    u[d] = num::RoundBf16(acc);
+  }
+}
+
+}  // namespace
+
+void Sinkhorn(float* c, int n, int iters, float eps) {
+  const auto normalise_columns = [&] {
+    for (int k = 0; k < n; ++k) {
+      float sum = 0;
+      for (int j = 0; j < n; ++j) sum += c[j * n + k];
+      for (int j = 0; j < n; ++j) c[j * n + k] /= sum + eps;
+    }
+  };
+  for (int j = 0; j < n; ++j) {  // row softmax, then + eps
+    float* row = c + j * n;
+    float mx = row[0];
+    for (int k = 1; k < n; ++k) mx = std::fmax(mx, row[k]);
+    float sum = 0;
+    for (int k = 0; k < n; ++k) sum += (row[k] = std::exp(row[k] - mx));
+    for (int k = 0; k < n; ++k) row[k] = row[k] / sum + eps;
+  }
+  normalise_columns();
+  for (int it = 1; it < iters; ++it) {
+    for (int j = 0; j < n; ++j) {
+      float* row = c + j * n;
+      float sum = 0;
+      for (int k = 0; k < n; ++k) sum += row[k];
+      for (int k = 0; k < n; ++k) row[k] /= sum + eps;
+    }
+    normalise_columns();
+  }
+}
+
+MhcMix MhcPre(const ChunkContext& ctx, const MhcWeights& w, const float* streams, float* u) {
+  const ModelConfig& c = ctx.config;
+  const int n = c.hc_mult;
+  const int64_t S = ctx.size(), D = c.dim, width = (2 + n) * n;
+  const std::vector<float> m = NormalisedMixes(ctx.stream, w.fn, streams, S, static_cast<float>(c.norm_eps));
+  const float s0 = w.scale[0], s1 = w.scale[1], s2 = w.scale[2];
+  const float eps = static_cast<float>(c.hc_eps);
+  MhcMix mix;
+  mix.n = n;
+  mix.pre.resize(static_cast<size_t>(S * n));
+  mix.post.resize(static_cast<size_t>(S * n));
+  mix.comb.resize(static_cast<size_t>(S * n * n));
+  for (int64_t t = 0; t < S; ++t) {
+    const float* mt = m.data() + t * width;
+    float* pre = mix.pre.data() + t * n;
+    float* post = mix.post.data() + t * n;
+    float* comb = mix.comb.data() + t * n * n;
+    for (int i = 0; i < n; ++i) {
+      pre[i] = Sigmoid(mt[i] * s0 + w.base[i]) + eps;
+      post[i] = 2.0f * Sigmoid(mt[n + i] * s1 + w.base[n + i]);
+    }
+    for (int i = 0; i < n * n; ++i) comb[i] = mt[2 * n + i] * s2 + w.base[2 * n + i];
+    Sinkhorn(comb, n, c.hc_sinkhorn_iters, eps);
+    Collapse(streams + t * n * D, pre, n, D, u + t * D);
+  }
+  return mix;
+}
+
+void MhcPost(const ChunkContext& ctx, const MhcMix& mix, const float* f, float* streams) {
+  const int n = mix.n;
+  const int64_t D = ctx.config.dim;
+  std::vector<float> old(static_cast<size_t>(n * D));
+  for (int64_t t = 0; t < ctx.size(); ++t) {
+    float* x = streams + t * n * D;
+    std::copy(x, x + n * D, old.begin());
+    const float* post = mix.post.data() + t * n;
+    const float* comb = mix.comb.data() + t * n * n;
+    for (int k = 0; k < n; ++k) {
+      for (int64_t d = 0; d < D; ++d) {
+        float acc = 0;
+        for (int j = 0; j < n; ++j) acc += comb[j * n + k] * old[static_cast<size_t>(j * D + d)];
+        x[k * D + d] = num::RoundBf16(post[k] * f[t * D + d] + acc);
+      }
+    }
+  }
+}
+
+void MhcHead(backend::Stream& stream, const ModelConfig& c, const MhcHeadWeights& w, const float* streams,
+             int64_t rows, float* u) {
+  const int n = c.hc_mult;
+  const std::vector<float> m = NormalisedMixes(stream, w.fn, streams, rows, static_cast<float>(c.norm_eps));
+  const float eps = static_cast<float>(c.hc_eps);
+  std::vector<float> pre(static_cast<size_t>(n));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int i = 0; i < n; ++i) pre[static_cast<size_t>(i)] = Sigmoid(m[static_cast<size_t>(r * n + i)] * w.scale[0] + w.base[i]) + eps;
+    Collapse(streams + r * n * c.dim, pre.data(), n, c.dim, u + r * c.dim);
+  }
+}
+
+}  // namespace deepseek::model

@@ -1,0 +1,35 @@
+// An optional window into the forward pass, for golden tests and debugging: it sees named
+// intermediates per layer and may impose routing and indexer selections (the "strict" golden
+// checks replay the reference's discrete choices so continuous outputs can be compared).
+// Layer numbers: main layers 0..n_layers-1, MTP layer i is n_layers + i. Free when unset.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace deepseek::model {
+
+class ForwardObserver {
+ public:
+  virtual ~ForwardObserver() = default;
+
+  // Rows of a per-position tensor: "attn_out", "ffn_out" ([n, dim]) and "hc_out" ([n, hc·dim])
+  // for positions first_pos .. first_pos + n − 1.
+  virtual void OnRows(int layer, std::string_view name, int64_t first_pos, int64_t n, int64_t width,
+                      const float* data) {}
+  // mHC mixing of one position at a site ("attn" / "ffn"): pre[n], post[n], comb[n·n].
+  virtual void OnMhc(int layer, std::string_view site, int64_t pos, std::span<const float> pre,
+                     std::span<const float> post, std::span<const float> comb) {}
+  virtual void OnRouting(int layer, int64_t pos, std::span<const int32_t> experts, std::span<const float> weights) {}
+  // Indexer scores of the visible compressed entries and the chosen ones.
+  virtual void OnIndexer(int layer, int64_t pos, std::span<const float> scores, std::span<const int32_t> chosen) {}
+
+  // Test hooks: return true after writing the experts to use (size = experts per token).
+  virtual bool ImposeRouting(int layer, int64_t pos, std::span<int32_t> experts) { return false; }
+  // Return true after replacing `chosen` with the compressed entries to attend.
+  virtual bool ImposeIndexSelection(int layer, int64_t pos, std::vector<int32_t>& chosen) { return false; }
+};
+
+}  // namespace deepseek::model

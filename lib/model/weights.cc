@@ -1,0 +1,219 @@
+#include "model/weights.h"
+
+#include <string>
+
+#include "core/error.h"
+#include "core/numerics.h"
+
+namespace deepseek::model {
+namespace {
+
+using format::DType;
+using backend::WeightFormat;
+
+int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Looks tensors up by name with their expected dtype and shape; the one place where the
+// checkpoint's encodings are mapped onto WeightMatrix / WeightVector.
+class Binder {
+ public:
+  Binder(const format::Checkpoint& ckpt, std::string prefix) : ckpt_(ckpt), prefix_(std::move(prefix)) {}
+
+  Binder Sub(const std::string& part) const { return Binder(ckpt_, prefix_ + part + "."); }
+
+  // FP8 e4m3 [rows, cols] with e8m0 scales per 128×128 block.
+  WeightMatrix Fp8(const std::string& name, int64_t rows, int64_t cols) const {
+    const auto& w = ckpt_.Require(prefix_ + name + ".weight", DType::kF8E4M3, {rows, cols});
+    const auto& s = ckpt_.Require(prefix_ + name + ".scale", DType::kF8E8M0, {CeilDiv(rows, 128), CeilDiv(cols, 128)});
+    CheckScales(s);
+    return {WeightFormat::kFp8Block128, rows, cols, w.data, s.data};
+  }
+
+  // A routed expert's matrix: MXFP4 (I8 pairs + per-32 scales) or, in FP8 checkpoints, FP8.
+  WeightMatrix Expert(const std::string& name, int64_t rows, int64_t cols) const {
+    const format::TensorInfo* w = ckpt_.Find(prefix_ + name + ".weight");
+    if (w && w->dtype == DType::kF8E4M3) return Fp8(name, rows, cols);
+    const auto& packed = ckpt_.Require(prefix_ + name + ".weight", DType::kI8, {rows, cols / 2});
+    const auto& s = ckpt_.Require(prefix_ + name + ".scale", DType::kF8E8M0, {rows, cols / 32});
+    CheckScales(s);
+    return {WeightFormat::kMxfp4, rows, cols, packed.data, s.data};
+  }
+
+  WeightMatrix Bf16Matrix(const std::string& name, int64_t rows, int64_t cols) const {
+    const auto& w = ckpt_.Require(prefix_ + name, DType::kBF16, {rows, cols});
+    return {WeightFormat::kBF16, rows, cols, w.data, nullptr};
+  }
+
+  WeightMatrix F32Matrix(const std::string& name, int64_t rows, int64_t cols) const {
+    const auto& w = ckpt_.Require(prefix_ + name, DType::kF32, {rows, cols});
+    return {WeightFormat::kF32, rows, cols, w.data, nullptr};
+  }
+
+  WeightVector Bf16(const std::string& name, int64_t n) const {
+    return {ckpt_.Require(prefix_ + name, DType::kBF16, {n}).data, n, true};
+  }
+
+  WeightVector F32(const std::string& name, std::vector<int64_t> shape) const {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return {ckpt_.Require(prefix_ + name, DType::kF32, shape).data, n, false};
+  }
+
+  const int64_t* I64(const std::string& name, int64_t rows, int64_t cols) const {
+    return reinterpret_cast<const int64_t*>(ckpt_.Require(prefix_ + name, DType::kI64, {rows, cols}).data);
+  }
+
+  bool Has(const std::string& name) const { return ckpt_.Find(prefix_ + name) != nullptr; }
+
+ private:
+  // e8m0 code 0xff is NaN: a checkpoint holding one is malformed (spec §5.3).
+  static void CheckScales(const format::TensorInfo& s) {
+    for (size_t i = 0; i < s.nbytes; ++i) {
+      if (num::E8m0IsNan(s.data[i])) {
+        Fail(StatusCode::kCorruptFile, "tensor '" + s.name + "' in " + *s.file + ": NaN scale code 0xff at element " + std::to_string(i));
+      }
+    }
+  }
+
+  const format::Checkpoint& ckpt_;
+  std::string prefix_;
+};
+
+MhcWeights BindMhc(const Binder& b, const std::string& site, const ModelConfig& c) {
+  const int64_t n = c.hc_mult, mix = (2 + n) * n;
+  return {b.F32Matrix("hc_" + site + "_fn", mix, n * c.dim), b.F32("hc_" + site + "_base", {mix}),
+          b.F32("hc_" + site + "_scale", {3})};
+}
+
+MhcHeadWeights BindMhcHead(const Binder& b, const ModelConfig& c) {
+  const int64_t n = c.hc_mult;
+  return {b.F32Matrix("hc_head_fn", n, n * c.dim), b.F32("hc_head_base", {n}), b.F32("hc_head_scale", {1})};
+}
+
+CompressorWeights BindCompressor(const Binder& b, int ratio, int width, const ModelConfig& c) {
+  CompressorWeights w;
+  w.ratio = ratio;
+  w.width = width;
+  w.overlap = ratio == 4;  // the reference overlaps windows exactly when the ratio is 4
+  const int64_t out = static_cast<int64_t>(w.coff()) * width;
+  w.wkv = b.Bf16Matrix("wkv.weight", out, c.dim);
+  w.wgate = b.Bf16Matrix("wgate.weight", out, c.dim);
+  w.ape = b.F32("ape", {ratio, out});
+  w.norm = b.Bf16("norm.weight", width);
+  return w;
+}
+
+AttentionWeights BindAttention(const Binder& b, int ratio, const ModelConfig& c) {
+  AttentionWeights w;
+  const int64_t hd = static_cast<int64_t>(c.n_heads) * c.head_dim;
+  w.sink = b.F32("attn_sink", {c.n_heads});
+  w.wq_a = b.Fp8("wq_a", c.q_lora_rank, c.dim);
+  w.q_norm = b.Bf16("q_norm.weight", c.q_lora_rank);
+  w.wq_b = b.Fp8("wq_b", hd, c.q_lora_rank);
+  w.wkv = b.Fp8("wkv", c.head_dim, c.dim);
+  w.kv_norm = b.Bf16("kv_norm.weight", c.head_dim);
+  w.wo_a = b.Fp8("wo_a", static_cast<int64_t>(c.o_groups) * c.o_lora_rank, hd / c.o_groups);
+  if (c.o_lora_rank % 128 != 0) {
+    Fail(StatusCode::kUnsupported, "o_lora_rank must be a multiple of 128: each output group slices FP8 wo_a at 128-row blocks");
+  }
+  w.wo_b = b.Fp8("wo_b", c.dim, static_cast<int64_t>(c.o_groups) * c.o_lora_rank);
+  if (ratio > 0) {
+    w.has_compressor = true;
+    w.compressor = BindCompressor(b.Sub("compressor"), ratio, c.head_dim, c);
+  }
+  if (ratio == 4) {
+    w.has_indexer = true;
+    const Binder ib = b.Sub("indexer");
+    w.indexer.wq_b = ib.Fp8("wq_b", static_cast<int64_t>(c.index_heads) * c.index_head_dim, c.q_lora_rank);
+    w.indexer.weights_proj = ib.Bf16Matrix("weights_proj.weight", c.index_heads, c.dim);
+    w.indexer.compressor = BindCompressor(ib.Sub("compressor"), ratio, c.index_head_dim, c);
+  }
+  return w;
+}
+
+ExpertWeights BindExpert(const Binder& b, const ModelConfig& c, bool routed) {
+  auto bind = [&](const std::string& name, int64_t rows, int64_t cols) {
+    return routed ? b.Expert(name, rows, cols) : b.Fp8(name, rows, cols);
+  };
+  return {bind("w1", c.moe_inter_dim, c.dim), bind("w3", c.moe_inter_dim, c.dim), bind("w2", c.dim, c.moe_inter_dim)};
+}
+
+MoeWeights BindMoe(const Binder& b, int layer, const ModelConfig& c) {
+  MoeWeights w;
+  w.gate = b.Bf16Matrix("gate.weight", c.n_experts, c.dim);
+  if (layer < c.n_hash_layers) {
+    w.tid2eid = b.I64("gate.tid2eid", c.vocab_size, c.n_active_experts);
+  } else {
+    w.bias = b.F32("gate.bias", {c.n_experts});
+  }
+  for (int e = 0; e < c.n_experts; ++e) w.experts.push_back(BindExpert(b.Sub("experts." + std::to_string(e)), c, true));
+  w.shared = BindExpert(b.Sub("shared_experts"), c, false);
+  return w;
+}
+
+BlockWeights BindBlock(const Binder& b, int layer, const ModelConfig& c) {
+  BlockWeights w;
+  w.layer = layer;
+  w.attn_norm = b.Bf16("attn_norm.weight", c.dim);
+  w.ffn_norm = b.Bf16("ffn_norm.weight", c.dim);
+  w.hc_attn = BindMhc(b, "attn", c);
+  w.hc_ffn = BindMhc(b, "ffn", c);
+  w.attn = BindAttention(b.Sub("attn"), c.ratio(layer), c);
+  w.ffn = BindMoe(b.Sub("ffn"), layer, c);
+  return w;
+}
+
+// tid2eid rows must name distinct experts inside [0, E): checked once so routing can trust them.
+void CheckHashTable(const int64_t* table, const ModelConfig& c, int layer) {
+  const int64_t k = c.n_active_experts;
+  for (int64_t t = 0; t < c.vocab_size; ++t) {
+    for (int64_t i = 0; i < k; ++i) {
+      const int64_t e = table[t * k + i];
+      if (e < 0 || e >= c.n_experts) {
+        Fail(StatusCode::kCorruptFile, "tensor 'layers." + std::to_string(layer) + ".ffn.gate.tid2eid': token " +
+                                           std::to_string(t) + " maps to expert " + std::to_string(e) +
+                                           " outside [0, " + std::to_string(c.n_experts) + ")");
+      }
+    }
+  }
+}
+
+}  // namespace
+
+float WeightVector::operator[](int64_t i) const {
+  return bf16 ? num::Bf16ToFloat(static_cast<const uint16_t*>(data)[i]) : static_cast<const float*>(data)[i];
+}
+
+std::vector<float> WeightVector::ToFloat() const {
+  std::vector<float> out(static_cast<size_t>(size));
+  for (int64_t i = 0; i < size; ++i) out[static_cast<size_t>(i)] = (*this)[i];
+  return out;
+}
+
+ModelWeights BindWeights(const ModelConfig& c, const format::Checkpoint& ckpt) {
+  const Binder root(ckpt, "");
+  ModelWeights w;
+  w.embed = reinterpret_cast<const uint16_t*>(ckpt.Require("embed.weight", DType::kBF16, {c.vocab_size, c.dim}).data);
+  w.head = root.Bf16Matrix("head.weight", c.vocab_size, c.dim);
+  w.norm = root.Bf16("norm.weight", c.dim);
+  w.hc_head = BindMhcHead(root, c);
+  for (int l = 0; l < c.n_layers; ++l) {
+    w.layers.push_back(BindBlock(root.Sub("layers." + std::to_string(l)), l, c));
+    if (w.layers.back().ffn.tid2eid) CheckHashTable(w.layers.back().ffn.tid2eid, c, l);
+  }
+  for (int m = 0; m < c.n_mtp_layers; ++m) {
+    const Binder b = root.Sub("mtp." + std::to_string(m));
+    MtpWeights mtp;
+    mtp.e_proj = b.Fp8("e_proj", c.dim, c.dim);
+    mtp.h_proj = b.Fp8("h_proj", c.dim, c.dim);
+    mtp.enorm = b.Bf16("enorm.weight", c.dim);
+    mtp.hnorm = b.Bf16("hnorm.weight", c.dim);
+    mtp.norm = b.Bf16("norm.weight", c.dim);
+    mtp.hc_head = BindMhcHead(b, c);
+    mtp.block = BindBlock(b, c.n_layers + m, c);
+    w.mtp.push_back(std::move(mtp));
+  }
+  return w;
+}
+
+}  // namespace deepseek::model

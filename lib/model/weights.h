@@ -1,0 +1,115 @@
+// The weights of a V4 model, described in one place: every tensor with its checkpoint name,
+// dtype and shape. Weights stay in their stored formats (FP8 + block scales, MXFP4, BF16, F32)
+// and point into the memory-mapped checkpoint; nothing is expanded to fp32.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "backends/backend.h"
+#include "deepseek/config.h"
+#include "format/checkpoint.h"
+
+namespace deepseek::model {
+
+using backend::WeightMatrix;
+
+// A small weight vector stored as BF16 or F32 (norm weights, sinks, biases, hc parameters).
+struct WeightVector {
+  const void* data = nullptr;
+  int64_t size = 0;
+  bool bf16 = false;
+  float operator[](int64_t i) const;
+  std::vector<float> ToFloat() const;  // for small vectors only
+};
+
+struct MhcWeights {        // one hyper-connection site; n = hc_mult
+  WeightMatrix fn;         // F32 [(2+n)·n, n·D]
+  WeightVector base;       // F32 [(2+n)·n]
+  WeightVector scale;      // F32 [3]
+};
+
+struct MhcHeadWeights {    // the final stream collapse
+  WeightMatrix fn;         // F32 [n, n·D]
+  WeightVector base;       // F32 [n]
+  WeightVector scale;      // F32 [1]
+};
+
+struct CompressorWeights { // gated pooling of `ratio` tokens into one entry of width w
+  int ratio = 0;
+  int width = 0;           // 512 (main) or index_head_dim (indexer)
+  bool overlap = false;    // ratio 4: windows of 2·ratio tokens, coff = 2
+  WeightMatrix wkv;        // BF16 [coff·w, D]
+  WeightMatrix wgate;      // BF16 [coff·w, D]
+  WeightVector ape;        // F32 [ratio, coff·w]
+  WeightVector norm;       // BF16 [w]
+  int coff() const { return overlap ? 2 : 1; }
+};
+
+struct IndexerWeights {    // Lightning indexer of CSA layers
+  WeightMatrix wq_b;         // FP8 [index_heads·index_head_dim, q_lora]
+  WeightMatrix weights_proj; // BF16 [index_heads, D]
+  CompressorWeights compressor;
+};
+
+struct AttentionWeights {
+  WeightVector sink;       // F32 [H]
+  WeightMatrix wq_a;       // FP8 [q_lora, D]
+  WeightVector q_norm;     // BF16 [q_lora]
+  WeightMatrix wq_b;       // FP8 [H·head_dim, q_lora]
+  WeightMatrix wkv;        // FP8 [head_dim, D]
+  WeightVector kv_norm;    // BF16 [head_dim]
+  WeightMatrix wo_a;       // FP8 [G·o_lora, H·head_dim/G]
+  WeightMatrix wo_b;       // FP8 [D, G·o_lora]
+  bool has_compressor = false;
+  CompressorWeights compressor;
+  bool has_indexer = false;
+  IndexerWeights indexer;
+};
+
+struct ExpertWeights {     // SwiGLU expert: w1 = gate, w3 = up, w2 = down
+  WeightMatrix w1;         // [inter, D]  (MXFP4 routed, FP8 shared)
+  WeightMatrix w3;         // [inter, D]
+  WeightMatrix w2;         // [D, inter]
+};
+
+struct MoeWeights {
+  WeightMatrix gate;                 // BF16 [E, D]
+  WeightVector bias;                 // F32 [E] (score-routed layers; empty for hash layers)
+  const int64_t* tid2eid = nullptr;  // I64 [vocab, k] (hash layers only)
+  std::vector<ExpertWeights> experts;
+  ExpertWeights shared;
+};
+
+struct BlockWeights {
+  int layer = 0;
+  WeightVector attn_norm;  // BF16 [D]
+  WeightVector ffn_norm;   // BF16 [D]
+  MhcWeights hc_attn, hc_ffn;
+  AttentionWeights attn;
+  MoeWeights ffn;
+};
+
+struct MtpWeights {        // multi-token prediction block (mtp.i)
+  WeightMatrix e_proj;     // FP8 [D, D]
+  WeightMatrix h_proj;     // FP8 [D, D]
+  WeightVector enorm, hnorm, norm;  // BF16 [D]
+  MhcHeadWeights hc_head;
+  BlockWeights block;
+};
+
+struct ModelWeights {
+  const uint16_t* embed = nullptr;  // BF16 [vocab, D]
+  WeightMatrix head;                // BF16 [vocab, D]
+  WeightVector norm;                // BF16 [D]
+  MhcHeadWeights hc_head;
+  std::vector<BlockWeights> layers;
+  std::vector<MtpWeights> mtp;
+};
+
+// Binds every tensor of `config` in `ckpt`, checking dtype and shape; throws Error naming the
+// tensor and file on any mismatch. The checkpoint must outlive the returned weights.
+ModelWeights BindWeights(const ModelConfig& config, const format::Checkpoint& ckpt);
+
+}  // namespace deepseek::model

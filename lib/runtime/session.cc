@@ -1,0 +1,148 @@
+// deepseek::Session: drives the model over one sequence; validates every request before any
+// state changes so a rejected call leaves the session as it was.
+#include "deepseek/session.h"
+
+#include <algorithm>
+#include <string>
+
+#include "backends/backend.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "model/state.h"
+#include "model/transformer.h"
+
+namespace deepseek {
+
+struct Session::Impl {
+  Impl(std::shared_ptr<const Model> m, const SessionOptions& o)
+      : model(std::move(m)),
+        options(o),
+        pool(o.num_threads),
+        stream(backend::Registry::Get().Cpu().CreateStream(pool)),
+        state(model->config()) {}
+
+  const model::Transformer& net() const { return model->transformer(); }
+  int64_t capacity() const {
+    const int64_t max = model->config().max_positions;
+    return options.max_context > 0 ? std::min(options.max_context, max) : max;
+  }
+
+  void Validate(std::span<const int32_t> tokens) const {
+    const int64_t vocab = model->config().vocab_size;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      if (tokens[i] < 0 || tokens[i] >= vocab) {
+        Fail(StatusCode::kInvalidArgument, "token id " + std::to_string(tokens[i]) + " at index " + std::to_string(i) +
+                                               " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
+      }
+    }
+    if (state.position() + static_cast<int64_t>(tokens.size()) > capacity()) {
+      Fail(StatusCode::kOutOfRange, "sequence would hold " + std::to_string(state.position() + static_cast<int64_t>(tokens.size())) +
+                                        " tokens; the session allows " + std::to_string(capacity()));
+    }
+  }
+
+  void Prefill(std::span<const int32_t> tokens) {
+    Validate(tokens);
+    if (tokens.empty()) return;
+    if (mtp_expected >= 0 && tokens.front() != mtp_expected) mtp_diverged = true;
+    mtp_expected = -1;
+    const int64_t total = static_cast<int64_t>(tokens.size());
+    const int64_t chunk = std::max<int64_t>(1, options.prefill_chunk);
+    const ModelConfig& c = model->config();
+    for (int64_t done = 0; done < total;) {
+      const int64_t n = std::min(chunk, total - done);
+      const auto part = tokens.subspan(static_cast<size_t>(done), static_cast<size_t>(n));
+      net().Forward(*stream, nullptr, state, part, streams);
+      state.tokens.insert(state.tokens.end(), part.begin(), part.end());
+      if (options.enable_mtp) state.mtp_pending_streams.insert(state.mtp_pending_streams.end(), streams.begin(), streams.end());
+      done += n;
+      const bool cancelled = options.progress && !options.progress(done, total) && done < total;
+      if (done == total || cancelled) {
+        logits.resize(static_cast<size_t>(c.vocab_size));
+        net().Logits(*stream, streams.data() + (n - 1) * c.hc_mult * c.dim, 1, logits.data());
+      }
+      if (cancelled) {
+        Fail(StatusCode::kCancelled, "prefill cancelled after " + std::to_string(done) + " of " + std::to_string(total) +
+                                         " tokens (they stay in the session)");
+      }
+    }
+  }
+
+  std::vector<float> Mtp(int32_t next_token) {
+    const ModelConfig& c = model->config();
+    if (!options.enable_mtp || c.n_mtp_layers == 0) Fail(StatusCode::kFailedPrecondition, "MTP is not enabled for this session or model");
+    if (mtp_diverged) Fail(StatusCode::kFailedPrecondition, "the sequence continued with a token other than the one given to MtpLogits");
+    if (state.position() == 0) Fail(StatusCode::kFailedPrecondition, "MtpLogits needs at least one consumed token");
+    const int32_t t = next_token;
+    Validate({&t, 1});
+    // Next tokens of the pending positions: the consumed history, then `next_token`.
+    const int64_t first = state.mtp_position, n = state.position() - first;
+    std::vector<int32_t> next(state.tokens.begin() + first + 1, state.tokens.end());
+    next.push_back(next_token);
+    std::vector<float> out(static_cast<size_t>(c.vocab_size));
+    net().Mtp(*stream, nullptr, state, state.mtp_pending_streams, first, next, out.data());
+    state.mtp_position = first + n;
+    state.mtp_pending_streams.clear();
+    mtp_expected = next_token;
+    return out;
+  }
+
+  std::shared_ptr<const Model> model;
+  SessionOptions options;
+  ThreadPool pool;
+  std::unique_ptr<backend::Stream> stream;
+  model::SequenceState state;
+  std::vector<float> streams;  // scratch: final streams of the last chunk
+  std::vector<float> logits;
+  int32_t mtp_expected = -1;
+  bool mtp_diverged = false;
+};
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::~Session() = default;
+
+Result<std::unique_ptr<Session>> Session::Create(std::shared_ptr<const Model> model, const SessionOptions& options) {
+  std::unique_ptr<Session> session;
+  Status status = CatchAll([&] {
+    if (!model) Fail(StatusCode::kInvalidArgument, "Session::Create: model is null");
+    if (options.num_threads < 0) Fail(StatusCode::kInvalidArgument, "num_threads must be >= 0");
+    session.reset(new Session(std::make_unique<Impl>(std::move(model), options)));
+  });
+  if (!status.ok()) return status;
+  return session;
+}
+
+Status Session::Prefill(std::span<const int32_t> tokens) {
+  // Invalid requests are rejected before any state changes, and a cancelled prefill keeps the
+  // chunks it finished. Any other failure may leave a layer half-updated, so the session is
+  // reset and says so rather than continuing from an inconsistent cache.
+  Status status = CatchAll([&] { impl_->Prefill(tokens); });
+  const StatusCode code = status.code();
+  if (!status.ok() && code != StatusCode::kInvalidArgument && code != StatusCode::kOutOfRange &&
+      code != StatusCode::kCancelled) {
+    impl_->state.Reset();
+    impl_->logits.clear();
+    return Status(status.code(), status.message() + " (the session was reset)");
+  }
+  return status;
+}
+
+std::span<const float> Session::logits() const { return impl_->logits; }
+
+Result<std::vector<float>> Session::MtpLogits(int32_t next_token) {
+  std::vector<float> out;
+  Status status = CatchAll([&] { out = impl_->Mtp(next_token); });
+  if (!status.ok()) return status;
+  return out;
+}
+
+int64_t Session::position() const { return impl_->state.position(); }
+
+void Session::Reset() {
+  impl_->state.Reset();
+  impl_->logits.clear();
+  impl_->mtp_expected = -1;
+  impl_->mtp_diverged = false;
+}
+
+}  // namespace deepseek

@@ -1,0 +1,278 @@
+// CPU MatMul for every weight format on every compiled Highway target, against a scalar
+// reference built from the exact decoders of core/numerics.h; plus argument checks.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "core/error.h"
+#include "core/numerics.h"
+#include "core/thread_pool.h"
+#include "support/hwy_targets.h"
+
+namespace deepseek::backend {
+namespace {
+
+using testing::ForEachHwyTarget;
+
+int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// A weight matrix with its storage and the exact value of every element.
+struct TestWeights {
+  WeightMatrix matrix;
+  std::vector<uint8_t> data;
+  std::vector<uint8_t> scales;
+  std::vector<double> dense;  // [rows, cols]
+};
+
+uint8_t RandomByte(std::mt19937& rng) { return static_cast<uint8_t>(rng() & 0xff); }
+
+// Scale exponents stay near 2^0 so that no product under- or overflows.
+uint8_t RandomScale(std::mt19937& rng) { return static_cast<uint8_t>(120 + rng() % 15); }
+
+TestWeights MakeWeights(WeightFormat format, int64_t rows, int64_t cols, std::mt19937& rng) {
+  TestWeights t;
+  t.dense.resize(static_cast<size_t>(rows * cols));
+  std::uniform_real_distribution<float> uniform(-2.0f, 2.0f);
+  switch (format) {
+    case WeightFormat::kF32: {
+      std::vector<float> values(t.dense.size());
+      for (size_t k = 0; k < values.size(); ++k) t.dense[k] = values[k] = uniform(rng);
+      t.data.resize(values.size() * sizeof(float));
+      std::memcpy(t.data.data(), values.data(), t.data.size());
+      break;
+    }
+    case WeightFormat::kBF16: {
+      std::vector<uint16_t> values(t.dense.size());
+      for (size_t k = 0; k < values.size(); ++k) {
+        values[k] = num::FloatToBf16(uniform(rng));
+        t.dense[k] = num::Bf16ToFloat(values[k]);
+      }
+      t.data.resize(values.size() * sizeof(uint16_t));
+      std::memcpy(t.data.data(), values.data(), t.data.size());
+      break;
+    }
+    case WeightFormat::kFp8Block128: {
+      const int64_t block_cols = CeilDiv(cols, 128);
+      t.scales.resize(static_cast<size_t>(CeilDiv(rows, 128) * block_cols));
+      for (auto& s : t.scales) s = RandomScale(rng);
+      t.data.resize(t.dense.size());
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t c = 0; c < cols; ++c) {
+          uint8_t code;
+          do code = RandomByte(rng);
+          while (num::E4m3IsNan(code));
+          const size_t k = static_cast<size_t>(r * cols + c);
+          t.data[k] = code;
+          t.dense[k] = static_cast<double>(num::E4m3ToFloat(code)) *
+                       num::E8m0ToFloat(t.scales[static_cast<size_t>(r / 128 * block_cols + c / 128)]);
+        }
+      }
+      break;
+    }
+    case WeightFormat::kMxfp4: {
+      t.scales.resize(static_cast<size_t>(rows * cols / 32));
+      for (auto& s : t.scales) s = RandomScale(rng);
+      t.data.resize(static_cast<size_t>(rows * cols / 2));
+      for (auto& b : t.data) b = RandomByte(rng);
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t c = 0; c < cols; ++c) {
+          const uint8_t byte = t.data[static_cast<size_t>(r * cols / 2 + c / 2)];
+          const uint8_t nibble = c % 2 == 0 ? byte & 0xf : byte >> 4;
+          t.dense[static_cast<size_t>(r * cols + c)] =
+              static_cast<double>(num::E2m1ToFloat(nibble)) *
+              num::E8m0ToFloat(t.scales[static_cast<size_t>(r * cols / 32 + c / 32)]);
+        }
+      }
+      break;
+    }
+  }
+  t.matrix = WeightMatrix{format, rows, cols, t.data.data(), t.scales.empty() ? nullptr : t.scales.data()};
+  return t;
+}
+
+std::vector<float> RandomInput(int64_t n, int64_t cols, std::mt19937& rng) {
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(n * cols));
+  for (auto& v : x) v = uniform(rng);
+  return x;
+}
+
+// max over outputs of |y − Σ x·w| / Σ |x·w|, the reference summed in double.
+double WorstRelativeError(const TestWeights& w, const std::vector<float>& x, int64_t n,
+                          const std::vector<float>& y) {
+  const int64_t rows = w.matrix.rows, cols = w.matrix.cols;
+  double worst = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t r = 0; r < rows; ++r) {
+      double sum = 0.0, magnitude = 0.0;
+      for (int64_t c = 0; c < cols; ++c) {
+        const double p = static_cast<double>(x[static_cast<size_t>(i * cols + c)]) * w.dense[static_cast<size_t>(r * cols + c)];
+        sum += p;
+        magnitude += std::fabs(p);
+      }
+      const double error = std::fabs(y[static_cast<size_t>(i * rows + r)] - sum);
+      worst = std::max(worst, magnitude > 0.0 ? error / magnitude : error);
+    }
+  }
+  return worst;
+}
+
+struct Shape {
+  int64_t rows, cols;
+};
+
+TEST_CASE("kernels are tested on several Highway targets") {
+  MESSAGE("Highway targets under test: " << testing::HwyTargetNames());
+  CHECK(testing::HwyTargetsToTest().size() > 1);
+}
+
+TEST_CASE("MatMul matches the scalar reference for every format, target and batch size") {
+  ThreadPool pool(3);
+  const auto stream = Registry::Get().Cpu().CreateStream(pool);
+  const struct {
+    WeightFormat format;
+    std::vector<Shape> shapes;
+  } cases[] = {
+      // Rows not a multiple of the 64-row tile or of 4; cols with a vector tail and cols
+      // beyond the 1024-column block of the n > 1 kernel.
+      {WeightFormat::kF32, {{300, 200}, {5, 37}, {130, 1100}, {1, 1}}},
+      {WeightFormat::kBF16, {{300, 200}, {5, 37}, {130, 1100}, {1, 1}}},
+      // FP8 cols not a multiple of 128 (partial last scale block), rows spanning 3 row blocks.
+      {WeightFormat::kFp8Block128, {{300, 200}, {128, 128}, {130, 1100}, {3, 17}}},
+      {WeightFormat::kMxfp4, {{300, 96}, {70, 1056}, {1, 32}}},
+  };
+  std::mt19937 rng(1234);
+  for (const auto& test : cases) {
+    for (const Shape& shape : test.shapes) {
+      const TestWeights w = MakeWeights(test.format, shape.rows, shape.cols, rng);
+      for (int64_t n : {1, 3, 17}) {
+        const std::vector<float> x = RandomInput(n, shape.cols, rng);
+        CAPTURE(WeightFormatName(test.format));
+        CAPTURE(shape.rows);
+        CAPTURE(shape.cols);
+        CAPTURE(n);
+        ForEachHwyTarget([&] {
+          std::vector<float> y(static_cast<size_t>(n * shape.rows), -1.0f);
+          stream->MatMul(w.matrix, x.data(), n, y.data());
+          CHECK(WorstRelativeError(w, x, n, y) <= 1e-5);
+        });
+      }
+    }
+  }
+}
+
+TEST_CASE("MatMul propagates NaN weight codes and NaN scales") {
+  ThreadPool pool(2);
+  const auto stream = Registry::Get().Cpu().CreateStream(pool);
+  std::mt19937 rng(99);
+  TestWeights fp8 = MakeWeights(WeightFormat::kFp8Block128, 300, 200, rng);
+  fp8.data[5 * 200 + 3] = 0x7f;     // in the vector part of a row
+  fp8.data[7 * 200 + 150] = 0xff;   // negative NaN
+  fp8.data[9 * 200 + 197] = 0x7f;   // in the scalar tail (200 is not a multiple of 32)
+  fp8.scales[2 * 2 + 1] = 0xff;     // rows 256..299, cols 128..199
+  TestWeights fp4 = MakeWeights(WeightFormat::kMxfp4, 40, 96, rng);
+  fp4.scales[11 * 3 + 2] = 0xff;    // row 11
+  for (const TestWeights* w : {&fp8, &fp4}) {
+    const int64_t rows = w->matrix.rows;
+    for (int64_t n : {1, 3}) {
+      CAPTURE(WeightFormatName(w->matrix.format));
+      CAPTURE(n);
+      const std::vector<float> x = RandomInput(n, w->matrix.cols, rng);
+      ForEachHwyTarget([&] {
+        std::vector<float> y(static_cast<size_t>(n * rows));
+        stream->MatMul(w->matrix, x.data(), n, y.data());
+        for (int64_t i = 0; i < n; ++i) {
+          for (int64_t r = 0; r < rows; ++r) {
+            const bool nan_row = w == &fp8 ? r == 5 || r == 7 || r == 9 || r >= 256 : r == 11;
+            CAPTURE(r);
+            CHECK(std::isnan(y[static_cast<size_t>(i * rows + r)]) == nan_row);
+          }
+        }
+      });
+    }
+  }
+}
+
+TEST_CASE("MatMul rejects invalid arguments and handles empty shapes") {
+  ThreadPool pool(2);
+  const auto stream = Registry::Get().Cpu().CreateStream(pool);
+  std::mt19937 rng(7);
+  TestWeights fp4 = MakeWeights(WeightFormat::kMxfp4, 4, 64, rng);
+  std::vector<float> x(64 * 2, 1.0f), y(8, 0.0f);
+
+  WeightMatrix bad = fp4.matrix;
+  bad.cols = 48;  // not a multiple of 32
+  CHECK_THROWS_AS(stream->MatMul(bad, x.data(), 1, y.data()), Error);
+  bad = fp4.matrix;
+  bad.scales = nullptr;
+  CHECK_THROWS_AS(stream->MatMul(bad, x.data(), 1, y.data()), Error);
+  bad = fp4.matrix;
+  bad.data = nullptr;
+  CHECK_THROWS_AS(stream->MatMul(bad, x.data(), 1, y.data()), Error);
+  CHECK_THROWS_AS(stream->MatMul(fp4.matrix, x.data(), -1, y.data()), Error);
+  CHECK_THROWS_AS(stream->MatMul(fp4.matrix, nullptr, 1, y.data()), Error);
+  CHECK_THROWS_AS(stream->MatMul(fp4.matrix, x.data(), 1, x.data() + 60), Error);  // y overlaps x
+  bad = fp4.matrix;
+  bad.format = static_cast<WeightFormat>(200);
+  CHECK_THROWS_AS(stream->MatMul(bad, x.data(), 1, y.data()), Error);
+
+  stream->MatMul(fp4.matrix, x.data(), 0, nullptr);  // nothing to do
+  WeightMatrix no_cols{WeightFormat::kF32, 4, 0, nullptr, nullptr};
+  stream->MatMul(no_cols, x.data(), 2, y.data());
+  for (float v : y) CHECK(v == 0.0f);
+}
+
+TEST_CASE("The registry lists the CPU device with its operators") {
+  Registry& registry = Registry::Get();
+  REQUIRE(!registry.devices().empty());
+  CHECK(registry.Find("cpu") == &registry.Cpu());
+  CHECK(registry.Find("no-such-device") == nullptr);
+  const Device& cpu = registry.Cpu();
+  CHECK(cpu.name() == "cpu");
+  CHECK(cpu.kind() == DeviceKind::kCpu);
+  for (WeightFormat f : {WeightFormat::kF32, WeightFormat::kBF16, WeightFormat::kFp8Block128, WeightFormat::kMxfp4}) {
+    CHECK(cpu.SupportsOp(Op::kMatMul, f));
+  }
+  CHECK(cpu.SupportsOp(Op::kSparseAttention));
+  CHECK(std::string(WeightFormatName(WeightFormat::kFp8Block128)) == "fp8_block128");
+  CHECK(std::string(WeightFormatName(WeightFormat::kMxfp4)) == "mxfp4");
+}
+
+// Not an assertion: reports the decode (n = 1) bandwidth and a prefill rate for the lead.
+TEST_CASE("MatMul FP8 4096 x 4096 throughput (report only)") {
+  ThreadPool pool;
+  const auto stream = Registry::Get().Cpu().CreateStream(pool);
+  const int64_t rows = 4096, cols = 4096;
+  std::vector<uint8_t> data(static_cast<size_t>(rows * cols)), scales(32 * 32, 127);
+  std::mt19937 rng(5);
+  for (auto& b : data) {
+    do b = RandomByte(rng);
+    while (num::E4m3IsNan(b));
+  }
+  const WeightMatrix w{WeightFormat::kFp8Block128, rows, cols, data.data(), scales.data()};
+  const auto seconds_per_call = [&](int64_t n, int calls) {
+    const std::vector<float> x = RandomInput(n, cols, rng);
+    std::vector<float> y(static_cast<size_t>(n * rows));
+    stream->MatMul(w, x.data(), n, y.data());  // warm-up
+    const auto start = std::chrono::steady_clock::now();
+    for (int k = 0; k < calls; ++k) stream->MatMul(w, x.data(), n, y.data());
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / calls;
+  };
+  const double decode = seconds_per_call(1, 30);
+  const double prefill = seconds_per_call(64, 2);
+  MESSAGE("FP8 4096x4096 on " << pool.num_threads() << " threads: n=1 " << decode * 1e3 << " ms, "
+                              << (data.size() + scales.size()) / decode / 1e9 << " GB/s of weights; n=64 "
+                              << 2.0 * 64 * rows * cols / prefill / 1e9 << " GFLOP/s");
+}
+
+}  // namespace
+}  // namespace deepseek::backend

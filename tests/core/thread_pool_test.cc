@@ -1,0 +1,118 @@
+// ThreadPool: every index is visited exactly once, ranges are contiguous and balanced,
+// jobs can follow each other indefinitely, and task exceptions reach the caller.
+#include "core/thread_pool.h"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <vector>
+
+#include "core/error.h"
+
+namespace deepseek {
+namespace {
+
+// Runs one job over [0, n) and checks coverage and the shape of the partition.
+void CheckCoverage(ThreadPool& pool, int64_t n) {
+  CAPTURE(n);
+  const int threads = pool.num_threads();
+  std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+  std::vector<int64_t> begins(threads, -1), ends(threads, -1);
+  std::vector<int> calls(threads, 0);
+  std::atomic<bool> bad_index{false};
+  pool.ParallelFor(n, [&](int64_t begin, int64_t end, int t) {
+    if (t < 0 || t >= threads) {
+      bad_index = true;
+      return;
+    }
+    begins[t] = begin;
+    ends[t] = end;
+    ++calls[t];
+    for (int64_t i = begin; i < end; ++i) hits[static_cast<size_t>(i)].fetch_add(1);
+  });
+  REQUIRE_FALSE(bad_index.load());
+  for (int64_t i = 0; i < n; ++i) REQUIRE(hits[static_cast<size_t>(i)].load() == 1);
+  if (n == 0) return;
+  int64_t expected_begin = 0;
+  for (int t = 0; t < threads; ++t) {
+    CAPTURE(t);
+    CHECK(calls[t] == 1);
+    CHECK(begins[t] == expected_begin);
+    const int64_t size = ends[t] - begins[t];
+    CHECK(size >= n / threads);
+    CHECK(size <= n / threads + 1);
+    expected_begin = ends[t];
+  }
+  CHECK(expected_begin == n);
+}
+
+TEST_CASE("ThreadPool covers every index exactly once") {
+  for (int threads : {1, 2, 3, 8}) {
+    CAPTURE(threads);
+    ThreadPool pool(threads);
+    CHECK(pool.num_threads() == threads);
+    for (int64_t n : {0, 1, 2, 3, 7, 8, 9, 1000, 100003}) CheckCoverage(pool, n);
+  }
+}
+
+TEST_CASE("ThreadPool defaults to one thread per core") {
+  ThreadPool pool;
+  CHECK(pool.num_threads() >= 1);
+  ThreadPool negative(-3);
+  CHECK(negative.num_threads() == pool.num_threads());
+  CheckCoverage(negative, 17);
+}
+
+TEST_CASE("ThreadPool runs many jobs back to back") {
+  ThreadPool pool(4);
+  std::atomic<int64_t> total{0};
+  int64_t expected = 0;
+  for (int job = 0; job < 2000; ++job) {
+    const int64_t n = job % 37;
+    expected += n * (n - 1) / 2;
+    pool.ParallelFor(n, [&](int64_t begin, int64_t end, int) {
+      int64_t sum = 0;
+      for (int64_t i = begin; i < end; ++i) sum += i;
+      total.fetch_add(sum);
+    });
+  }
+  CHECK(total.load() == expected);
+}
+
+TEST_CASE("ThreadPool rethrows a task's exception on the caller") {
+  ThreadPool pool(3);
+  for (int thrower = 0; thrower < 3; ++thrower) {
+    CAPTURE(thrower);
+    std::atomic<int> finished{0};
+    CHECK_THROWS_WITH_AS(pool.ParallelFor(30,
+                                          [&](int64_t, int64_t, int t) {
+                                            if (t == thrower) throw std::runtime_error("boom");
+                                            finished.fetch_add(1);
+                                          }),
+                         "boom", std::runtime_error);
+    CHECK(finished.load() == 2);  // the other ranges still ran to completion
+  }
+  // Every range throwing: one exception arrives, and the pool stays usable.
+  CHECK_THROWS_AS(pool.ParallelFor(3, [](int64_t, int64_t, int) { throw Error(StatusCode::kInternal, "x"); }),
+                  Error);
+  CheckCoverage(pool, 50);
+}
+
+TEST_CASE("ThreadPool rejects invalid use without hanging") {
+  ThreadPool pool(2);
+  CHECK_THROWS_AS(pool.ParallelFor(-1, [](int64_t, int64_t, int) {}), Error);
+  // A nested job on the same pool would wait for itself; it is reported instead.
+  CHECK_THROWS_AS(pool.ParallelFor(4, [&](int64_t, int64_t, int) { pool.ParallelFor(2, [](int64_t, int64_t, int) {}); }),
+                  Error);
+  // A different pool may be used from inside a task.
+  ThreadPool inner(2);
+  std::atomic<int> count{0};
+  pool.ParallelFor(2, [&](int64_t, int64_t, int t) {
+    if (t == 0) inner.ParallelFor(10, [&](int64_t b, int64_t e, int) { count.fetch_add(static_cast<int>(e - b)); });
+  });
+  CHECK(count.load() == 10);
+}
+
+}  // namespace
+}  // namespace deepseek

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Quick start, command 2: installs what is needed, then builds and runs every test twice — an
+# optimised build, and an AddressSanitizer + UBSan build — and fuzzes the parsers for a bounded
+# time. Needs ../shared (the reference data) beside the repository.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash cmake/install-deps.sh
+jobs=$(nproc)
+if [ ! -d ../shared/golden ]; then
+  echo "error: ../shared (golden reference data) not found beside the repository" >&2
+  exit 1
+fi
+
+echo "== optimised build and tests"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DDS_WARNINGS_AS_ERRORS=ON >/dev/null
+cmake --build build -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDS_SANITIZE="address;undefined" \
+      -DDS_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build build-asan -j"$jobs"
+ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+echo "== fuzzing the safetensors header parser (bounded)"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDS_BUILD_FUZZERS=ON \
+      -DDS_BUILD_TESTS=ON -DDS_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build build-fuzz -j"$jobs" --target safetensors_fuzz
+corpus=$(mktemp -d)
+cp tests/fuzz/corpus/safetensors/* "$corpus"/
+./build-fuzz/tests/safetensors_fuzz -max_total_time="${DS_FUZZ_SECONDS:-60}" -print_final_stats=1 "$corpus" 2>&1 | tail -5
+rm -rf "$corpus"
+echo "all tests passed"
