@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   options.num_threads = threads;
   options.prefill_chunk = 32;
   options.progress = [](int64_t done, int64_t total) {
-    std::printf("  prefill: %lld/%lld tokens\n", static_cast<long long>(done), static_cast<long long>(total));
+    if (total > 1) std::printf("  prefill: %lld/%lld tokens\n", static_cast<long long>(done), static_cast<long long>(total));
     return true;
   };
   auto session = deepseek::Session::Create(model.value(), options);

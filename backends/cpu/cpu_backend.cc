@@ -34,12 +34,13 @@ class CpuStream final : public Stream {
 
   void MatMul(const WeightMatrix& w, const float* x, int64_t n, float* y) override {
     if (n < 0 || w.rows < 0 || w.cols < 0) {
-      InvalidArgument("MatMul: negative size: n " + std::to_string(n) + ", W [" + std::to_string(w.rows) +
-                      ", " + std::to_string(w.cols) + "]");
+      InvalidArgument("MatMul: negative size: n " + std::to_string(n) + ", W [" +
+                      std::to_string(w.rows) + ", " + std::to_string(w.cols) + "]");
     }
     if (n == 0 || w.rows == 0) return;
     if (x == nullptr || y == nullptr) InvalidArgument("MatMul: null input or output");
-    if (Overlap(x, n * w.cols * kFloatBytes, y, n * w.rows * kFloatBytes)) InvalidArgument("MatMul: input and output overlap");
+    if (Overlap(x, n * w.cols * kFloatBytes, y, n * w.rows * kFloatBytes))
+      InvalidArgument("MatMul: input and output overlap");
     if (w.cols == 0) {
       std::fill(y, y + n * w.rows, 0.0f);
       return;
@@ -56,16 +57,18 @@ class CpuStream final : public Stream {
       case WeightFormat::kMxfp4:
         if (w.scales == nullptr) InvalidArgument("MatMul: MXFP4 weights without scales");
         if (w.cols % kMxfp4BlockSize != 0) {
-          InvalidArgument("MatMul: MXFP4 cols " + std::to_string(w.cols) + " is not a multiple of 32");
+          InvalidArgument("MatMul: MXFP4 cols " + std::to_string(w.cols) +
+                          " is not a multiple of 32");
         }
         return MatMulMxfp4(w, x, n, y, pool_);
     }
-    Fail(StatusCode::kUnsupported, "MatMul: unknown weight format " + std::to_string(static_cast<int>(w.format)));
+    Fail(StatusCode::kUnsupported,
+         "MatMul: unknown weight format " + std::to_string(static_cast<int>(w.format)));
   }
 
   void SparseAttention(const float* q, int64_t n, int heads, int dim,
-                       std::span<const std::vector<const float*>> rows, const float* sink, float scale,
-                       float* out) override {
+                       std::span<const std::vector<const float*>> rows, const float* sink,
+                       float scale, float* out) override {
     if (n < 0 || heads <= 0 || dim <= 0) {
       InvalidArgument("SparseAttention: bad shape: n " + std::to_string(n) + ", heads " +
                       std::to_string(heads) + ", dim " + std::to_string(dim));
@@ -109,6 +112,8 @@ bool CpuDevice::SupportsOp(Op op, WeightFormat format) const {
   return false;
 }
 
-std::unique_ptr<Stream> CpuDevice::CreateStream(ThreadPool& pool) { return std::make_unique<CpuStream>(pool); }
+std::unique_ptr<Stream> CpuDevice::CreateStream(ThreadPool& pool) {
+  return std::make_unique<CpuStream>(pool);
+}
 
 }  // namespace deepseek::backend::cpu

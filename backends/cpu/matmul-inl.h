@@ -135,13 +135,14 @@ struct Mxfp4Codec {
     const uint8_t scale_code = row.scales[c / kMxfp4BlockSize];
     if constexpr (HWY_LANES(float) == 16) {
       // One 16-lane permute holds every e2m1 value, pre-multiplied by the block's scale.
-      alignas(64) static constexpr float kE2m1Values[16] = {0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f,
-                                                            4.0f,  6.0f,  -0.0f, -0.5f, -1.0f, -1.5f,
-                                                            -2.0f, -3.0f, -4.0f, -6.0f};
+      alignas(64) static constexpr float kE2m1Values[16] = {
+          0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f,  4.0f,  6.0f,
+          -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
       const hn::RebindToSigned<DF> di32;
       const auto codes = hn::BitCast(di32, hn::PromoteTo(hn::RebindToUnsigned<DF>(), packed));
       const VF table = hn::Mul(hn::Load(df, kE2m1Values), hn::Set(df, kE8m0Scale[scale_code]));
-      even = hn::TableLookupLanes(table, hn::IndicesFromVec(df, hn::And(codes, hn::Set(di32, 0xf))));
+      even =
+          hn::TableLookupLanes(table, hn::IndicesFromVec(df, hn::And(codes, hn::Set(di32, 0xf))));
       odd = hn::TableLookupLanes(table, hn::IndicesFromVec(df, hn::ShiftRight<4>(codes)));
     } else {
       // Twice each e2m1 value, so that a byte shuffle yields exact integers; the halved scale
@@ -168,7 +169,8 @@ struct Mxfp4Codec {
 
 // Rewrites x [cols] into the lane order of an interleaved codec's steps (even columns, then
 // odd columns of each step), once per call rather than once per weight row.
-HWY_INLINE void DeinterleaveSteps(const float* HWY_RESTRICT x, int64_t cols, float* HWY_RESTRICT out) {
+HWY_INLINE void DeinterleaveSteps(const float* HWY_RESTRICT x, int64_t cols,
+                                  float* HWY_RESTRICT out) {
   const DF df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
   const int64_t full = cols - cols % (2 * lanes);
@@ -192,8 +194,8 @@ HWY_INLINE void StoreStep(DF df, VF a, VF b, float* HWY_RESTRICT p) {
 }
 
 // Σ_c W[r, c] · x[c] for one row, decoding each weight once; x is in the codec's step order
-// (DeinterleaveSteps for interleaved codecs). Two steps per iteration feed four independent accumulators, which hides the
-// FMA latency.
+// (DeinterleaveSteps for interleaved codecs). Two steps per iteration feed four independent
+// accumulators, which hides the FMA latency.
 template <class Codec>
 HWY_INLINE float DecodeDot(const typename Codec::Row& row, const float* HWY_RESTRICT x,
                            int64_t cols) {
@@ -284,8 +286,8 @@ inline void Block4x4(const float* const x[4], const float* const w[4], int64_t c
 // y[i, r0 + j] = Σ_c x[i, c] · tile[j, c] for all n inputs and the tile's `count` rows;
 // y has `y_stride` columns. Partial register blocks repeat their last input or weight row
 // and drop the duplicate results, so no padding is needed.
-inline void MultiplyTile(const float* x, int64_t n, int64_t cols, const float* tile,
-                         int64_t stride, int64_t count, float* y, int64_t y_stride, int64_t r0) {
+inline void MultiplyTile(const float* x, int64_t n, int64_t cols, const float* tile, int64_t stride,
+                         int64_t count, float* y, int64_t y_stride, int64_t r0) {
   float acc[4][4];
   for (int64_t c0 = 0; c0 < cols; c0 += kColBlock) {
     const int64_t c1 = std::min(cols, c0 + kColBlock);

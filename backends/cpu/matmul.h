@@ -32,7 +32,7 @@ inline constexpr int64_t kColBlock = 1024;
 
 constexpr int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-inline constexpr int64_t kFp8BlockSize = 128;  // FP8 scales cover 128 x 128 blocks
+inline constexpr int64_t kFp8BlockSize = 128;   // FP8 scales cover 128 x 128 blocks
 inline constexpr int64_t kMxfp4BlockSize = 32;  // MXFP4 scales cover 1 x 32 blocks
 
 // 2^(code − 127 − shift) for every e8m0 code (NaN for 0xff), built from bit patterns so that

@@ -38,8 +38,8 @@ class Rng {
   // variance. Tails stop at +-3.46, which is all weights need and keeps one draw per value.
   float Normal() {
     const uint64_t r = Next();
-    const uint32_t sum = static_cast<uint32_t>(r & 0xffff) + static_cast<uint32_t>((r >> 16) & 0xffff) +
-                         static_cast<uint32_t>((r >> 32) & 0xffff) + static_cast<uint32_t>(r >> 48);
+    const uint64_t pairs = (r & 0x0000ffff0000ffffull) + ((r >> 16) & 0x0000ffff0000ffffull);  // 2 x 17-bit sums
+    const uint32_t sum = static_cast<uint32_t>(pairs) + static_cast<uint32_t>(pairs >> 32);
     constexpr float kScale = 1.7320508f / 65536.0f;  // sqrt(12 / 4) per unit of a 16-bit uniform
     return (static_cast<float>(sum) - 131070.0f) * kScale;
   }

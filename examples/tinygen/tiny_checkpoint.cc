@@ -77,7 +77,7 @@ enum class Storage {
 enum class Dist {
   kNormal,         // mean a, std b
   kUniform,        // [a, b)
-  kOutlierBlocks,  // normal(0, b), with one in 16 blocks of 32 scaled up 8x (see Linear below)
+  kOutlierBlocks,  // normal(0, b), with one in 16 blocks of 32 scaled up 8x (ExpertInput)
 };
 
 struct Values {
@@ -149,6 +149,8 @@ struct TensorDesc {
   }
 };
 
+// Appends descriptions whose names share a prefix ("layers.3.", "mtp.0.") and whose data go
+// to one shard.
 class TensorList {
  public:
   TensorList(std::vector<TensorDesc>& out, std::string prefix, int shard)
@@ -269,63 +271,73 @@ std::vector<TensorDesc> DescribeCheckpoint(const TinySpec& s) {
 
 constexpr int64_t kChunkRows = 128;  // one FP8 block row; the unit of random streams and of work
 
-// Generates rows [row0, row0 + rows) of `t` (one chunk) into its stored encodings.
+// Draws n values of `v` from the stream. Outlier blocks are 32 consecutive values, which stay
+// within one row because callers pass whole rows of a multiple of 32.
+void Draw(const Values& v, Rng& rng, float* x, int64_t n) {
+  switch (v.dist) {
+    case Dist::kNormal:
+      for (int64_t i = 0; i < n; ++i) x[i] = v.a + v.b * rng.Normal();
+      break;
+    case Dist::kUniform:
+      for (int64_t i = 0; i < n; ++i) x[i] = v.a + (v.b - v.a) * rng.Uniform();
+      break;
+    case Dist::kOutlierBlocks:
+      for (int64_t i = 0; i < n; i += 32) {
+        const float sigma = rng.Below(16) == 0 ? 8.0f * v.b : v.b;
+        for (int64_t k = i; k < std::min(i + 32, n); ++k) x[k] = sigma * rng.Normal();
+      }
+      break;
+  }
+}
+
+// Generates one chunk (`rows` rows from row chunk * kChunkRows) of `t` into its stored
+// encodings. Values are drawn row-major from the chunk's stream; all formats but FP8, whose
+// blocks span 128 rows, are encoded row by row so the scratch stays in cache.
 void FillChunk(const TensorDesc& t, uint64_t stream_key, int64_t chunk, int64_t rows, std::vector<float>& scratch,
                uint8_t* weight, uint8_t* scale, int64_t n_experts) {
   Rng rng(Combine(stream_key, static_cast<uint64_t>(chunk)));
   const int64_t cols = t.cols();
-  if (t.storage == Storage::kExpertIds) {
-    // A partial Fisher-Yates shuffle per token: `cols` distinct experts.
-    std::vector<int64_t> perm(static_cast<size_t>(n_experts));
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t e = 0; e < n_experts; ++e) perm[static_cast<size_t>(e)] = e;
-      for (int64_t k = 0; k < cols; ++k) {
-        const int64_t pick = k + rng.Below(static_cast<uint32_t>(n_experts - k));
-        std::swap(perm[static_cast<size_t>(k)], perm[static_cast<size_t>(pick)]);
-      }
-      std::memcpy(weight + r * cols * 8, perm.data(), static_cast<size_t>(cols) * 8);
-    }
-    return;
-  }
-
-  scratch.resize(static_cast<size_t>(rows * cols));
-  float* x = scratch.data();
-  const Values& v = t.values;
-  switch (v.dist) {
-    case Dist::kNormal:
-      for (float& f : scratch) f = v.a + v.b * rng.Normal();
-      break;
-    case Dist::kUniform:
-      for (float& f : scratch) f = v.a + (v.b - v.a) * rng.Uniform();
-      break;
-    case Dist::kOutlierBlocks:
-      for (size_t i = 0; i < scratch.size(); i += 32) {
-        const float std = rng.Below(16) == 0 ? 8.0f * v.b : v.b;
-        for (size_t k = i; k < std::min(i + 32, scratch.size()); ++k) x[k] = std * rng.Normal();
-      }
-      break;
-  }
-
   switch (t.storage) {
-    case Storage::kBf16:
-      for (size_t i = 0; i < scratch.size(); ++i) {
-        const uint16_t b = num::FloatToBf16(x[i]);
-        std::memcpy(weight + 2 * i, &b, 2);
+    case Storage::kExpertIds: {
+      // A partial Fisher-Yates shuffle per token: `cols` distinct experts.
+      std::vector<int64_t> perm(static_cast<size_t>(n_experts));
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t e = 0; e < n_experts; ++e) perm[static_cast<size_t>(e)] = e;
+        for (int64_t k = 0; k < cols; ++k) {
+          const int64_t pick = k + rng.Below(static_cast<uint32_t>(n_experts - k));
+          std::swap(perm[static_cast<size_t>(k)], perm[static_cast<size_t>(pick)]);
+        }
+        std::memcpy(weight + r * cols * 8, perm.data(), static_cast<size_t>(cols) * 8);
       }
       break;
-    case Storage::kF32:
-      std::memcpy(weight, x, scratch.size() * 4);
-      break;
+    }
     case Storage::kFp8:
+      scratch.resize(static_cast<size_t>(rows * cols));
+      Draw(t.values, rng, scratch.data(), rows * cols);
       for (int64_t c0 = 0, block = 0; c0 < cols; c0 += 128, ++block) {
-        scale[block] = QuantizeFp8Block(x + c0, cols, static_cast<int>(rows),
+        scale[block] = QuantizeFp8Block(scratch.data() + c0, cols, static_cast<int>(rows),
                                         static_cast<int>(std::min<int64_t>(128, cols - c0)), weight + c0, cols);
       }
       break;
+    case Storage::kBf16:
+    case Storage::kF32:
     case Storage::kMxfp4:
-      for (int64_t r = 0; r < rows; ++r) QuantizeMxfp4Row(x + r * cols, cols, weight + r * cols / 2, scale + r * cols / 32);
-      break;
-    case Storage::kExpertIds:
+      scratch.resize(static_cast<size_t>(cols));
+      for (int64_t r = 0; r < rows; ++r) {
+        float* x = scratch.data();
+        Draw(t.values, rng, x, cols);
+        uint8_t* out = weight + t.WeightBytesBefore(r);
+        if (t.storage == Storage::kMxfp4) {
+          QuantizeMxfp4Row(x, cols, out, scale + r * (cols / 32));
+        } else if (t.storage == Storage::kF32) {
+          std::memcpy(out, x, static_cast<size_t>(cols) * 4);
+        } else {
+          for (int64_t c = 0; c < cols; ++c) {
+            const uint16_t b = num::FloatToBf16(x[c]);
+            std::memcpy(out + 2 * c, &b, 2);
+          }
+        }
+      }
       break;
   }
 }

@@ -141,7 +141,8 @@ struct ThreadPool::Impl {
 };
 
 ThreadPool::ThreadPool(int num_threads) {
-  if (num_threads <= 0) num_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (num_threads <= 0)
+    num_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   impl_ = new Impl(num_threads);
 }
 
@@ -153,7 +154,8 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_
   if (n < 0) Fail(StatusCode::kInvalidArgument, "ThreadPool::ParallelFor: negative range size");
   if (n == 0) return;
   if (tls_running_pool == impl_) {
-    Fail(StatusCode::kFailedPrecondition, "ThreadPool::ParallelFor called from inside one of its own tasks");
+    Fail(StatusCode::kFailedPrecondition,
+         "ThreadPool::ParallelFor called from inside one of its own tasks");
   }
   impl_->Run(n, fn);
 }

@@ -72,8 +72,9 @@ TestWeights MakeWeights(WeightFormat format, int64_t rows, int64_t cols, std::mt
           while (num::E4m3IsNan(code));
           const size_t k = static_cast<size_t>(r * cols + c);
           t.data[k] = code;
-          t.dense[k] = static_cast<double>(num::E4m3ToFloat(code)) *
-                       num::E8m0ToFloat(t.scales[static_cast<size_t>(r / 128 * block_cols + c / 128)]);
+          t.dense[k] =
+              static_cast<double>(num::E4m3ToFloat(code)) *
+              num::E8m0ToFloat(t.scales[static_cast<size_t>(r / 128 * block_cols + c / 128)]);
         }
       }
       break;
@@ -95,7 +96,8 @@ TestWeights MakeWeights(WeightFormat format, int64_t rows, int64_t cols, std::mt
       break;
     }
   }
-  t.matrix = WeightMatrix{format, rows, cols, t.data.data(), t.scales.empty() ? nullptr : t.scales.data()};
+  t.matrix =
+      WeightMatrix{format, rows, cols, t.data.data(), t.scales.empty() ? nullptr : t.scales.data()};
   return t;
 }
 
@@ -115,7 +117,8 @@ double WorstRelativeError(const TestWeights& w, const std::vector<float>& x, int
     for (int64_t r = 0; r < rows; ++r) {
       double sum = 0.0, magnitude = 0.0;
       for (int64_t c = 0; c < cols; ++c) {
-        const double p = static_cast<double>(x[static_cast<size_t>(i * cols + c)]) * w.dense[static_cast<size_t>(r * cols + c)];
+        const double p = static_cast<double>(x[static_cast<size_t>(i * cols + c)]) *
+                         w.dense[static_cast<size_t>(r * cols + c)];
         sum += p;
         magnitude += std::fabs(p);
       }
@@ -175,12 +178,12 @@ TEST_CASE("MatMul propagates NaN weight codes and NaN scales") {
   const auto stream = Registry::Get().Cpu().CreateStream(pool);
   std::mt19937 rng(99);
   TestWeights fp8 = MakeWeights(WeightFormat::kFp8Block128, 300, 200, rng);
-  fp8.data[5 * 200 + 3] = 0x7f;     // in the vector part of a row
-  fp8.data[7 * 200 + 150] = 0xff;   // negative NaN
-  fp8.data[9 * 200 + 197] = 0x7f;   // in the scalar tail (200 is not a multiple of 32)
-  fp8.scales[2 * 2 + 1] = 0xff;     // rows 256..299, cols 128..199
+  fp8.data[5 * 200 + 3] = 0x7f;    // in the vector part of a row
+  fp8.data[7 * 200 + 150] = 0xff;  // negative NaN
+  fp8.data[9 * 200 + 197] = 0x7f;  // in the scalar tail (200 is not a multiple of 32)
+  fp8.scales[2 * 2 + 1] = 0xff;    // rows 256..299, cols 128..199
   TestWeights fp4 = MakeWeights(WeightFormat::kMxfp4, 40, 96, rng);
-  fp4.scales[11 * 3 + 2] = 0xff;    // row 11
+  fp4.scales[11 * 3 + 2] = 0xff;  // row 11
   for (const TestWeights* w : {&fp8, &fp4}) {
     const int64_t rows = w->matrix.rows;
     for (int64_t n : {1, 3}) {
@@ -239,7 +242,8 @@ TEST_CASE("The registry lists the CPU device with its operators") {
   const Device& cpu = registry.Cpu();
   CHECK(cpu.name() == "cpu");
   CHECK(cpu.kind() == DeviceKind::kCpu);
-  for (WeightFormat f : {WeightFormat::kF32, WeightFormat::kBF16, WeightFormat::kFp8Block128, WeightFormat::kMxfp4}) {
+  for (WeightFormat f : {WeightFormat::kF32, WeightFormat::kBF16, WeightFormat::kFp8Block128,
+                         WeightFormat::kMxfp4}) {
     CHECK(cpu.SupportsOp(Op::kMatMul, f));
   }
   CHECK(cpu.SupportsOp(Op::kSparseAttention));
@@ -270,8 +274,9 @@ TEST_CASE("MatMul FP8 4096 x 4096 throughput (report only)") {
   const double decode = seconds_per_call(1, 30);
   const double prefill = seconds_per_call(64, 2);
   MESSAGE("FP8 4096x4096 on " << pool.num_threads() << " threads: n=1 " << decode * 1e3 << " ms, "
-                              << (data.size() + scales.size()) / decode / 1e9 << " GB/s of weights; n=64 "
-                              << 2.0 * 64 * rows * cols / prefill / 1e9 << " GFLOP/s");
+                              << (data.size() + scales.size()) / decode / 1e9
+                              << " GB/s of weights; n=64 " << 2.0 * 64 * rows * cols / prefill / 1e9
+                              << " GFLOP/s");
 }
 
 }  // namespace

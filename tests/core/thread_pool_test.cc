@@ -94,8 +94,9 @@ TEST_CASE("ThreadPool rethrows a task's exception on the caller") {
     CHECK(finished.load() == 2);  // the other ranges still ran to completion
   }
   // Every range throwing: one exception arrives, and the pool stays usable.
-  CHECK_THROWS_AS(pool.ParallelFor(3, [](int64_t, int64_t, int) { throw Error(StatusCode::kInternal, "x"); }),
-                  Error);
+  CHECK_THROWS_AS(
+      pool.ParallelFor(3, [](int64_t, int64_t, int) { throw Error(StatusCode::kInternal, "x"); }),
+      Error);
   CheckCoverage(pool, 50);
 }
 
@@ -103,13 +104,17 @@ TEST_CASE("ThreadPool rejects invalid use without hanging") {
   ThreadPool pool(2);
   CHECK_THROWS_AS(pool.ParallelFor(-1, [](int64_t, int64_t, int) {}), Error);
   // A nested job on the same pool would wait for itself; it is reported instead.
-  CHECK_THROWS_AS(pool.ParallelFor(4, [&](int64_t, int64_t, int) { pool.ParallelFor(2, [](int64_t, int64_t, int) {}); }),
-                  Error);
+  CHECK_THROWS_AS(
+      pool.ParallelFor(
+          4, [&](int64_t, int64_t, int) { pool.ParallelFor(2, [](int64_t, int64_t, int) {}); }),
+      Error);
   // A different pool may be used from inside a task.
   ThreadPool inner(2);
   std::atomic<int> count{0};
   pool.ParallelFor(2, [&](int64_t, int64_t, int t) {
-    if (t == 0) inner.ParallelFor(10, [&](int64_t b, int64_t e, int) { count.fetch_add(static_cast<int>(e - b)); });
+    if (t == 0)
+      inner.ParallelFor(
+          10, [&](int64_t b, int64_t e, int) { count.fetch_add(static_cast<int>(e - b)); });
   });
   CHECK(count.load() == 10);
 }

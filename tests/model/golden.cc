@@ -35,7 +35,10 @@ const Array& GoldenRun::Get(const std::string& name) const {
   return it->second;
 }
 
-std::string Recorder::Prefix(int layer) const { return layer >= n_layers ? "mtp" : "L" + std::to_string(layer); }
+std::string Recorder::Prefix(int layer) const {
+  std::string prefix = "L";  // built up in two steps: GCC 12 warns falsely (-Wrestrict) on "L" + string
+  return layer >= n_layers ? "mtp" : prefix += std::to_string(layer);
+}
 
 void Recorder::OnRows(int layer, std::string_view name, int64_t first_pos, int64_t n, int64_t width, const float* data) {
   auto& m = rows[Prefix(layer) + "." + std::string(name)];

@@ -12,7 +12,8 @@
 
 namespace deepseek::testing {
 
-// The targets ForEachHwyTarget visits, best first (e.g. AVX3 AVX2 SSE4 SSSE3 EMU128 on x86).
+// The targets ForEachHwyTarget visits, best first: on x86 AVX3 AVX2 SSE4 SSSE3 and EMU128
+// (SCALAR instead with GCC < 12.3, where Highway 1.0.3 considers EMU128 broken).
 inline std::vector<int64_t> HwyTargetsToTest() {
   hwy::SetSupportedTargetsForTest(0);
   return hwy::SupportedAndGeneratedTargets();
@@ -20,7 +21,9 @@ inline std::vector<int64_t> HwyTargetsToTest() {
 
 inline std::string HwyTargetNames() {
   std::string names;
-  for (int64_t target : HwyTargetsToTest()) names += std::string(names.empty() ? "" : " ") + hwy::TargetName(target);
+  for (int64_t target : HwyTargetsToTest()) {
+    names += std::string(names.empty() ? "" : " ") + hwy::TargetName(target);
+  }
   return names;
 }
 
@@ -38,7 +41,8 @@ void ForEachHwyTarget(Body&& body) {
     REQUIRE_FALSE(hwy::GetChosenTarget().IsInitialized());
     body();
 #if (HWY_TARGETS & (HWY_TARGETS - 1)) != 0  // with a single target, dispatch is static
-    CHECK_MESSAGE(hwy::GetChosenTarget().IsInitialized(), "the body never reached HWY_DYNAMIC_DISPATCH");
+    CHECK_MESSAGE(hwy::GetChosenTarget().IsInitialized(),
+                  "the body never reached HWY_DYNAMIC_DISPATCH");
 #endif
   }
 }
