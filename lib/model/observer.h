@@ -30,6 +30,10 @@ class ForwardObserver {
   virtual bool ImposeRouting(int layer, int64_t pos, std::span<int32_t> experts) { return false; }
   // Return true after replacing `chosen` with the compressed entries to attend.
   virtual bool ImposeIndexSelection(int layer, int64_t pos, std::vector<int32_t>& chosen) { return false; }
+  // May overwrite the input streams [n, hc·dim] of `layer` for positions first_pos.. (for the
+  // MTP layer: the main model's final streams it starts from), so each layer can be checked on
+  // the reference's own inputs.
+  virtual void ImposeLayerInput(int layer, int64_t first_pos, int64_t n, int64_t width, float* streams) {}
 };
 
 }  // namespace deepseek::model

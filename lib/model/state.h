@@ -48,6 +48,7 @@ class SequenceState {
   explicit SequenceState(const ModelConfig& config);
   void Reset();
 
+  const ModelConfig& config() const { return config_; }
   int64_t position() const { return position_; }  // tokens consumed by the main model
   void Advance(int64_t n) { position_ += n; }
 

@@ -83,7 +83,10 @@ void Transformer::Forward(backend::Stream& stream, ForwardObserver* observer, Se
   for (int64_t t = 0; t < S; ++t) {  // every stream starts as the embedding
     for (int64_t i = 0; i < n; ++i) std::copy_n(h.begin() + t * D, D, streams.begin() + (t * n + i) * D);
   }
-  for (const BlockWeights& w : weights_.layers) Block(ctx, w, state.layer(w.layer), streams.data());
+  for (const BlockWeights& w : weights_.layers) {
+    if (observer) observer->ImposeLayerInput(w.layer, ctx.positions.front(), S, n * D, streams.data());
+    Block(ctx, w, state.layer(w.layer), streams.data());
+  }
   state.Advance(S);
 }
 
@@ -110,6 +113,7 @@ void Transformer::Mtp(backend::Stream& stream, ForwardObserver* observer, Sequen
   ops::RmsNorm(e.data(), S, D, w.enorm.ToFloat().data(), eps, en.data());
   ops::Linear(stream, w.e_proj, en.data(), S, ep.data());
   std::vector<float> streams(pending_streams.begin(), pending_streams.end()), hn(streams.size()), hp(streams.size());
+  if (observer) observer->ImposeLayerInput(w.block.layer, first_pos, S, n * D, streams.data());
   ops::RmsNorm(streams.data(), S * n, D, w.hnorm.ToFloat().data(), eps, hn.data());
   ops::Linear(stream, w.h_proj, hn.data(), S * n, hp.data());
   for (int64_t t = 0; t < S; ++t) {

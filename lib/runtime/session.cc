@@ -27,7 +27,7 @@ struct Session::Impl {
     return options.max_context > 0 ? std::min(options.max_context, max) : max;
   }
 
-  void Validate(std::span<const int32_t> tokens) const {
+  void ValidateIds(std::span<const int32_t> tokens) const {
     const int64_t vocab = model->config().vocab_size;
     for (size_t i = 0; i < tokens.size(); ++i) {
       if (tokens[i] < 0 || tokens[i] >= vocab) {
@@ -35,6 +35,10 @@ struct Session::Impl {
                                                " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
       }
     }
+  }
+
+  void Validate(std::span<const int32_t> tokens) const {
+    ValidateIds(tokens);
     if (state.position() + static_cast<int64_t>(tokens.size()) > capacity()) {
       Fail(StatusCode::kOutOfRange, "sequence would hold " + std::to_string(state.position() + static_cast<int64_t>(tokens.size())) +
                                         " tokens; the session allows " + std::to_string(capacity()));
@@ -73,8 +77,13 @@ struct Session::Impl {
     if (!options.enable_mtp || c.n_mtp_layers == 0) Fail(StatusCode::kFailedPrecondition, "MTP is not enabled for this session or model");
     if (mtp_diverged) Fail(StatusCode::kFailedPrecondition, "the sequence continued with a token other than the one given to MtpLogits");
     if (state.position() == 0) Fail(StatusCode::kFailedPrecondition, "MtpLogits needs at least one consumed token");
-    const int32_t t = next_token;
-    Validate({&t, 1});
+    if (state.mtp_position == state.position()) {
+      Fail(StatusCode::kFailedPrecondition, "MtpLogits was already called at position " + std::to_string(state.position()) +
+                                                "; feed the token given to it first");
+    }
+    // Only the id is checked: the MTP head reads positions already in the session, and
+    // `next_token` takes a slot only when it is fed, where Prefill checks the capacity.
+    ValidateIds({&next_token, 1});
     // Next tokens of the pending positions: the consumed history, then `next_token`.
     const int64_t first = state.mtp_position, n = state.position() - first;
     std::vector<int32_t> next(state.tokens.begin() + first + 1, state.tokens.end());
@@ -120,8 +129,7 @@ Status Session::Prefill(std::span<const int32_t> tokens) {
   const StatusCode code = status.code();
   if (!status.ok() && code != StatusCode::kInvalidArgument && code != StatusCode::kOutOfRange &&
       code != StatusCode::kCancelled) {
-    impl_->state.Reset();
-    impl_->logits.clear();
+    Reset();
     return Status(status.code(), status.message() + " (the session was reset)");
   }
   return status;

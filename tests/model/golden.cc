@@ -71,8 +71,45 @@ bool Recorder::ImposeIndexSelection(int layer, int64_t pos, std::vector<int32_t>
   return true;
 }
 
+// The input of layer L at a position is the golden output of layer L − 1 there (for the MTP
+// block, the last main layer's output). Only single-token calls are imposed: the golden
+// arrays hold probe positions, not whole prompts.
+void Recorder::ImposeLayerInput(int layer, int64_t first_pos, int64_t n, int64_t width, float* streams) {
+  if (!impose || !impose_inputs || n != 1 || layer == 0) return;
+  const Array& probes = impose->Get("probe_pos");
+  const Array& prev = impose->Get(Prefix(std::min(layer, n_layers) - 1) + ".hc_out");
+  for (int64_t i = 0; i < probes.rows(); ++i) {
+    if (static_cast<int64_t>(probes.v[static_cast<size_t>(i)]) != first_pos) continue;
+    REQUIRE(prev.row_size() == width);
+    std::copy_n(prev.row(i), width, streams);
+  }
+}
+
+void ImposeGoldenCaches(const GoldenRun& run, const ModelConfig& c, int64_t pos, model::SequenceState& st) {
+  for (int layer = 0; layer < c.n_layers + c.n_mtp_layers; ++layer) {
+    std::string prefix = "mtp";
+    if (layer < c.n_layers) (prefix = "L") += std::to_string(layer);
+    model::LayerState& ls = st.layer(layer);
+    const Array& win = run.Get(prefix + ".win_kv");
+    for (int64_t p = std::max<int64_t>(0, pos - c.window); p < pos; ++p) {
+      std::copy_n(win.row(p % c.window), win.row_size(), ls.window.begin() + (p % c.window) * c.head_dim);
+    }
+    const int ratio = c.ratio(layer);
+    if (ratio == 0) continue;
+    const auto replace = [&](const std::string& name, model::RowCache& cache) {
+      const Array& ref = run.Get(prefix + "." + name);
+      model::RowCache fresh(cache.width());
+      for (int64_t b = 0; b < pos / ratio; ++b) std::copy_n(ref.row(b), ref.row_size(), fresh.Append());
+      cache = std::move(fresh);
+    };
+    replace("comp_kv", ls.compressed);
+    if (ratio == 4) replace("index_comp_kv", ls.index_keys);
+  }
+}
+
 Replay RunGolden(const model::Transformer& net, backend::Stream& stream, const GoldenRun& run,
-                 const std::vector<int64_t>& chunks, Recorder* recorder) {
+                 const std::vector<int64_t>& chunks, Recorder* recorder,
+                 const std::function<void(size_t, model::SequenceState&)>& before_call) {
   const ModelConfig& c = net.config();
   const Array& tokens_f = run.Get("tokens");
   std::vector<int32_t> tokens(tokens_f.v.begin(), tokens_f.v.end());
@@ -85,11 +122,14 @@ Replay RunGolden(const model::Transformer& net, backend::Stream& stream, const G
   for (int64_t i = 1; i < call_len.rows(); ++i) calls.push_back(static_cast<int64_t>(call_len.v[static_cast<size_t>(i)]));
   std::vector<float> streams, logits(static_cast<size_t>(c.vocab_size)), mtp(logits.size());
   int64_t pos = 0;
-  for (int64_t n : calls) {
+  for (size_t call = 0; call < calls.size(); ++call) {
+    const int64_t n = calls[call];
+    if (before_call) before_call(call, st);
     const std::span<const int32_t> part(tokens.data() + pos, static_cast<size_t>(n));
     net.Forward(stream, recorder, st, part, streams);
     net.Logits(stream, streams.data() + (n - 1) * c.hc_mult * c.dim, 1, logits.data());
     r.logits.push_back(logits);
+    if (call == 0) r.first_call_streams = streams;
     r.last_pos.push_back(pos + n - 1);
     if (c.n_mtp_layers > 0) {
       const std::span<const int32_t> next(tokens.data() + pos + 1, static_cast<size_t>(n));

@@ -2,6 +2,7 @@
 // what the golden files hold (logits, probe activations, router and indexer choices, caches).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -39,6 +40,7 @@ class GoldenRun {
 class Recorder : public model::ForwardObserver {
  public:
   const GoldenRun* impose = nullptr;  // when set, router ids and index selections come from it
+  bool impose_inputs = false;         // with `impose`: single-token calls start each layer from its golden input
   int n_layers = 0;
 
   std::map<std::string, std::map<int64_t, std::vector<float>>> rows;  // "L1.attn_out" -> pos -> row
@@ -51,6 +53,7 @@ class Recorder : public model::ForwardObserver {
   void OnIndexer(int layer, int64_t pos, std::span<const float> s, std::span<const int32_t> chosen) override;
   bool ImposeRouting(int layer, int64_t pos, std::span<int32_t> experts) override;
   bool ImposeIndexSelection(int layer, int64_t pos, std::vector<int32_t>& chosen) override;
+  void ImposeLayerInput(int layer, int64_t first_pos, int64_t n, int64_t width, float* streams) override;
 };
 
 // Replays a golden run's calls (call_start / call_len) with our own chunking: `chunks` splits
@@ -59,11 +62,19 @@ class Recorder : public model::ForwardObserver {
 struct Replay {
   std::vector<std::vector<float>> logits, mtp_logits;
   std::vector<int64_t> last_pos;  // position of each logits row
+  std::vector<float> first_call_streams;  // final streams [n, hc, dim] of every position of call 0
   std::unique_ptr<model::SequenceState> state;
 };
 
+// `before_call(i, state)`, when set, runs before our call i (e.g. to impose caches).
 Replay RunGolden(const model::Transformer& net, backend::Stream& stream, const GoldenRun& run,
-                 const std::vector<int64_t>& chunks, Recorder* recorder);
+                 const std::vector<int64_t>& chunks, Recorder* recorder,
+                 const std::function<void(size_t, model::SequenceState&)>& before_call = {});
+
+// Replaces every layer's caches with the run's final golden caches as they stood before the
+// position `pos` was processed: window rows of earlier positions, compressed entries and
+// indexer keys of blocks completed before `pos`.
+void ImposeGoldenCaches(const GoldenRun& run, const ModelConfig& c, int64_t pos, model::SequenceState& st);
 
 // max|a − b| / max|b|.
 double RelErr(const float* a, const float* b, int64_t n);

@@ -1,0 +1,495 @@
+// Session through the public API: rejected requests leave it unchanged; any split of the same
+// tokens (chunks, decode steps, threads, interleaved sessions) gives bit-identical logits; MTP,
+// cancellation, and the deepseek-logits runner checked against the same API.
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "deepseek/deepseek.h"
+#include "support/shared_data.h"
+
+namespace deepseek::testing {
+
+// Defined in model_load_test.cc.
+const std::string& TinyCheckpointDir();  // the tiny checkpoint, generated once per run
+void CheckStatus(const Status& status, StatusCode code, const std::vector<std::string>& needles);
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& bytes);
+
+namespace {
+
+using Logits = std::vector<float>;
+
+std::shared_ptr<const Model> TinyModel() {
+  static const std::shared_ptr<const Model> model = [] {
+    auto loaded = Model::Load(TinyCheckpointDir());
+    REQUIRE_MESSAGE(loaded.ok(), loaded.status().ToString());
+    return loaded.value();
+  }();
+  return model;
+}
+
+int32_t Vocab() { return static_cast<int32_t>(TinyModel()->config().vocab_size); }
+
+// `n` token ids spread over the vocabulary; each seed gives another sequence.
+std::vector<int32_t> Tokens(size_t n, int32_t seed) {
+  std::vector<int32_t> tokens(n);
+  for (size_t i = 0; i < n; ++i) tokens[i] = static_cast<int32_t>((seed * 101 + 37 * i + i * i) % Vocab());
+  return tokens;
+}
+
+// SessionOptions built fluently (designated initializers trip GCC's -Wmissing-field-initializers).
+struct Options : SessionOptions {
+  explicit Options(int threads) { num_threads = threads; }
+  Options& MaxContext(int64_t n) { return max_context = n, *this; }
+  Options& Chunk(int64_t n) { return prefill_chunk = n, *this; }
+  Options& Mtp() { return enable_mtp = true, *this; }
+  Options& Progress(std::function<bool(int64_t, int64_t)> fn) { return progress = std::move(fn), *this; }
+};
+
+std::unique_ptr<Session> NewSession(const SessionOptions& options) {
+  auto session = Session::Create(TinyModel(), options);
+  REQUIRE_MESSAGE(session.ok(), session.status().ToString());
+  return std::move(session).value();
+}
+
+Logits Snapshot(const Session& s) { return {s.logits().begin(), s.logits().end()}; }
+
+// One call: Decode for a single token, Prefill otherwise; returns the logits after it.
+Logits Step(Session& s, std::span<const int32_t> tokens) {
+  const Status status = tokens.size() == 1 ? s.Decode(tokens[0]) : s.Prefill(tokens);
+  REQUIRE_MESSAGE(status.ok(), status.ToString());
+  return Snapshot(s);
+}
+
+// Feeds `tokens` as consecutive calls of the given sizes; the logits after each call.
+std::vector<Logits> Feed(Session& s, std::span<const int32_t> tokens, const std::vector<size_t>& sizes) {
+  std::vector<Logits> out;
+  size_t at = 0;
+  for (size_t n : sizes) {
+    REQUIRE(at + n <= tokens.size());
+    out.push_back(Step(s, tokens.subspan(at, n)));
+    at += n;
+  }
+  return out;
+}
+
+// Prefill calls of the given sizes, then `decodes` single-token steps.
+std::vector<size_t> Steps(std::vector<size_t> prefill, size_t decodes) {
+  prefill.insert(prefill.end(), decodes, 1);
+  return prefill;
+}
+
+std::vector<Logits> Last(std::vector<Logits> all, size_t n) {
+  REQUIRE(all.size() >= n);
+  all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(n));
+  return all;
+}
+
+// "" when `a` and `b` hold the same bits, else where they first differ (shown on failure).
+std::string BitDiff(std::span<const float> a, std::span<const float> b) {
+  if (a.size() != b.size()) return "sizes differ: " + std::to_string(a.size()) + " vs " + std::to_string(b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::memcmp(&a[i], &b[i], sizeof(float)) != 0) {
+      return "element " + std::to_string(i) + ": " + std::to_string(a[i]) + " vs " + std::to_string(b[i]);
+    }
+  }
+  return "";
+}
+
+void CheckSameTraces(const std::vector<Logits>& got, const std::vector<Logits>& want) {
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    const std::string diff = BitDiff(got[i], want[i]);
+    CHECK_MESSAGE(diff.empty(), "step " << i << ": " << diff);
+    if (!diff.empty()) return;  // the later steps inherit the difference
+  }
+}
+
+TEST_CASE("runtime: Session::Create rejects a null model and negative threads") {
+  CheckStatus(Session::Create(nullptr).status(), StatusCode::kInvalidArgument, {"model is null"});
+  CheckStatus(Session::Create(TinyModel(), Options(-1)).status(), StatusCode::kInvalidArgument,
+              {"num_threads"});
+}
+
+TEST_CASE("runtime: a rejected or empty Prefill leaves the session unchanged") {
+  const std::vector<int32_t> tokens = Tokens(9, 1);
+  auto session = NewSession(Options(2).MaxContext(8));
+  Session& s = *session;
+  const Logits before = Step(s, std::span(tokens).first(5));
+
+  SUBCASE("negative token id") {
+    const std::vector<int32_t> bad = {tokens[5], tokens[6], -1};
+    CheckStatus(s.Prefill(bad), StatusCode::kInvalidArgument, {"token id -1", "index 2"});
+  }
+  SUBCASE("token id == vocab_size") {
+    CheckStatus(s.Prefill(std::vector<int32_t>{Vocab()}), StatusCode::kInvalidArgument, {"token id 512", "index 0", "[0, 512)"});
+    CheckStatus(s.Decode(Vocab()), StatusCode::kInvalidArgument, {"token id 512"});
+  }
+  SUBCASE("beyond max_context") {
+    CheckStatus(s.Prefill(std::span(tokens).subspan(5, 4)), StatusCode::kOutOfRange, {"9 tokens", "allows 8"});
+  }
+  SUBCASE("empty") {
+    CHECK(s.Prefill({}).ok());
+  }
+  CHECK(s.position() == 5);
+  CHECK(BitDiff(Snapshot(s), before) == "");
+  // It goes on exactly like a session that never saw the request, up to max_context.
+  auto fresh = NewSession(Options(1));
+  CHECK(BitDiff(Step(s, std::span(tokens).subspan(5, 3)), Feed(*fresh, tokens, {5, 3}).back()) == "");
+  CheckStatus(s.Decode(tokens[8]), StatusCode::kOutOfRange, {"9 tokens", "allows 8"});
+  CHECK(s.position() == 8);
+}
+
+TEST_CASE("runtime: rejected requests on an empty session change nothing") {
+  auto session = NewSession(Options(2).MaxContext(8));
+  Session& s = *session;
+  CheckStatus(s.Prefill(Tokens(9, 2)), StatusCode::kOutOfRange, {"9 tokens", "allows 8"});
+  CheckStatus(s.Decode(-1), StatusCode::kInvalidArgument, {"token id -1", "index 0"});
+  CHECK(s.Prefill({}).ok());
+  CHECK(s.position() == 0);
+  CHECK(s.logits().empty());
+}
+
+struct Variant {
+  std::string what;
+  SessionOptions options;
+  std::vector<size_t> steps;  // sizes of the calls feeding 45 tokens
+};
+
+// Feeds 45 tokens through each variant and checks that the logits after the 40th and each
+// later token are bit-identical to a one-shot prefill of 40 then 5 decode steps on one thread.
+void CheckVariantsAgree(const std::vector<Variant>& variants) {
+  const std::vector<int32_t> tokens = Tokens(45, 3);
+  const std::vector<Logits> want = Feed(*NewSession(Options(1)), tokens, Steps({40}, 5));
+  REQUIRE(want.size() == 6);
+  for (const Logits& l : want) {
+    REQUIRE(l.size() == static_cast<size_t>(Vocab()));
+    CHECK(std::all_of(l.begin(), l.end(), [](float x) { return std::isfinite(x); }));
+  }
+  CHECK(BitDiff(want[0], want[1]) != "");  // the steps really differ, so agreement means something
+  for (const Variant& v : variants) {
+    INFO("variant: " << v.what);
+    CheckSameTraces(Last(Feed(*NewSession(v.options), tokens, v.steps), want.size()), want);
+  }
+}
+
+TEST_CASE("runtime: any split of a prefill and any thread count give bit-identical logits") {
+  CheckVariantsAgree({
+      {"one shot, 2 threads", Options(2), Steps({40}, 5)},
+      {"chunks 7, 13, 20, 1 thread", Options(1), Steps({7, 13, 20}, 5)},
+      {"chunks 7, 13, 20, 2 threads", Options(2), Steps({7, 13, 20}, 5)},
+      {"prefill_chunk 5, 1 thread", Options(1).Chunk(5), Steps({40}, 5)},
+      {"prefill_chunk 5, 2 threads", Options(2).Chunk(5), Steps({40}, 5)},
+  });
+}
+
+// Kept apart from the test above: single-token steps inside the prompt take the backend's
+// one-row MatMul path, whose summation order differs from the tiled path's (see the report).
+TEST_CASE("runtime: single-token steps give the same logits as a prefill") {
+  CheckVariantsAgree({
+      {"chunks 5, 1, 34", Options(2), Steps({5, 1, 34}, 5)},
+      {"45 decode steps, 1 thread", Options(1), Steps({}, 45)},
+      {"45 decode steps, 2 threads", Options(2), Steps({}, 45)},
+  });
+}
+
+TEST_CASE("runtime: sessions sharing a model keep their own state") {
+  const std::vector<int32_t> a = Tokens(30, 4), b = Tokens(30, 5);
+  const std::vector<size_t> steps = Steps({10, 10}, 10);
+  const std::vector<Logits> alone_a = Feed(*NewSession(Options(2)), a, steps);
+  const std::vector<Logits> alone_b = Feed(*NewSession(Options(1)), b, steps);
+
+  SUBCASE("interleaved on one thread") {
+    auto sa = NewSession(Options(2)), sb = NewSession(Options(1));
+    std::vector<Logits> got_a, got_b;
+    size_t at = 0;
+    for (size_t n : steps) {
+      got_a.push_back(Step(*sa, std::span(a).subspan(at, n)));
+      got_b.push_back(Step(*sb, std::span(b).subspan(at, n)));
+      at += n;
+    }
+    CheckSameTraces(got_a, alone_a);
+    CheckSameTraces(got_b, alone_b);
+  }
+  SUBCASE("concurrently from two threads") {
+    // doctest assertions are not thread-safe: the worker only records, the checks run here.
+    std::vector<Logits> got_b;
+    Status worker_status;
+    std::thread worker([&] {
+      auto sb = Session::Create(TinyModel(), Options(1));
+      worker_status = sb.status();
+      for (size_t i = 0, at = 0; worker_status.ok() && i < steps.size(); at += steps[i++]) {
+        worker_status = sb.value()->Prefill(std::span(b).subspan(at, steps[i]));
+        got_b.push_back(Snapshot(*sb.value()));
+      }
+    });
+    const std::vector<Logits> got_a = Feed(*NewSession(Options(2)), a, steps);
+    worker.join();
+    REQUIRE_MESSAGE(worker_status.ok(), worker_status.ToString());
+    CheckSameTraces(got_a, alone_a);
+    CheckSameTraces(got_b, alone_b);
+  }
+}
+
+TEST_CASE("runtime: Reset then the same prefill gives the same logits") {
+  const std::vector<int32_t> tokens = Tokens(40, 6);
+  auto session = NewSession(Options(2).Mtp());
+  Session& s = *session;
+  const auto run = [&] {
+    std::vector<Logits> trace = Feed(s, tokens, Steps({35}, 5));
+    auto m = s.MtpLogits(tokens[0]);
+    REQUIRE_MESSAGE(m.ok(), m.status().ToString());
+    trace.push_back(std::move(m).value());
+    return trace;
+  };
+  const std::vector<Logits> first = run();
+  s.Reset();
+  CHECK(s.position() == 0);
+  CHECK(s.logits().empty());
+  CheckSameTraces(run(), first);  // the MTP head restarts with the sequence too
+}
+
+TEST_CASE("runtime: MtpLogits") {
+  const std::vector<int32_t> tokens = Tokens(41, 7);
+  const std::span<const int32_t> all(tokens);
+  const int32_t next = tokens[40];
+  const SessionOptions mtp = Options(2).Mtp();
+
+  SUBCASE("gives finite vocab-size logits, the same for any split of the prefill") {
+    auto one_shot = NewSession(mtp);
+    Step(*one_shot, all.first(40));
+    const auto want = one_shot->MtpLogits(next);
+    REQUIRE_MESSAGE(want.ok(), want.status().ToString());
+    REQUIRE(want.value().size() == static_cast<size_t>(Vocab()));
+    CHECK(std::all_of(want.value().begin(), want.value().end(), [](float x) { return std::isfinite(x); }));
+    CHECK(BitDiff(want.value(), Snapshot(*one_shot)) != "");  // not the main head's logits
+
+    // 20 + 20; the same with an MTP call in between; internal chunks of 5 on one thread.
+    auto halves = NewSession(mtp), halves_mtp = NewSession(mtp);
+    auto chunked = NewSession(Options(1).Chunk(5).Mtp());
+    Feed(*halves, all, {20, 20});
+    Step(*halves_mtp, all.first(20));
+    REQUIRE(halves_mtp->MtpLogits(tokens[20]).ok());
+    Step(*halves_mtp, all.subspan(20, 20));
+    Step(*chunked, all.first(40));
+    for (Session* s : {halves.get(), halves_mtp.get(), chunked.get()}) {
+      const auto got = s->MtpLogits(next);
+      REQUIRE_MESSAGE(got.ok(), got.status().ToString());
+      CHECK(BitDiff(got.value(), want.value()) == "");
+    }
+  }
+  SUBCASE("needs enable_mtp") {
+    auto s = NewSession(Options(2));
+    Step(*s, all.first(10));
+    CheckStatus(s->MtpLogits(tokens[10]).status(), StatusCode::kFailedPrecondition, {"MTP is not enabled"});
+  }
+  SUBCASE("needs a consumed token and a valid next token") {
+    auto s = NewSession(mtp);
+    CheckStatus(s->MtpLogits(tokens[0]).status(), StatusCode::kFailedPrecondition, {"at least one"});
+    Step(*s, all.first(10));
+    CheckStatus(s->MtpLogits(Vocab()).status(), StatusCode::kInvalidArgument, {"token id 512"});
+    CHECK(s->MtpLogits(tokens[10]).ok());
+  }
+  SUBCASE("fails once the sequence continued with another token") {
+    auto s = NewSession(mtp);
+    Step(*s, all.first(10));
+    REQUIRE(s->MtpLogits(tokens[10]).ok());
+    Step(*s, all.subspan(10, 1));  // the announced token: fine
+    REQUIRE(s->MtpLogits(tokens[11]).ok());
+    REQUIRE(s->Decode((tokens[11] + 1) % Vocab()).ok());  // another one
+    CheckStatus(s->MtpLogits(tokens[12]).status(), StatusCode::kFailedPrecondition, {"other than"});
+    s->Reset();  // a new sequence may use MTP again
+    Step(*s, all.first(10));
+    CHECK(s->MtpLogits(tokens[10]).ok());
+  }
+  SUBCASE("fails when called twice at one position") {
+    auto s = NewSession(mtp);
+    Step(*s, all.first(10));
+    REQUIRE(s->MtpLogits(tokens[10]).ok());
+    CheckStatus(s->MtpLogits(tokens[10]).status(), StatusCode::kFailedPrecondition, {"already"});
+    // The session is still usable: the announced token continues the sequence.
+    Step(*s, all.subspan(10, 1));
+    CHECK(s->MtpLogits(tokens[11]).ok());
+  }
+  SUBCASE("works with the context full") {
+    // The MTP head reads positions already in the session; its next token takes no slot.
+    auto s = NewSession(Options(2).Mtp().MaxContext(20));
+    Step(*s, all.first(20));
+    const auto got = s->MtpLogits(tokens[20]);
+    CHECK_MESSAGE(got.ok(), got.status().ToString());
+  }
+}
+
+TEST_CASE("runtime: a cancelled prefill keeps its finished chunks and can be continued") {
+  const std::vector<int32_t> tokens = Tokens(30, 8);
+  const std::span<const int32_t> all(tokens);
+  const Logits want = Feed(*NewSession(Options(2)), tokens, {30}).back();
+  const Logits after8 = Feed(*NewSession(Options(1)), tokens, {8}).back();
+
+  bool cancel = true;
+  std::vector<std::pair<int64_t, int64_t>> reports;
+  auto session = NewSession(Options(2).Chunk(8).Progress([&](int64_t done, int64_t total) {
+    reports.emplace_back(done, total);
+    return !cancel;
+  }));
+  Session& s = *session;
+  CheckStatus(s.Prefill(all), StatusCode::kCancelled, {"8 of 30"});
+  CHECK(s.position() == 8);
+  CHECK(BitDiff(Snapshot(s), after8) == "");
+
+  cancel = false;
+  REQUIRE(s.Prefill(all.subspan(8)).ok());
+  CHECK(s.position() == 30);
+  CHECK(BitDiff(Snapshot(s), want) == "");
+  const std::vector<std::pair<int64_t, int64_t>> expected = {{8, 30}, {8, 22}, {16, 22}, {22, 22}};
+  CHECK(reports == expected);
+}
+
+#ifdef DS_LOGITS_BIN
+constexpr const char* kLogitsBin = DS_LOGITS_BIN;
+#else
+constexpr const char* kLogitsBin = nullptr;  // examples not built
+#endif
+
+struct RunResult {
+  int exit_code = -1;
+  std::string stderr_text;
+};
+
+// Runs deepseek-logits with `args` (already shell-quoted where needed), capturing its stderr.
+RunResult RunLogits(const std::string& args) {
+  std::string command = "'";
+  command += kLogitsBin;
+  command += "' " + args + " 2>&1 >/dev/null";
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  RunResult result;
+  char buffer[512];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0;) result.stderr_text.append(buffer, n);
+  const int status = pclose(pipe);
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  return result;
+}
+
+// A float32 C-order .npy file as the runner writes it (format version 1.0).
+struct Npy {
+  std::vector<size_t> shape;
+  std::vector<float> data;
+
+  static Npy Read(const std::string& path) {
+    const std::string bytes = ReadFile(path);
+    REQUIRE(bytes.size() >= 10);
+    REQUIRE(bytes.compare(0, 6, "\x93NUMPY") == 0);
+    REQUIRE(bytes[6] == 1);
+    const size_t header_len = static_cast<uint8_t>(bytes[8]) | size_t{static_cast<uint8_t>(bytes[9])} << 8;
+    const std::string header = bytes.substr(10, header_len);
+    CHECK((10 + header_len) % 64 == 0);
+    CHECK(header.find("'descr': '<f4'") != std::string::npos);
+    CHECK(header.find("'fortran_order': False") != std::string::npos);
+    const size_t open = header.find("'shape': ("), close = header.find(')', open);
+    REQUIRE(open != std::string::npos);
+    REQUIRE(close != std::string::npos);
+    Npy npy;
+    size_t count = 1;
+    for (size_t at = open + 10; at < close;) {
+      size_t used = 0;
+      npy.shape.push_back(std::stoul(header.substr(at, close - at), &used));
+      count *= npy.shape.back();
+      at = header.find_first_not_of(", ", at + used);
+    }
+    REQUIRE(bytes.size() == 10 + header_len + count * sizeof(float));
+    npy.data.resize(count);
+    std::memcpy(npy.data.data(), bytes.data() + 10 + header_len, count * sizeof(float));
+    return npy;
+  }
+
+  std::span<const float> row(size_t i) const { return std::span(data).subspan(i * shape[1], shape[1]); }
+};
+
+TEST_CASE("runtime: deepseek-logits writes the Session API's logits" * doctest::skip(kLogitsBin == nullptr)) {
+  constexpr size_t kCount = 26, kPrefill = 20;
+  const std::vector<int32_t> tokens = Tokens(kCount, 9);
+  const std::string dir = TempDir("runtime-cli");
+  std::string text;
+  for (int32_t t : tokens) text += std::to_string(t) + "\n";
+  WriteFile(dir + "/tokens.txt", text);
+  const std::string model = "--model '" + TinyCheckpointDir() + "'", out = " --out '" + dir + "/logits.npy'";
+  const std::string token_file = " --tokens '" + dir + "/tokens.txt'";
+  const std::string common = model + token_file + " --prefill 20 --chunks 7,13" + out;
+
+  // The runner's feeding through the API: chunks 7 and 13, then one token at a time, with the
+  // logits after each call; with --mtp, the MTP logits given the token that follows.
+  auto session = NewSession(Options(2).Mtp());
+  Feed(*session, tokens, {7, 13});
+  std::vector<Logits> want, want_mtp;
+  for (size_t at = kPrefill; at <= kCount; ++at) {
+    if (at > kPrefill) Step(*session, std::span(tokens).subspan(at - 1, 1));
+    want.push_back(Snapshot(*session));
+    if (at == kCount) break;
+    auto m = session->MtpLogits(tokens[at]);
+    REQUIRE_MESSAGE(m.ok(), m.status().ToString());
+    want_mtp.push_back(std::move(m).value());
+  }
+  const auto check_rows = [](const Npy& npy, const std::vector<Logits>& rows) {
+    REQUIRE(npy.shape.size() == 2);
+    CHECK(npy.shape[1] == static_cast<size_t>(Vocab()));
+    REQUIRE(npy.shape[0] <= rows.size());  // with --mtp, the last row is not written
+    for (size_t i = 0; i < npy.shape[0]; ++i) {
+      CAPTURE(i);
+      CHECK(BitDiff(npy.row(i), rows[i]) == "");
+    }
+  };
+
+  SUBCASE("without MTP: [1 + count - N, vocab]") {
+    const RunResult run = RunLogits(common);
+    REQUIRE_MESSAGE(run.exit_code == 0, run.stderr_text);
+    const Npy logits = Npy::Read(dir + "/logits.npy");
+    CHECK(logits.shape[0] == 1 + kCount - kPrefill);
+    check_rows(logits, want);
+  }
+  SUBCASE("with MTP: the last token only conditions the MTP head, [count - N, vocab] each") {
+    const RunResult run = RunLogits(common + " --threads 1 --mtp '" + dir + "/mtp.npy'");
+    REQUIRE_MESSAGE(run.exit_code == 0, run.stderr_text);
+    const Npy logits = Npy::Read(dir + "/logits.npy"), mtp = Npy::Read(dir + "/mtp.npy");
+    CHECK(logits.shape[0] == kCount - kPrefill);
+    CHECK(mtp.shape == logits.shape);
+    check_rows(logits, want);
+    check_rows(mtp, want_mtp);
+  }
+  SUBCASE("bad arguments exit non-zero with a message") {
+    struct Case {
+      std::string args, needle;
+    };
+    WriteFile(dir + "/bad_tokens.txt", "1 2 3 512 4\n");
+    const std::vector<Case> cases = {
+        {token_file + " --prefill 20" + out, "--model"},
+        {model + token_file + " --prefill 20 --chunks 7,12" + out, "sum to --prefill"},
+        {model + token_file + " --prefill 27" + out, "--prefill must be"},
+        {model + " --tokens '" + dir + "/bad_tokens.txt' --prefill 4" + out, "token id 512"},
+        {"--model '" + dir + "/nowhere'" + token_file + " --prefill 20" + out, "NOT_FOUND"},
+    };
+    for (const Case& c : cases) {
+      CAPTURE(c.args);
+      const RunResult run = RunLogits(c.args);
+      CHECK(run.exit_code != 0);
+      CHECK_MESSAGE(run.stderr_text.find(c.needle) != std::string::npos, "stderr: " << run.stderr_text);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace deepseek::testing
