@@ -1,9 +1,10 @@
 // Per-target matmul kernels behind matmul.h, shared by the matmul_<format>.cc instances: one
 // decoder ("codec") per weight format, the fused decode-and-dot for n == 1 (each weight byte is
-// read once) and dequantise-a-tile-then-multiply for n > 1. foreach_target includes this file
+// read once) and decode-a-tile-then-multiply for n > 1, both summing in one canonical order. foreach_target includes this file
 // once per Highway target, hence the toggling guard instead of #pragma once.
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <new>
@@ -167,95 +168,120 @@ struct Mxfp4Codec {
   }
 };
 
-// Rewrites x [cols] into the lane order of an interleaved codec's steps (even columns, then
-// odd columns of each step), once per call rather than once per weight row.
-HWY_INLINE void DeinterleaveSteps(const float* HWY_RESTRICT x, int64_t cols,
-                                  float* HWY_RESTRICT out) {
+// Every output is accumulated in one canonical order, whatever n is, so that a prompt gives
+// bit-identical results in one call, in chunks or token by token: columns in the codec's step
+// order are summed lane-wise within blocks of kColBlock columns, each block is reduced with
+// SumOfLanes and added to a running scalar in block order, that sum (in decoded units) is
+// scaled by kOutputScale, and the columns after the last full step are added one by one with
+// explicit fused multiply-adds (left to the compiler, contraction could differ between paths).
+
+// Rewrites x [cols] into the codec's step order (for interleaved codecs: the even columns, then
+// the odd columns of each step), once per call rather than once per weight row.
+template <class Codec>
+HWY_INLINE void ToStepOrder(const float* HWY_RESTRICT x, int64_t cols, float* HWY_RESTRICT out) {
   const DF df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
   const int64_t full = cols - cols % (2 * lanes);
-  VF a, b;
-  for (int64_t c = 0; c < full; c += 2 * lanes) {
-    hn::LoadInterleaved2(df, x + c, a, b);
-    hn::StoreU(a, df, out + c);
-    hn::StoreU(b, df, out + c + lanes);
-  }
-  std::copy(x + full, x + cols, out + full);
-}
-
-template <class Codec>
-HWY_INLINE void StoreStep(DF df, VF a, VF b, float* HWY_RESTRICT p) {
+  int64_t c = 0;
   if constexpr (Codec::kInterleaved) {
-    hn::StoreInterleaved2(a, b, df, p);
-  } else {
-    hn::StoreU(a, df, p);
-    hn::StoreU(b, df, p + hn::Lanes(df));
+    VF a, b;
+    for (; c < full; c += 2 * lanes) {
+      hn::LoadInterleaved2(df, x + c, a, b);
+      hn::StoreU(a, df, out + c);
+      hn::StoreU(b, df, out + c + lanes);
+    }
   }
+  std::copy(x + c, x + cols, out + c);
 }
 
-// Σ_c W[r, c] · x[c] for one row, decoding each weight once; x is in the codec's step order
-// (DeinterleaveSteps for interleaved codecs). Two steps per iteration feed four independent
-// accumulators, which hides the FMA latency.
+// The inputs in step order: x itself unless the codec interleaves.
 template <class Codec>
-HWY_INLINE float DecodeDot(const typename Codec::Row& row, const float* HWY_RESTRICT x,
-                           int64_t cols) {
+class StepOrderInputs {
+ public:
+  StepOrderInputs(const float* x, int64_t n, int64_t cols) : data_(x) {
+    if constexpr (Codec::kInterleaved) {
+      copy_ = hwy::AllocateAligned<float>(static_cast<size_t>(n * cols));
+      if (!copy_) throw std::bad_alloc();
+      for (int64_t i = 0; i < n; ++i) ToStepOrder<Codec>(x + i * cols, cols, copy_.get() + i * cols);
+      data_ = copy_.get();
+    }
+  }
+  const float* get() const { return data_; }
+
+ private:
+  const float* data_;
+  hwy::AlignedFreeUniquePtr<float[]> copy_;
+};
+
+// y[r] for rows r0 .. r0 + count − 1 (count <= 4) and one input in step order, decoding each
+// weight once; the rows' independent accumulators hide the FMA latency.
+template <class Codec>
+HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, const float* HWY_RESTRICT x,
+                           float* HWY_RESTRICT y) {
   const DF df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df)), step = 2 * lanes;
-  const int64_t full = cols - cols % step;
-  VF sum0 = hn::Zero(df), sum1 = hn::Zero(df), sum2 = hn::Zero(df), sum3 = hn::Zero(df);
-  VF w0, w1;
-  int64_t c = 0;
-  for (; c + 2 * step <= full; c += 2 * step) {
-    Codec::Decode(df, row, c, w0, w1);
-    sum0 = hn::MulAdd(w0, hn::LoadU(df, x + c), sum0);
-    sum1 = hn::MulAdd(w1, hn::LoadU(df, x + c + lanes), sum1);
-    Codec::Decode(df, row, c + step, w0, w1);
-    sum2 = hn::MulAdd(w0, hn::LoadU(df, x + c + step), sum2);
-    sum3 = hn::MulAdd(w1, hn::LoadU(df, x + c + step + lanes), sum3);
+  const int64_t full = w.cols - w.cols % step;
+  typename Codec::Row rows[4];
+  for (int64_t k = 0; k < 4; ++k) rows[k] = Codec::RowAt(w, r0 + std::min(k, count - 1));
+  float dot[4] = {0, 0, 0, 0};
+  VF a, b;
+  for (int64_t c0 = 0; c0 < full; c0 += kColBlock) {
+    const int64_t c1 = std::min(full, c0 + kColBlock);
+    VF s0 = hn::Zero(df), s1 = hn::Zero(df), s2 = hn::Zero(df), s3 = hn::Zero(df);
+    for (int64_t c = c0; c < c1; c += step) {
+      const VF x0 = hn::LoadU(df, x + c), x1 = hn::LoadU(df, x + c + lanes);
+      Codec::Decode(df, rows[0], c, a, b);
+      s0 = hn::MulAdd(x1, b, hn::MulAdd(x0, a, s0));
+      Codec::Decode(df, rows[1], c, a, b);
+      s1 = hn::MulAdd(x1, b, hn::MulAdd(x0, a, s1));
+      Codec::Decode(df, rows[2], c, a, b);
+      s2 = hn::MulAdd(x1, b, hn::MulAdd(x0, a, s2));
+      Codec::Decode(df, rows[3], c, a, b);
+      s3 = hn::MulAdd(x1, b, hn::MulAdd(x0, a, s3));
+    }
+    const auto sum = [df](VF v) { return hn::GetLane(hn::SumOfLanes(df, v)); };
+    const float part[4] = {sum(s0), sum(s1), sum(s2), sum(s3)};
+    for (int k = 0; k < 4; ++k) dot[k] = c0 == 0 ? part[k] : dot[k] + part[k];
   }
-  if (c < full) {
-    Codec::Decode(df, row, c, w0, w1);
-    sum0 = hn::MulAdd(w0, hn::LoadU(df, x + c), sum0);
-    sum1 = hn::MulAdd(w1, hn::LoadU(df, x + c + lanes), sum1);
+  for (int64_t k = 0; k < count; ++k) {
+    float v = dot[k] * Codec::kOutputScale;
+    for (int64_t c = full; c < w.cols; ++c) v = std::fma(Codec::Scalar(rows[k], c), x[c], v);
+    y[k] = v;
   }
-  const VF sum = hn::Add(hn::Add(sum0, sum1), hn::Add(sum2, sum3));
-  float dot = hn::GetLane(hn::SumOfLanes(df, sum)) * Codec::kOutputScale;
-  for (c = full; c < cols; ++c) dot += Codec::Scalar(row, c) * x[c];
-  return dot;
 }
 
-// Writes rows [r0, r0 + count) of W, dequantised to exact fp32, to tile (row stride `stride`).
+// Writes rows [r0, r0 + count) of W to tile (row stride `stride`) as the decoder yields them:
+// full steps in step order and in decoded units (weight / kOutputScale), the columns after the
+// last full step as exact weights.
 template <class Codec>
-HWY_INLINE void DequantiseRows(const WeightMatrix& w, int64_t r0, int64_t count,
-                               float* HWY_RESTRICT tile, int64_t stride) {
+HWY_INLINE void DecodeRows(const WeightMatrix& w, int64_t r0, int64_t count, float* HWY_RESTRICT tile,
+                           int64_t stride) {
   const DF df;
-  const int64_t step = 2 * static_cast<int64_t>(hn::Lanes(df));
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df)), step = 2 * lanes;
   const int64_t full = w.cols - w.cols % step;
-  const VF output_scale = hn::Set(df, Codec::kOutputScale);
   VF a, b;
   for (int64_t r = 0; r < count; ++r) {
     const typename Codec::Row row = Codec::RowAt(w, r0 + r);
     float* HWY_RESTRICT out = tile + r * stride;
     for (int64_t c = 0; c < full; c += step) {
       Codec::Decode(df, row, c, a, b);
-      StoreStep<Codec>(df, hn::Mul(a, output_scale), hn::Mul(b, output_scale), out + c);
+      hn::StoreU(a, df, out + c);
+      hn::StoreU(b, df, out + c + lanes);
     }
     for (int64_t c = full; c < w.cols; ++c) out[c] = Codec::Scalar(row, c);
   }
 }
 
-// acc[m][j] = Σ_{c ∈ [c0, c1)} x[m][c] · w[j][c] for 4 input rows and 4 weight rows: sixteen
-// accumulators, eight loads per sixteen FMAs (24 of AVX-512's 32 registers).
-inline void Block4x4(const float* const x[4], const float* const w[4], int64_t c0, int64_t c1,
-                     float acc[4][4]) {
+// acc[m][j] = Σ_{c ∈ [c0, c1)} x[m][c] · w[j][c], lane-wise in column order then reduced, for
+// 4 input rows and 4 weight rows: sixteen accumulators, eight loads per sixteen FMAs.
+inline void Block4x4(const float* const x[4], const float* const w[4], int64_t c0, int64_t c1, float acc[4][4]) {
   const DF df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
   VF s00 = hn::Zero(df), s01 = hn::Zero(df), s02 = hn::Zero(df), s03 = hn::Zero(df);
   VF s10 = hn::Zero(df), s11 = hn::Zero(df), s12 = hn::Zero(df), s13 = hn::Zero(df);
   VF s20 = hn::Zero(df), s21 = hn::Zero(df), s22 = hn::Zero(df), s23 = hn::Zero(df);
   VF s30 = hn::Zero(df), s31 = hn::Zero(df), s32 = hn::Zero(df), s33 = hn::Zero(df);
-  int64_t c = c0;
-  for (; c + lanes <= c1; c += lanes) {
+  for (int64_t c = c0; c < c1; c += lanes) {
     const VF w0 = hn::LoadU(df, w[0] + c), w1 = hn::LoadU(df, w[1] + c);
     const VF w2 = hn::LoadU(df, w[2] + c), w3 = hn::LoadU(df, w[3] + c);
     VF xv = hn::LoadU(df, x[0] + c);
@@ -276,33 +302,34 @@ inline void Block4x4(const float* const x[4], const float* const w[4], int64_t c
   acc[1][0] = sum(s10), acc[1][1] = sum(s11), acc[1][2] = sum(s12), acc[1][3] = sum(s13);
   acc[2][0] = sum(s20), acc[2][1] = sum(s21), acc[2][2] = sum(s22), acc[2][3] = sum(s23);
   acc[3][0] = sum(s30), acc[3][1] = sum(s31), acc[3][2] = sum(s32), acc[3][3] = sum(s33);
-  for (; c < c1; ++c) {
-    for (int m = 0; m < 4; ++m) {
-      for (int j = 0; j < 4; ++j) acc[m][j] += x[m][c] * w[j][c];
-    }
-  }
 }
 
-// y[i, r0 + j] = Σ_c x[i, c] · tile[j, c] for all n inputs and the tile's `count` rows;
-// y has `y_stride` columns. Partial register blocks repeat their last input or weight row
-// and drop the duplicate results, so no padding is needed.
-inline void MultiplyTile(const float* x, int64_t n, int64_t cols, const float* tile, int64_t stride,
-                         int64_t count, float* y, int64_t y_stride, int64_t r0) {
+// y[i, r0 + j] for all n inputs (step order) and the tile's `count` rows, in the canonical
+// order; y has `y_stride` columns. Partial register blocks repeat their last input or weight
+// row and drop the duplicate results, so no padding is needed.
+inline void MultiplyTile(const float* x, int64_t n, int64_t cols, int64_t full, float output_scale, const float* tile,
+                         int64_t stride, int64_t count, float* y, int64_t y_stride, int64_t r0) {
   float acc[4][4];
-  for (int64_t c0 = 0; c0 < cols; c0 += kColBlock) {
-    const int64_t c1 = std::min(cols, c0 + kColBlock);
-    for (int64_t i = 0; i < n; i += 4) {
-      const int64_t inputs = std::min<int64_t>(4, n - i);
-      const float* xr[4];
-      for (int64_t m = 0; m < 4; ++m) xr[m] = x + (i + std::min(m, inputs - 1)) * cols;
-      for (int64_t j = 0; j < count; j += 4) {
-        const int64_t outputs = std::min<int64_t>(4, count - j);
-        const float* wr[4];
-        for (int64_t k = 0; k < 4; ++k) wr[k] = tile + (j + std::min(k, outputs - 1)) * stride;
-        Block4x4(xr, wr, c0, c1, acc);
-        for (int64_t m = 0; m < inputs; ++m) {
-          float* out = y + (i + m) * y_stride + r0 + j;
-          for (int64_t k = 0; k < outputs; ++k) out[k] = c0 == 0 ? acc[m][k] : out[k] + acc[m][k];
+  for (int64_t i = 0; i < n; i += 4) {
+    const int64_t inputs = std::min<int64_t>(4, n - i);
+    const float* xr[4];
+    for (int64_t m = 0; m < 4; ++m) xr[m] = x + (i + std::min(m, inputs - 1)) * cols;
+    for (int64_t j = 0; j < count; j += 4) {
+      const int64_t outputs = std::min<int64_t>(4, count - j);
+      const float* wr[4];
+      for (int64_t k = 0; k < 4; ++k) wr[k] = tile + (j + std::min(k, outputs - 1)) * stride;
+      float dot[4][4] = {};
+      for (int64_t c0 = 0; c0 < full; c0 += kColBlock) {
+        Block4x4(xr, wr, c0, std::min(full, c0 + kColBlock), acc);
+        for (int m = 0; m < 4; ++m) {
+          for (int k = 0; k < 4; ++k) dot[m][k] = c0 == 0 ? acc[m][k] : dot[m][k] + acc[m][k];
+        }
+      }
+      for (int64_t m = 0; m < inputs; ++m) {
+        for (int64_t k = 0; k < outputs; ++k) {
+          float v = dot[m][k] * output_scale;
+          for (int64_t c = full; c < cols; ++c) v = std::fma(wr[k][c], xr[m][c], v);
+          y[(i + m) * y_stride + r0 + j + k] = v;
         }
       }
     }
@@ -312,21 +339,19 @@ inline void MultiplyTile(const float* x, int64_t n, int64_t cols, const float* t
 // The whole operation for one format: one dispatch per call, then direct calls.
 template <class Codec>
 void MatMulT(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
+  const StepOrderInputs<Codec> xs(x, n, w.cols);
   if (n == 1) {
-    // Each thread streams its contiguous share of W once.
-    const float* xs = x;
-    hwy::AlignedFreeUniquePtr<float[]> reordered;
-    if constexpr (Codec::kInterleaved) {
-      reordered = hwy::AllocateAligned<float>(static_cast<size_t>(w.cols));
-      if (!reordered) throw std::bad_alloc();
-      DeinterleaveSteps(x, w.cols, reordered.get());
-      xs = reordered.get();
-    }
-    pool.ParallelFor(w.rows, [&](int64_t begin, int64_t end, int) {
-      for (int64_t r = begin; r < end; ++r) y[r] = DecodeDot<Codec>(Codec::RowAt(w, r), xs, w.cols);
+    // Each thread streams its contiguous share of W once, four rows at a time.
+    pool.ParallelFor(CeilDiv(w.rows, 4), [&](int64_t begin, int64_t end, int) {
+      for (int64_t g = begin; g < end; ++g) {
+        const int64_t r0 = 4 * g;
+        DecodeDots<Codec>(w, r0, std::min<int64_t>(4, w.rows - r0), xs.get(), y + r0);
+      }
     });
     return;
   }
+  const DF df;
+  const int64_t full = w.cols - w.cols % (2 * static_cast<int64_t>(hn::Lanes(df)));
   const int64_t stride = CeilDiv(w.cols, 16) * 16;  // 64-byte aligned tile rows
   pool.ParallelFor(CeilDiv(w.rows, kRowTile), [&](int64_t begin, int64_t end, int) {
     if (begin == end) return;
@@ -334,8 +359,8 @@ void MatMulT(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadP
     if (!tile) throw std::bad_alloc();
     for (int64_t t = begin; t < end; ++t) {
       const int64_t r0 = t * kRowTile, count = std::min(kRowTile, w.rows - r0);
-      DequantiseRows<Codec>(w, r0, count, tile.get(), stride);
-      MultiplyTile(x, n, w.cols, tile.get(), stride, count, y, w.rows, r0);
+      DecodeRows<Codec>(w, r0, count, tile.get(), stride);
+      MultiplyTile(xs.get(), n, w.cols, full, Codec::kOutputScale, tile.get(), stride, count, y, w.rows, r0);
     }
   });
 }

@@ -37,9 +37,11 @@ class Model {
   // Bytes of tensor data in the checkpoint (mapped, not copied).
   uint64_t weight_bytes() const;
 
-  const model::Transformer& transformer() const { return *transformer_; }  // internal use
 
  private:
+  friend class Session;  // runs the transformer
+  const model::Transformer& transformer() const { return *transformer_; }
+
   explicit Model(std::unique_ptr<model::Transformer> transformer);
   std::unique_ptr<model::Transformer> transformer_;
 };

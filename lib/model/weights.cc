@@ -1,5 +1,6 @@
 #include "model/weights.h"
 
+#include <cstring>
 #include <string>
 
 #include "core/error.h"
@@ -12,6 +13,15 @@ using format::DType;
 using backend::WeightFormat;
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Element i of a tensor. Shards pack tensors back to back, so one may start at any byte (the
+// official-format shards hold I64, F32 and BF16 tensors at odd offsets): read through memcpy.
+template <typename T>
+T Element(const void* data, int64_t i) {
+  T value;
+  std::memcpy(&value, static_cast<const uint8_t*>(data) + i * static_cast<int64_t>(sizeof(T)), sizeof(T));
+  return value;
+}
 
 // Looks tensors up by name with their expected dtype and shape; the one place where the
 // checkpoint's encodings are mapped onto WeightMatrix / WeightVector.
@@ -168,7 +178,7 @@ void CheckHashTable(const int64_t* table, const ModelConfig& c, int layer) {
   const int64_t k = c.n_active_experts;
   for (int64_t t = 0; t < c.vocab_size; ++t) {
     for (int64_t i = 0; i < k; ++i) {
-      const int64_t e = table[t * k + i];
+      const int64_t e = Element<int64_t>(table, t * k + i);
       if (e < 0 || e >= c.n_experts) {
         Fail(StatusCode::kCorruptFile, "tensor 'layers." + std::to_string(layer) + ".ffn.gate.tid2eid': token " +
                                            std::to_string(t) + " maps to expert " + std::to_string(e) +
@@ -181,7 +191,7 @@ void CheckHashTable(const int64_t* table, const ModelConfig& c, int layer) {
 }  // namespace
 
 float WeightVector::operator[](int64_t i) const {
-  return bf16 ? num::Bf16ToFloat(static_cast<const uint16_t*>(data)[i]) : static_cast<const float*>(data)[i];
+  return bf16 ? num::Bf16ToFloat(Element<uint16_t>(data, i)) : Element<float>(data, i);
 }
 
 std::vector<float> WeightVector::ToFloat() const {

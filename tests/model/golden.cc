@@ -35,10 +35,7 @@ const Array& GoldenRun::Get(const std::string& name) const {
   return it->second;
 }
 
-std::string Recorder::Prefix(int layer) const {
-  std::string prefix = "L";  // built up in two steps: GCC 12 warns falsely (-Wrestrict) on "L" + string
-  return layer >= n_layers ? "mtp" : prefix += std::to_string(layer);
-}
+std::string Recorder::Prefix(int layer) const { return layer >= n_layers ? "mtp" : "L" + std::to_string(layer); }
 
 void Recorder::OnRows(int layer, std::string_view name, int64_t first_pos, int64_t n, int64_t width, const float* data) {
   auto& m = rows[Prefix(layer) + "." + std::string(name)];
@@ -87,8 +84,7 @@ void Recorder::ImposeLayerInput(int layer, int64_t first_pos, int64_t n, int64_t
 
 void ImposeGoldenCaches(const GoldenRun& run, const ModelConfig& c, int64_t pos, model::SequenceState& st) {
   for (int layer = 0; layer < c.n_layers + c.n_mtp_layers; ++layer) {
-    std::string prefix = "mtp";
-    if (layer < c.n_layers) (prefix = "L") += std::to_string(layer);
+    const std::string prefix = layer < c.n_layers ? "L" + std::to_string(layer) : "mtp";
     model::LayerState& ls = st.layer(layer);
     const Array& win = run.Get(prefix + ".win_kv");
     for (int64_t p = std::max<int64_t>(0, pos - c.window); p < pos; ++p) {

@@ -35,6 +35,10 @@ struct Case {
 // step 2^-8) and sums in another order, so continuous outputs agree to about 1e-2.
 constexpr double kStrictRel = 2e-2;
 
+// Every golden run with per-layer data: (case, run).
+constexpr std::pair<const char*, const char*> kRuns[] = {
+    {"flash_tiny", "main"}, {"flash_tiny", "short"}, {"pro_tiny", "main"}, {"flash_r128", "main"}, {"flash_r128", "short"}};
+
 
 // One quantisation step at the magnitude of v in a block whose largest magnitude is amax:
 // e4m3 (3 mantissa bits; subnormal step s·2^-9) for the main KV — its bf16 RoPE dims are held
@@ -108,9 +112,7 @@ void CheckCaches(const std::string& name, const model::SequenceState& st, const 
 // of every layer, and the logits, must agree at bf16 tolerance. Earlier steps attend over
 // caches our own prefill built (carrying its rounding flips); they are reported, not held to it.
 TEST_CASE("strict per-layer agreement on the reference's inputs and choices") {
-  const std::pair<const char*, const char*> runs[] = {
-      {"flash_tiny", "main"}, {"flash_tiny", "short"}, {"pro_tiny", "main"}, {"flash_r128", "main"}, {"flash_r128", "short"}};
-  for (const auto& [case_name, run_name] : runs) {
+  for (const auto& [case_name, run_name] : kRuns) {
     const std::string name = std::string(case_name) + "/" + run_name;
     INFO("run " << name);
     Case k(case_name);
@@ -280,9 +282,7 @@ void ReportSelections(const std::string& name, const Recorder& rec, const Golden
 }
 
 TEST_CASE("free-running agreement: logits, MTP, selections, caches") {
-  const std::pair<const char*, const char*> runs[] = {
-      {"flash_tiny", "main"}, {"flash_tiny", "short"}, {"pro_tiny", "main"}, {"flash_r128", "main"}, {"flash_r128", "short"}};
-  for (const auto& [name, run_name] : runs) {
+  for (const auto& [name, run_name] : kRuns) {
     const std::string label = std::string(name) + "/" + run_name;
     INFO("run " << label);
     Case k(name);
