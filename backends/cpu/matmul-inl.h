@@ -12,6 +12,7 @@
 #include "backends/backend.h"
 #include "backends/cpu/matmul.h"
 #include "core/numerics.h"
+#include "core/unaligned.h"
 #include "core/thread_pool.h"
 #include "hwy/aligned_allocator.h"
 
@@ -52,7 +53,7 @@ struct F32Codec {
     a = hn::LoadU(df, row.w + c);
     b = hn::LoadU(df, row.w + c + hn::Lanes(df));
   }
-  static float Scalar(const Row& row, int64_t c) { return row.w[c]; }
+  static float Scalar(const Row& row, int64_t c) { return LoadUnaligned<float>(row.w, c); }
 };
 
 struct Bf16Codec {
@@ -73,7 +74,7 @@ struct Bf16Codec {
     a = Load(df, row.w + c);
     b = Load(df, row.w + c + hn::Lanes(df));
   }
-  static float Scalar(const Row& row, int64_t c) { return num::Bf16ToFloat(row.w[c]); }
+  static float Scalar(const Row& row, int64_t c) { return num::Bf16ToFloat(LoadUnaligned<uint16_t>(row.w, c)); }
 };
 
 struct Fp8Codec {

@@ -17,7 +17,9 @@ struct SessionOptions {
   int num_threads = 0;            // worker threads; 0 = one per hardware core
   int64_t max_context = 0;        // tokens the session may hold; 0 = the model's maximum
   int64_t prefill_chunk = 512;    // long prompts are processed in chunks of this many tokens
-  bool enable_mtp = false;        // keep what the MTP head needs (see MtpLogits)
+  // Keep what the MTP head needs (see MtpLogits): the final streams of every position not yet
+  // given to MtpLogits (hc_mult · hidden_size floats each), so call it after each step.
+  bool enable_mtp = false;
   // Called after each prefill chunk with (tokens done, tokens total); return false to cancel.
   std::function<bool(int64_t done, int64_t total)> progress;
 };

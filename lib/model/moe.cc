@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/numerics.h"
+#include "core/unaligned.h"
 #include "ops/ops.h"
 
 namespace deepseek::model {
@@ -33,8 +34,8 @@ Routes Route(const ChunkContext& ctx, int layer, const MoeWeights& w, const floa
     const float* s = scores.data() + t * E;
     const std::span<int32_t> ids(r.experts.data() + t * k, static_cast<size_t>(k));
     if (w.tid2eid) {
-      const int64_t* row = w.tid2eid + static_cast<int64_t>(ctx.tokens[static_cast<size_t>(t)]) * k;
-      for (int i = 0; i < k; ++i) ids[static_cast<size_t>(i)] = static_cast<int32_t>(row[i]);
+      const int64_t row = static_cast<int64_t>(ctx.tokens[static_cast<size_t>(t)]) * k;
+      for (int i = 0; i < k; ++i) ids[static_cast<size_t>(i)] = static_cast<int32_t>(LoadUnaligned<int64_t>(w.tid2eid, row + i));
     } else {  // the bias steers selection only; weights come from the unbiased scores
       for (int e = 0; e < E; ++e) biased[static_cast<size_t>(e)] = s[e] + w.bias[e];
       const std::vector<int32_t> top = ops::TopK(biased, k);

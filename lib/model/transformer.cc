@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "core/numerics.h"
+#include "core/unaligned.h"
 #include "model/attention.h"
 #include "model/layer_context.h"
 #include "model/mhc.h"
@@ -66,8 +67,10 @@ void Transformer::Block(const ChunkContext& ctx, const BlockWeights& w, LayerSta
 void Transformer::Embed(std::span<const int32_t> tokens, float* rows) const {
   const int64_t D = config_.dim;
   for (size_t t = 0; t < tokens.size(); ++t) {
-    const uint16_t* e = weights_.embed + static_cast<int64_t>(tokens[t]) * D;
-    for (int64_t d = 0; d < D; ++d) rows[static_cast<int64_t>(t) * D + d] = num::Bf16ToFloat(e[d]);
+    const int64_t first = static_cast<int64_t>(tokens[t]) * D;
+    for (int64_t d = 0; d < D; ++d) {
+      rows[static_cast<int64_t>(t) * D + d] = num::Bf16ToFloat(LoadUnaligned<uint16_t>(weights_.embed, first + d));
+    }
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/numerics.h"
+#include "core/unaligned.h"
 
 namespace deepseek::model {
 namespace {
@@ -14,14 +15,6 @@ using backend::WeightFormat;
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// Element i of a tensor. Shards pack tensors back to back, so one may start at any byte (the
-// official-format shards hold I64, F32 and BF16 tensors at odd offsets): read through memcpy.
-template <typename T>
-T Element(const void* data, int64_t i) {
-  T value;
-  std::memcpy(&value, static_cast<const uint8_t*>(data) + i * static_cast<int64_t>(sizeof(T)), sizeof(T));
-  return value;
-}
 
 // Looks tensors up by name with their expected dtype and shape; the one place where the
 // checkpoint's encodings are mapped onto WeightMatrix / WeightVector.
@@ -69,8 +62,8 @@ class Binder {
     return {ckpt_.Require(prefix_ + name, DType::kF32, shape).data, n, false};
   }
 
-  const int64_t* I64(const std::string& name, int64_t rows, int64_t cols) const {
-    return reinterpret_cast<const int64_t*>(ckpt_.Require(prefix_ + name, DType::kI64, {rows, cols}).data);
+  const void* I64(const std::string& name, int64_t rows, int64_t cols) const {
+    return ckpt_.Require(prefix_ + name, DType::kI64, {rows, cols}).data;
   }
 
   bool Has(const std::string& name) const { return ckpt_.Find(prefix_ + name) != nullptr; }
@@ -173,12 +166,12 @@ BlockWeights BindBlock(const Binder& b, int layer, const ModelConfig& c) {
   return w;
 }
 
-// tid2eid rows must name distinct experts inside [0, E): checked once so routing can trust them.
-void CheckHashTable(const int64_t* table, const ModelConfig& c, int layer) {
+// tid2eid entries must name experts inside [0, E): checked once so routing can trust them.
+void CheckHashTable(const void* table, const ModelConfig& c, int layer) {
   const int64_t k = c.n_active_experts;
   for (int64_t t = 0; t < c.vocab_size; ++t) {
     for (int64_t i = 0; i < k; ++i) {
-      const int64_t e = Element<int64_t>(table, t * k + i);
+      const int64_t e = LoadUnaligned<int64_t>(table, t * k + i);
       if (e < 0 || e >= c.n_experts) {
         Fail(StatusCode::kCorruptFile, "tensor 'layers." + std::to_string(layer) + ".ffn.gate.tid2eid': token " +
                                            std::to_string(t) + " maps to expert " + std::to_string(e) +
@@ -191,7 +184,7 @@ void CheckHashTable(const int64_t* table, const ModelConfig& c, int layer) {
 }  // namespace
 
 float WeightVector::operator[](int64_t i) const {
-  return bf16 ? num::Bf16ToFloat(Element<uint16_t>(data, i)) : Element<float>(data, i);
+  return bf16 ? num::Bf16ToFloat(LoadUnaligned<uint16_t>(data, i)) : LoadUnaligned<float>(data, i);
 }
 
 std::vector<float> WeightVector::ToFloat() const {
@@ -203,7 +196,7 @@ std::vector<float> WeightVector::ToFloat() const {
 ModelWeights BindWeights(const ModelConfig& c, const format::Checkpoint& ckpt) {
   const Binder root(ckpt, "");
   ModelWeights w;
-  w.embed = reinterpret_cast<const uint16_t*>(ckpt.Require("embed.weight", DType::kBF16, {c.vocab_size, c.dim}).data);
+  w.embed = ckpt.Require("embed.weight", DType::kBF16, {c.vocab_size, c.dim}).data;
   w.head = root.Bf16Matrix("head.weight", c.vocab_size, c.dim);
   w.norm = root.Bf16("norm.weight", c.dim);
   w.hc_head = BindMhcHead(root, c);

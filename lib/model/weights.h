@@ -77,7 +77,7 @@ struct ExpertWeights {     // SwiGLU expert: w1 = gate, w3 = up, w2 = down
 struct MoeWeights {
   WeightMatrix gate;                 // BF16 [E, D]
   WeightVector bias;                 // F32 [E] (score-routed layers; empty for hash layers)
-  const int64_t* tid2eid = nullptr;  // I64 [vocab, k] (hash layers only)
+  const void* tid2eid = nullptr;     // I64 [vocab, k] (hash layers only), read with LoadUnaligned
   std::vector<ExpertWeights> experts;
   ExpertWeights shared;
 };
@@ -100,7 +100,7 @@ struct MtpWeights {        // multi-token prediction block (mtp.i)
 };
 
 struct ModelWeights {
-  const uint16_t* embed = nullptr;  // BF16 [vocab, D]
+  const void* embed = nullptr;      // BF16 [vocab, D], read with LoadUnaligned
   WeightMatrix head;                // BF16 [vocab, D]
   WeightVector norm;                // BF16 [D]
   MhcHeadWeights hc_head;

@@ -15,7 +15,7 @@ GoldenRun::GoldenRun(const std::string& case_dir, const std::string& run) {
     a.shape = t.shape;
     a.v.resize(static_cast<size_t>(t.numel()));
     if (t.dtype == format::DType::kF32) {
-      std::memcpy(a.v.data(), t.data, t.nbytes);
+      if (t.nbytes > 0) std::memcpy(a.v.data(), t.data, t.nbytes);  // empty arrays have no data
     } else if (t.dtype == format::DType::kI32) {
       for (size_t i = 0; i < a.v.size(); ++i) {
         int32_t x;
