@@ -5,7 +5,6 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
-#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -89,13 +88,6 @@ class SafetensorsBuilder {
   std::vector<std::pair<std::string, std::string>> entries_;
   size_t data_size_ = 0;
 };
-
-inline std::string WriteFile(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE_MESSAGE(out.good(), "cannot write " << path);
-  return path;
-}
 
 // Runs fn(), which must throw deepseek::Error with `code` and a message containing every one of
 // `needles` (file names, tensor names, the offending value).

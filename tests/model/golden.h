@@ -41,7 +41,8 @@ class Recorder : public model::ForwardObserver {
  public:
   const GoldenRun* impose = nullptr;  // when set, router ids and index selections come from it
   bool impose_inputs = false;         // with `impose`: single-token calls start each layer from its golden input
-  int n_layers = 0;
+  explicit Recorder(int layers) : n_layers(layers) {}
+  const int n_layers;  // main layers; layer n_layers is the MTP block
 
   std::map<std::string, std::map<int64_t, std::vector<float>>> rows;  // "L1.attn_out" -> pos -> row
   std::map<std::string, std::map<int64_t, std::vector<int32_t>>> picks;  // "L1.router_ids", "L1.index_topk"

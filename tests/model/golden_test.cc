@@ -118,8 +118,7 @@ TEST_CASE("strict per-layer agreement on the reference's inputs and choices") {
     Case k(case_name);
     const ModelConfig& c = k.net->config();
     const GoldenRun main(k.dir, run_name);
-    Recorder rec;
-    rec.n_layers = c.n_layers;
+    Recorder rec(c.n_layers);
     rec.impose = &main;
     rec.impose_inputs = true;
     const Array& call_len = main.Get("call_len");
@@ -288,8 +287,7 @@ TEST_CASE("free-running agreement: logits, MTP, selections, caches") {
     Case k(name);
     const ModelConfig& c = k.net->config();
     const GoldenRun run(k.dir, run_name);
-    Recorder rec;
-    rec.n_layers = c.n_layers;
+    Recorder rec(c.n_layers);
     const int64_t prompt = static_cast<int64_t>(run.Get("call_len").v[0]);
     const Replay r = RunGolden(*k.net, *k.stream, run, {prompt}, &rec);
     const Selections sel = CompareSelections(rec, run);
@@ -320,8 +318,7 @@ TEST_CASE("chunked prefill 37 + 50 + rest matches one-shot and the reference's r
     const GoldenRun main(k.dir, "main"), chunked(k.dir, "chunked");
     const int64_t prompt = static_cast<int64_t>(main.Get("call_len").v[0]);
     const Replay one = RunGolden(*k.net, *k.stream, main, {prompt}, nullptr);
-    Recorder rec;
-    rec.n_layers = k.net->config().n_layers;
+    Recorder rec(k.net->config().n_layers);
     const Replay parts = RunGolden(*k.net, *k.stream, main, {37, 50, prompt - 87}, &rec);
     double worst = 0;
     for (size_t i = 0; i < one.logits.size(); ++i) {

@@ -38,20 +38,6 @@ void CheckStatus(const Status& status, StatusCode code, const std::vector<std::s
   }
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), "cannot open " << path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void WriteFile(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE_MESSAGE(out.good(), "cannot write " << path);
-}
-
 namespace {
 
 namespace fs = std::filesystem;

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <functional>
 #include <map>
 #include <set>
 #include <vector>
@@ -122,28 +123,21 @@ TEST_CASE("sampling: repetition, presence and frequency penalties follow their d
 }
 
 TEST_CASE("sampling: invalid parameters and inputs are reported") {
-  const auto bad = [](SamplingParams p) { return Sampler::Create(p, 8).status().code() == StatusCode::kInvalidArgument; };
-  SamplingParams p;
-  p.temperature = -1;
-  CHECK(bad(p));
-  p = {};
-  p.top_p = 0;
-  CHECK(bad(p));
-  p = {};
-  p.min_p = 1.5f;
-  CHECK(bad(p));
-  p = {};
-  p.top_k = -2;
-  CHECK(bad(p));
-  p = {};
-  p.repetition_penalty = 0;
-  CHECK(bad(p));
-  p = {};
-  p.logit_bias = {{8, 1.0f}};
-  CHECK(bad(p));
-  p = {};
-  p.logit_bias = {{0, NAN}};
-  CHECK(bad(p));
+  // Each case changes one field of the defaults to an invalid value.
+  const std::function<void(SamplingParams&)> invalid[] = {
+      [](SamplingParams& p) { p.temperature = -1; },
+      [](SamplingParams& p) { p.top_p = 0; },
+      [](SamplingParams& p) { p.min_p = 1.5f; },
+      [](SamplingParams& p) { p.top_k = -2; },
+      [](SamplingParams& p) { p.repetition_penalty = 0; },
+      [](SamplingParams& p) { p.logit_bias = {{8, 1.0f}}; },
+      [](SamplingParams& p) { p.logit_bias = {{0, NAN}}; },
+  };
+  for (const auto& change : invalid) {
+    SamplingParams p;
+    change(p);
+    CHECK(Sampler::Create(p, 8).status().code() == StatusCode::kInvalidArgument);
+  }
   Sampler s = Make({}, 8);
   CHECK(s.Sample(std::vector<float>(7, 0.0f), {}).status().code() == StatusCode::kInvalidArgument);
 }

@@ -27,8 +27,6 @@ namespace deepseek::testing {
 // Defined in model_load_test.cc.
 const std::string& TinyCheckpointDir();  // the tiny checkpoint, generated once per run
 void CheckStatus(const Status& status, StatusCode code, const std::vector<std::string>& needles);
-std::string ReadFile(const std::string& path);
-void WriteFile(const std::string& path, const std::string& bytes);
 
 namespace {
 

@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <vector>
 
 namespace deepseek::testing {
@@ -34,6 +36,21 @@ std::string TempDir(const std::string& tag) {
   if (!mkdtemp(templ.data())) FAIL("cannot create a temporary directory for " << tag);
   dirs.paths.emplace_back(templ);
   return templ;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE_MESSAGE(in.good(), "cannot open " << path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  REQUIRE_MESSAGE(out.good(), "cannot write " << path);
+  return path;
 }
 
 }  // namespace deepseek::testing

@@ -29,13 +29,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  REQUIRE_MESSAGE(f.good(), "cannot open " << path);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using testing::ReadFile;
 
 json ReadJson(const std::string& path) { return json::parse(ReadFile(path)); }
 
