@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Quick start, command 1: installs what is needed, builds the demo and runs it on the embedded
-# tiny checkpoint (generated on first use; no download).
+# tiny checkpoint (generated on first use; no download), then one chat turn on the same checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash cmake/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DDS_BUILD_TESTS=OFF >/dev/null
-cmake --build build -j"$(nproc)" --target deepseek-demo
+cmake --build build -j"$(nproc)" --target deepseek-demo deepseek-chat
 ./build/examples/deepseek-demo "$@"
+if [ $# -eq 0 ]; then
+  # The same checkpoint through the text pipeline: tokenizer, V4 chat format, sampling and
+  # streaming. Its weights are random, so the words are noise; the timings are real.
+  echo "== deepseek-chat, one shot, Expert mode"
+  ./build/examples/deepseek-chat --model out/tiny-flash --mode expert --seed 1 --max-tokens 40 -p "What is 2 + 2?"
+fi

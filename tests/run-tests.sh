@@ -22,12 +22,15 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDS_SANITIZ
 cmake --build build-asan -j"$jobs"
 ctest --test-dir build-asan --output-on-failure -j"$jobs"
 
-echo "== fuzzing the safetensors header parser (bounded)"
+echo "== fuzzing the parsers of untrusted input (bounded): safetensors headers, tokenizer input, model output (DSML)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDS_BUILD_FUZZERS=ON \
       -DDS_BUILD_TESTS=ON -DDS_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build build-fuzz -j"$jobs" --target safetensors_fuzz
-corpus=$(mktemp -d)
-cp tests/fuzz/corpus/safetensors/* "$corpus"/
-./build-fuzz/tests/safetensors_fuzz -max_total_time="${DS_FUZZ_SECONDS:-60}" -print_final_stats=1 "$corpus" 2>&1 | tail -5
-rm -rf "$corpus"
+cmake --build build-fuzz -j"$jobs" --target safetensors_fuzz tokenizer_fuzz dsml_fuzz
+for target in safetensors tokenizer dsml; do
+  corpus=$(mktemp -d)
+  cp tests/fuzz/corpus/"$target"/* "$corpus"/
+  echo "-- ${target}_fuzz"
+  "$(find build-fuzz/tests -type f -name "${target}_fuzz")" -max_total_time="${DS_FUZZ_SECONDS:-40}" -print_final_stats=1 "$corpus" 2>&1 | tail -3
+  rm -rf "$corpus"
+done
 echo "all tests passed"

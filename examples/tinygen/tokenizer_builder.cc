@@ -219,7 +219,7 @@ std::string BuildTokenizerJson(int64_t vocab_size) {
                                            std::to_string(kMinTokenizerVocab) + ")");
   }
   const std::string kSpecials[3] = {"<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜▁pad▁｜>"};
-  const std::string kChat[4] = {"<｜User｜>", "<｜Assistant｜>", "<think>", "</think>"};
+  const std::string kChat[5] = {"<｜User｜>", "<｜Assistant｜>", "<think>", "</think>", "｜DSML｜"};
 
   Bpe bpe;
   for (const std::string& s : kSpecials) bpe.tokens.push_back(s);
@@ -233,18 +233,18 @@ std::string BuildTokenizerJson(int64_t vocab_size) {
       bpe.tokens.push_back(Utf8(c));
     }
   }
-  Train(kTrainingText, static_cast<size_t>(vocab_size) - 4, byte_token, bpe);
+  Train(kTrainingText, static_cast<size_t>(vocab_size) - 5, byte_token, bpe);
 
   Json vocab = Json::object();
   for (size_t id = 0; id < bpe.tokens.size(); ++id) vocab[bpe.tokens[id]] = id;
   Json added = Json::array();
   for (int id = 0; id < 3; ++id) added.push_back(AddedToken(id, kSpecials[id], true));
-  const int64_t first_chat = vocab_size - 4;
+  const int64_t first_chat = vocab_size - 5;
   for (int64_t id = static_cast<int64_t>(bpe.tokens.size()); id < first_chat; ++id) {
     const int64_t n = id - static_cast<int64_t>(bpe.tokens.size());
     added.push_back(AddedToken(id, "<｜place▁holder▁no▁" + std::to_string(n) + "｜>", true));
   }
-  for (int k = 0; k < 4; ++k) added.push_back(AddedToken(first_chat + k, kChat[k], k >= 2));
+  for (int k = 0; k < 5; ++k) added.push_back(AddedToken(first_chat + k, kChat[k], k >= 2));
 
   Json doc = Json::object();
   doc["version"] = "1.0";

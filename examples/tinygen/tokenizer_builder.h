@@ -8,13 +8,13 @@
 
 namespace deepseek::tinygen {
 
-// BOS, EOS and pad (ids 0-2), the 256 byte tokens and the four chat tokens.
-inline constexpr int64_t kMinTokenizerVocab = 3 + 256 + 4;
+// BOS, EOS and pad (ids 0-2), the 256 byte tokens and the five chat-format tokens.
+inline constexpr int64_t kMinTokenizerVocab = 3 + 256 + 5;
 
 // tokenizer.json whose ids are exactly 0 .. vocab_size-1: BOS 0, EOS 1, pad 2, byte tokens
 // 3-258, then as many learned merges as fit, then added tokens: unused placeholders
 // <｜place▁holder▁no▁N｜> when the text runs out of merges, and finally <｜User｜>,
-// <｜Assistant｜>, <think>, </think> as the last four ids. As in DeepSeek's file, ids 0-2 are
+// <｜Assistant｜>, <think>, </think>, ｜DSML｜ as the last five ids. As in DeepSeek's file, ids 0-2 are
 // both vocab entries and added tokens. Throws Error(kInvalidArgument) below kMinTokenizerVocab.
 std::string BuildTokenizerJson(int64_t vocab_size);
 

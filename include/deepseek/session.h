@@ -24,6 +24,24 @@ struct SessionOptions {
   std::function<bool(int64_t done, int64_t total)> progress;
 };
 
+class Session;
+
+// A saved copy of one session's sequence — caches, compressor state, consumed tokens and the
+// last logits — taken by Session::Snapshot and put back by Session::Restore. A chat uses it to
+// return to the end of an earlier prompt instead of recomputing the conversation. Today it is
+// a full copy of the state (see bytes()); immutable and cheap to copy itself.
+class SessionSnapshot {
+ public:
+  int64_t position() const;             // tokens the sequence held
+  std::span<const int32_t> tokens() const;
+  uint64_t bytes() const;               // memory the copy holds
+
+ private:
+  friend class Session;
+  struct Data;
+  std::shared_ptr<const Data> data_;
+};
+
 class Session {
  public:
   static Result<std::unique_ptr<Session>> Create(std::shared_ptr<const Model> model,
@@ -47,8 +65,16 @@ class Session {
   // Prefill must start with `next_token`, or later MTP calls fail with kFailedPrecondition.
   Result<std::vector<float>> MtpLogits(int32_t next_token);
 
-  int64_t position() const;  // tokens consumed so far
-  void Reset();              // back to an empty sequence
+  int64_t position() const;                 // tokens consumed so far
+  int64_t capacity() const;                 // tokens the session may hold (max_context)
+  std::span<const int32_t> tokens() const;  // the tokens consumed, in order
+  void Reset();                             // back to an empty sequence
+
+  // Copies the sequence as it is now; Restore puts this session back to it (any session of
+  // the same Model: a snapshot from another model is kInvalidArgument). MTP bookkeeping is
+  // part of the copy.
+  Result<SessionSnapshot> Snapshot() const;
+  Status Restore(const SessionSnapshot& snapshot);
 
  private:
   struct Impl;

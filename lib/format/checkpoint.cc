@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "core/error.h"
-#include "format/json_text.h"
+#include "core/json_text.h"
 
 namespace deepseek::format {
 namespace {

@@ -16,10 +16,10 @@ void CompressorState::Reset(int ratio, int width, bool overlap) {
   score.assign(n, -std::numeric_limits<float>::infinity());
 }
 
-SequenceState::SequenceState(const ModelConfig& config) : config_(config) { Reset(); }
+SequenceState::SequenceState(const ModelConfig& config) : config_(&config) { Reset(); }
 
 void SequenceState::Reset() {
-  const ModelConfig& c = config_;
+  const ModelConfig& c = *config_;
   position_ = 0;
   mtp_position = 0;
   mtp_pending_streams.clear();

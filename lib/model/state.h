@@ -43,18 +43,19 @@ struct LayerState {
   CompressorState index_compressor;
 };
 
+// Copyable: a copy is a snapshot of the sequence that can later be restored (prefix reuse).
 class SequenceState {
  public:
   explicit SequenceState(const ModelConfig& config);
   void Reset();
 
-  const ModelConfig& config() const { return config_; }
+  const ModelConfig& config() const { return *config_; }
   int64_t position() const { return position_; }  // tokens consumed by the main model
   void Advance(int64_t n) { position_ += n; }
 
   LayerState& layer(int i) { return layers_[static_cast<size_t>(i)]; }
   const LayerState& layer(int i) const { return layers_[static_cast<size_t>(i)]; }
-  LayerState& mtp_layer(int i) { return layers_[static_cast<size_t>(config_.n_layers + i)]; }
+  LayerState& mtp_layer(int i) { return layers_[static_cast<size_t>(config_->n_layers + i)]; }
 
   // MTP lags the main model: it needs the token after each position. The main model's final
   // streams of positions [mtp_position, position) wait here until their next tokens are known.
@@ -63,7 +64,7 @@ class SequenceState {
   std::vector<int32_t> tokens;             // every token consumed, in order
 
  private:
-  const ModelConfig& config_;
+  const ModelConfig* config_;  // the model's, which outlives every state
   int64_t position_ = 0;
   std::vector<LayerState> layers_;  // main layers, then MTP layers
 };

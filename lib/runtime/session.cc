@@ -107,6 +107,33 @@ struct Session::Impl {
   bool mtp_diverged = false;
 };
 
+struct SessionSnapshot::Data {
+  std::shared_ptr<const Model> model;  // keeps the config the state points to alive
+  model::SequenceState state;
+  std::vector<float> logits;
+  int32_t mtp_expected;
+  bool mtp_diverged;
+};
+
+int64_t SessionSnapshot::position() const { return data_ ? data_->state.position() : 0; }
+
+std::span<const int32_t> SessionSnapshot::tokens() const {
+  if (!data_) return {};
+  return data_->state.tokens;
+}
+
+uint64_t SessionSnapshot::bytes() const {
+  if (!data_) return 0;
+  const model::SequenceState& s = data_->state;
+  uint64_t floats = s.mtp_pending_streams.size() + data_->logits.size();
+  for (int i = 0; i < s.config().n_layers + s.config().n_mtp_layers; ++i) {
+    const model::LayerState& l = s.layer(i);
+    floats += l.window.size() + l.compressed.data().size() + l.index_keys.data().size() + l.compressor.kv.size() +
+              l.compressor.score.size() + l.index_compressor.kv.size() + l.index_compressor.score.size();
+  }
+  return floats * sizeof(float) + s.tokens.size() * sizeof(int32_t);
+}
+
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::~Session() = default;
 
@@ -145,6 +172,36 @@ Result<std::vector<float>> Session::MtpLogits(int32_t next_token) {
 }
 
 int64_t Session::position() const { return impl_->state.position(); }
+
+int64_t Session::capacity() const { return impl_->capacity(); }
+
+std::span<const int32_t> Session::tokens() const { return impl_->state.tokens; }
+
+Result<SessionSnapshot> Session::Snapshot() const {
+  SessionSnapshot snapshot;
+  Status status = CatchAll([&] {
+    snapshot.data_ = std::make_shared<const SessionSnapshot::Data>(
+        SessionSnapshot::Data{impl_->model, impl_->state, impl_->logits, impl_->mtp_expected, impl_->mtp_diverged});
+  });
+  if (!status.ok()) return status;
+  return snapshot;
+}
+
+Status Session::Restore(const SessionSnapshot& snapshot) {
+  return CatchAll([&] {
+    if (!snapshot.data_) Fail(StatusCode::kInvalidArgument, "Restore: the snapshot is empty");
+    if (snapshot.data_->model != impl_->model) {
+      Fail(StatusCode::kInvalidArgument, "Restore: the snapshot was taken from a session of another model");
+    }
+    // Copy first, then commit without throwing, so a failed copy leaves the session as it was.
+    model::SequenceState state = snapshot.data_->state;
+    std::vector<float> logits = snapshot.data_->logits;
+    impl_->state = std::move(state);
+    impl_->logits = std::move(logits);
+    impl_->mtp_expected = snapshot.data_->mtp_expected;
+    impl_->mtp_diverged = snapshot.data_->mtp_diverged;
+  });
+}
 
 void Session::Reset() {
   impl_->state.Reset();

@@ -15,11 +15,10 @@
 
 #include "deepseek/deepseek.h"
 #include "support/shared_data.h"
+#include "tiny_fixture.h"
 #include "tinygen/tiny_checkpoint.h"
 
 namespace deepseek::testing {
-
-// Shared with session_test.cc, which declares them.
 
 const std::string& TinyCheckpointDir() {
   static const std::string dir = [] {
@@ -28,6 +27,15 @@ const std::string& TinyCheckpointDir() {
     return d;
   }();
   return dir;
+}
+
+std::shared_ptr<const Model> TinyModel() {
+  static const std::shared_ptr<const Model> model = [] {
+    auto loaded = Model::Load(TinyCheckpointDir());
+    REQUIRE_MESSAGE(loaded.ok(), loaded.status().ToString());
+    return loaded.value();
+  }();
+  return model;
 }
 
 void CheckStatus(const Status& status, StatusCode code, const std::vector<std::string>& needles) {

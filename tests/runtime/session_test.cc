@@ -3,7 +3,6 @@
 // cancellation, and the deepseek-logits runner checked against the same API.
 #include <doctest/doctest.h>
 
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <cmath>
@@ -20,26 +19,14 @@
 #include <vector>
 
 #include "deepseek/deepseek.h"
+#include "support/run_tool.h"
 #include "support/shared_data.h"
+#include "tiny_fixture.h"
 
 namespace deepseek::testing {
-
-// Defined in model_load_test.cc.
-const std::string& TinyCheckpointDir();  // the tiny checkpoint, generated once per run
-void CheckStatus(const Status& status, StatusCode code, const std::vector<std::string>& needles);
-
 namespace {
 
 using Logits = std::vector<float>;
-
-std::shared_ptr<const Model> TinyModel() {
-  static const std::shared_ptr<const Model> model = [] {
-    auto loaded = Model::Load(TinyCheckpointDir());
-    REQUIRE_MESSAGE(loaded.ok(), loaded.status().ToString());
-    return loaded.value();
-  }();
-  return model;
-}
 
 int32_t Vocab() { return static_cast<int32_t>(TinyModel()->config().vocab_size); }
 
@@ -65,13 +52,13 @@ std::unique_ptr<Session> NewSession(const SessionOptions& options) {
   return std::move(session).value();
 }
 
-Logits Snapshot(const Session& s) { return {s.logits().begin(), s.logits().end()}; }
+Logits LogitsOf(const Session& s) { return {s.logits().begin(), s.logits().end()}; }
 
 // One call: Decode for a single token, Prefill otherwise; returns the logits after it.
 Logits Step(Session& s, std::span<const int32_t> tokens) {
   const Status status = tokens.size() == 1 ? s.Decode(tokens[0]) : s.Prefill(tokens);
   REQUIRE_MESSAGE(status.ok(), status.ToString());
-  return Snapshot(s);
+  return LogitsOf(s);
 }
 
 // Feeds `tokens` as consecutive calls of the given sizes; the logits after each call.
@@ -145,7 +132,7 @@ TEST_CASE("runtime: a rejected or empty Prefill leaves the session unchanged") {
     CHECK(s.Prefill({}).ok());
   }
   CHECK(s.position() == 5);
-  CHECK(BitDiff(Snapshot(s), before) == "");
+  CHECK(BitDiff(LogitsOf(s), before) == "");
   // It goes on exactly like a session that never saw the request, up to max_context.
   auto fresh = NewSession(Options(1));
   CHECK(BitDiff(Step(s, std::span(tokens).subspan(5, 3)), Feed(*fresh, tokens, {5, 3}).back()) == "");
@@ -233,7 +220,7 @@ TEST_CASE("runtime: sessions sharing a model keep their own state") {
       worker_status = sb.status();
       for (size_t i = 0, at = 0; worker_status.ok() && i < steps.size(); at += steps[i++]) {
         worker_status = sb.value()->Prefill(std::span(b).subspan(at, steps[i]));
-        got_b.push_back(Snapshot(*sb.value()));
+        got_b.push_back(LogitsOf(*sb.value()));
       }
     });
     const std::vector<Logits> got_a = Feed(*NewSession(Options(2)), a, steps);
@@ -262,6 +249,46 @@ TEST_CASE("runtime: Reset then the same prefill gives the same logits") {
   CheckSameTraces(run(), first);  // the MTP head restarts with the sequence too
 }
 
+
+TEST_CASE("runtime: Restore returns to a snapshot; continuing matches a session that never left") {
+  const std::vector<int32_t> tokens = Tokens(60, 8);
+  const std::vector<int32_t> other = Tokens(30, 9);
+  // 37 tokens: past the window's first wrap-around in no layer, but inside open compressor
+  // blocks of every ratio, so the snapshot must carry them.
+  auto session = NewSession(Options(2).Chunk(16));
+  Session& s = *session;
+  Step(s, std::span(tokens).first(37));
+  auto snapshot = s.Snapshot();
+  REQUIRE_MESSAGE(snapshot.ok(), snapshot.status().ToString());
+  CHECK(snapshot.value().position() == 37);
+  CHECK(std::equal(snapshot.value().tokens().begin(), snapshot.value().tokens().end(), tokens.begin()));
+  CHECK(snapshot.value().bytes() > 0);
+  const Logits at_snapshot = LogitsOf(s);
+
+  Step(s, other);  // wander off
+  REQUIRE(s.Restore(snapshot.value()).ok());
+  CHECK(s.position() == 37);
+  CHECK(LogitsOf(s) == at_snapshot);
+  const std::vector<Logits> resumed = Feed(s, std::span(tokens).subspan(37), Steps({10}, 13));
+
+  auto straight = NewSession(Options(2).Chunk(16));
+  CheckSameTraces(resumed, Last(Feed(*straight, tokens, Steps({37, 10}, 13)), 14));
+
+  // A snapshot outlives its session and restores into another session of the same model.
+  session.reset();
+  auto second = NewSession(Options(1));
+  REQUIRE(second->Restore(snapshot.value()).ok());
+  CHECK(LogitsOf(*second) == at_snapshot);
+
+  // An empty snapshot, or one of another model, is refused and changes nothing.
+  CheckStatus(second->Restore(SessionSnapshot{}), StatusCode::kInvalidArgument, {"empty"});
+  auto other_model = Model::Load(TinyCheckpointDir());
+  REQUIRE(other_model.ok());
+  auto foreign = Session::Create(other_model.value(), Options(1));
+  REQUIRE(foreign.ok());
+  CheckStatus(foreign.value()->Restore(snapshot.value()), StatusCode::kInvalidArgument, {"another model"});
+  CHECK(foreign.value()->position() == 0);
+}
 TEST_CASE("runtime: MtpLogits") {
   const std::vector<int32_t> tokens = Tokens(41, 7);
   const std::span<const int32_t> all(tokens);
@@ -275,7 +302,7 @@ TEST_CASE("runtime: MtpLogits") {
     REQUIRE_MESSAGE(want.ok(), want.status().ToString());
     REQUIRE(want.value().size() == static_cast<size_t>(Vocab()));
     CHECK(std::all_of(want.value().begin(), want.value().end(), [](float x) { return std::isfinite(x); }));
-    CHECK(BitDiff(want.value(), Snapshot(*one_shot)) != "");  // not the main head's logits
+    CHECK(BitDiff(want.value(), LogitsOf(*one_shot)) != "");  // not the main head's logits
 
     // 20 + 20; the same with an MTP call in between; internal chunks of 5 on one thread.
     auto halves = NewSession(mtp), halves_mtp = NewSession(mtp);
@@ -348,12 +375,12 @@ TEST_CASE("runtime: a cancelled prefill keeps its finished chunks and can be con
   Session& s = *session;
   CheckStatus(s.Prefill(all), StatusCode::kCancelled, {"8 of 30"});
   CHECK(s.position() == 8);
-  CHECK(BitDiff(Snapshot(s), after8) == "");
+  CHECK(BitDiff(LogitsOf(s), after8) == "");
 
   cancel = false;
   REQUIRE(s.Prefill(all.subspan(8)).ok());
   CHECK(s.position() == 30);
-  CHECK(BitDiff(Snapshot(s), want) == "");
+  CHECK(BitDiff(LogitsOf(s), want) == "");
   const std::vector<std::pair<int64_t, int64_t>> expected = {{8, 30}, {8, 22}, {16, 22}, {22, 22}};
   CHECK(reports == expected);
 }
@@ -364,25 +391,8 @@ constexpr std::string_view kLogitsBin = DS_LOGITS_BIN;
 constexpr std::string_view kLogitsBin;  // examples not built
 #endif
 
-struct RunResult {
-  int exit_code = -1;
-  std::string stderr_text;
-};
-
-// Runs deepseek-logits with `args` (already shell-quoted where needed), capturing its stderr.
-RunResult RunLogits(const std::string& args) {
-  std::string command = "'";
-  command += kLogitsBin;
-  command += "' " + args + " 2>&1 >/dev/null";
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  RunResult result;
-  char buffer[512];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0;) result.stderr_text.append(buffer, n);
-  const int status = pclose(pipe);
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  return result;
-}
+// Runs deepseek-logits with `args` (already shell-quoted where needed).
+ToolRun RunLogits(const std::string& args) { return RunTool(std::string(kLogitsBin), args); }
 
 // A float32 C-order .npy file as the runner writes it (format version 1.0).
 struct Npy {
@@ -437,7 +447,7 @@ TEST_CASE("runtime: deepseek-logits writes the Session API's logits" * doctest::
   std::vector<Logits> want, want_mtp;
   for (size_t at = kPrefill; at <= kCount; ++at) {
     if (at > kPrefill) Step(*session, std::span(tokens).subspan(at - 1, 1));
-    want.push_back(Snapshot(*session));
+    want.push_back(LogitsOf(*session));
     if (at == kCount) break;
     auto m = session->MtpLogits(tokens[at]);
     REQUIRE_MESSAGE(m.ok(), m.status().ToString());
@@ -454,15 +464,15 @@ TEST_CASE("runtime: deepseek-logits writes the Session API's logits" * doctest::
   };
 
   SUBCASE("without MTP: [1 + count - N, vocab]") {
-    const RunResult run = RunLogits(common);
-    REQUIRE_MESSAGE(run.exit_code == 0, run.stderr_text);
+    const ToolRun run = RunLogits(common);
+    REQUIRE_MESSAGE(run.exit_code == 0, run.err);
     const Npy logits = Npy::Read(dir + "/logits.npy");
     CHECK(logits.shape[0] == 1 + kCount - kPrefill);
     check_rows(logits, want);
   }
   SUBCASE("with MTP: the last token only conditions the MTP head, [count - N, vocab] each") {
-    const RunResult run = RunLogits(common + " --threads 1 --mtp '" + dir + "/mtp.npy'");
-    REQUIRE_MESSAGE(run.exit_code == 0, run.stderr_text);
+    const ToolRun run = RunLogits(common + " --threads 1 --mtp '" + dir + "/mtp.npy'");
+    REQUIRE_MESSAGE(run.exit_code == 0, run.err);
     const Npy logits = Npy::Read(dir + "/logits.npy"), mtp = Npy::Read(dir + "/mtp.npy");
     CHECK(logits.shape[0] == kCount - kPrefill);
     CHECK(mtp.shape == logits.shape);
@@ -483,9 +493,9 @@ TEST_CASE("runtime: deepseek-logits writes the Session API's logits" * doctest::
     };
     for (const Case& c : cases) {
       CAPTURE(c.args);
-      const RunResult run = RunLogits(c.args);
+      const ToolRun run = RunLogits(c.args);
       CHECK(run.exit_code != 0);
-      CHECK_MESSAGE(run.stderr_text.find(c.needle) != std::string::npos, "stderr: " << run.stderr_text);
+      CHECK_MESSAGE(run.err.find(c.needle) != std::string::npos, "stderr: " << run.err);
     }
   }
 }

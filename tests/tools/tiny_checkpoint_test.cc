@@ -288,10 +288,11 @@ void CheckTokenizer(const json& t, int64_t vocab_size) {
   CHECK(by_id.at(0) == "<｜begin▁of▁sentence｜>");
   CHECK(by_id.at(1) == "<｜end▁of▁sentence｜>");
   CHECK(by_id.at(2) == "<｜▁pad▁｜>");
-  CHECK(by_id.at(vocab_size - 4) == "<｜User｜>");
-  CHECK(by_id.at(vocab_size - 3) == "<｜Assistant｜>");
-  CHECK(by_id.at(vocab_size - 2) == "<think>");
-  CHECK(by_id.at(vocab_size - 1) == "</think>");
+  CHECK(by_id.at(vocab_size - 5) == "<｜User｜>");
+  CHECK(by_id.at(vocab_size - 4) == "<｜Assistant｜>");
+  CHECK(by_id.at(vocab_size - 3) == "<think>");
+  CHECK(by_id.at(vocab_size - 2) == "</think>");
+  CHECK(by_id.at(vocab_size - 1) == "｜DSML｜");
   CHECK(by_id.at(3) == "!");
   CHECK(by_id.at(3 + 255) == "\xc5\x83");  // U+0143, the last byte character
   for (const json& merge : t["model"]["merges"]) {
@@ -309,7 +310,7 @@ TEST_CASE("tinygen: tokenizer.json is a byte-level BPE with exactly vocab_size i
   const std::string dir = Generate(TinySpec::FlashTiny(), "tokenizer");
   const json t = ReadJson(dir + "/tokenizer.json");
   CheckTokenizer(t, 512);
-  CHECK(t["model"]["merges"].size() == 512 - 263);  // the text has more merges than room
+  CHECK(t["model"]["merges"].size() == 512 - kMinTokenizerVocab);  // the text has more merges than room
   const json config = ReadJson(dir + "/tokenizer_config.json");
   CHECK(config["bos_token"]["content"] == "<｜begin▁of▁sentence｜>");
   CHECK(config["add_bos_token"] == false);

@@ -1,12 +1,12 @@
 // Strict JSON reading: nlohmann's parser plus duplicate-key detection, errors as deepseek::Error.
-#include "format/json_text.h"
+#include "core/json_text.h"
 
 #include <set>
 #include <vector>
 
 #include "core/error.h"
 
-namespace deepseek::format {
+namespace deepseek {
 
 nlohmann::json ParseJsonObject(std::string_view text, const std::string& file) {
   using Json = nlohmann::json;
@@ -51,4 +51,4 @@ std::string JsonExcerpt(const nlohmann::json& value) {
   return text;
 }
 
-}  // namespace deepseek::format
+}  // namespace deepseek
