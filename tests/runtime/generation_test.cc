@@ -80,7 +80,7 @@ TEST_CASE("stop strings: held back while they may still match, cut where they do
   CHECK(flush.Flush() == "z");
 }
 
-TEST_CASE("generation: the stream, the text and the tokens agree; max_tokens ends it") {
+TEST_CASE("generation: the stream, the text and the tokens agree and max_tokens ends it") {
   auto g = NewGenerator();
   std::string streamed;
   std::vector<int32_t> event_tokens;
@@ -103,7 +103,7 @@ TEST_CASE("generation: the stream, the text and the tokens agree; max_tokens end
   CHECK(out.stats.decode_tokens_per_second() > 0);
 }
 
-TEST_CASE("generation: a fixed seed reproduces; greedy equals argmax of the session's logits") {
+TEST_CASE("generation: a fixed seed reproduces and greedy equals argmax of the session's logits") {
   auto a = NewGenerator();
   auto b = NewGenerator();
   const auto prompt = Encode("The sea");
@@ -254,7 +254,7 @@ TEST_CASE("chat: a second turn resumes before the first reply and matches a fres
   }
 }
 
-TEST_CASE("chat: a reply that ends with EOS parses; the EOS text is not in the content") {
+TEST_CASE("chat: a reply that ends with EOS parses and the EOS text is not in the content") {
   auto g = NewGenerator();
   ChatFormatOptions format;
   format.mode = ChatMode::kFast;

@@ -87,7 +87,7 @@ TEST_CASE("sampling: min-p drops tokens below the fraction of the top probabilit
   CHECK(Drawn(s, logits, 3000) == std::set<int32_t>{0, 1});
 }
 
-TEST_CASE("sampling: a -inf logit bias never appears; a positive one wins") {
+TEST_CASE("sampling: a -inf logit bias never appears, a positive one wins") {
   SamplingParams p;
   p.temperature = 3;
   p.logit_bias = {{1, -INFINITY}, {7, -INFINITY}};

@@ -27,7 +27,7 @@ TEST_CASE("encode: invalid UTF-8 is kInvalidArgument naming the byte offset") {
   }
 }
 
-TEST_CASE("decode: ids out of range are kInvalidArgument; cut characters become U+FFFD") {
+TEST_CASE("decode: ids out of range are kInvalidArgument and cut characters become U+FFFD") {
   const auto tok = SharedTokenizer("deepseek-v3");
   for (const int32_t bad : {-1, static_cast<int32_t>(tok->vocab_size()), 128799 + 100}) {
     CAPTURE(bad);

@@ -54,7 +54,7 @@ TEST_CASE("load: the tinygen tokenizer loads and round-trips") {
   CHECK(bare->Decode(bare->Encode(text).value()).value() == text);
 }
 
-TEST_CASE("load: from a file or a folder holding tokenizer.json; missing is kNotFound") {
+TEST_CASE("load: from a file or a folder holding tokenizer.json, and a missing one is kNotFound") {
   const std::string dir = testing::TempDir("tokenizer");
   testing::WriteFile(dir + "/tokenizer.json", tinygen::BuildTokenizerJson(kTinyVocab));
   CHECK(Tokenizer::Load(dir).ok());
