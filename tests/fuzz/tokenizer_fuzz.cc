@@ -31,7 +31,7 @@ std::shared_ptr<const deepseek::Tokenizer> LoadOnce() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::shared_ptr<const deepseek::Tokenizer> tok = LoadOnce();
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  const bool valid = deepseek::tokenizer::FirstInvalidUtf8(text) == text.size();
+  const bool valid = deepseek::FirstInvalidUtf8(text) == text.size();
   auto ids = tok->Encode(text);
   if (!valid) {
     if (ids.ok() || ids.status().code() != deepseek::StatusCode::kInvalidArgument) __builtin_trap();
