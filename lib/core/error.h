@@ -20,6 +20,12 @@ class Error : public std::runtime_error {
 
 [[noreturn]] inline void Fail(StatusCode code, const std::string& message) { throw Error(code, message); }
 
+// The reverse of CatchAll, for code that calls the public API from inside the library (the
+// generator, the C ABI): a failed Status continues as an Error with the same code and message.
+inline void ThrowIfError(const Status& status) {
+  if (!status.ok()) Fail(status.code(), status.message());
+}
+
 // Runs fn() and converts any exception into a Status; used at every public entry point.
 template <typename Fn>
 Status CatchAll(Fn&& fn) noexcept {

@@ -21,10 +21,6 @@ using Clock = std::chrono::steady_clock;
 
 double SecondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-void Check(const Status& status) {
-  if (!status.ok()) Fail(status.code(), status.message());
-}
-
 // Where the text of one generation goes: a raw stream is all content; a chat stream is split
 // into reasoning, content and tool calls, and parsed at the end.
 class ReplySink {
@@ -130,13 +126,13 @@ struct Generator::Impl {
     if (prompt.empty()) Fail(StatusCode::kInvalidArgument, "the prompt is empty");
     const Clock::time_point start = Clock::now();
     Result<int64_t> reused = reuse.Resume(*session, prompt);
-    Check(reused.status());
+    ThrowIfError(reused.status());
     stats.prompt_tokens = static_cast<int64_t>(prompt.size());
     stats.reused_tokens = reused.value();
     const Status advanced = reuse.Advance(*session, prompt, marks);
     stats.prefill_seconds = SecondsSince(start);
     if (advanced.code() == StatusCode::kCancelled) return false;
-    Check(advanced);
+    ThrowIfError(advanced);
     return true;
   }
 
@@ -144,7 +140,7 @@ struct Generator::Impl {
                  std::span<const int32_t> stop_tokens, ReplySink& sink) {
     Validate(params);
     Result<Sampler> sampler = Sampler::Create(params.sampling, model->config().vocab_size);
-    Check(sampler.status());
+    ThrowIfError(sampler.status());
     cancel = false;
     Generation out;
     if (!Prepare(prompt, marks, out.stats)) {
@@ -166,7 +162,7 @@ struct Generator::Impl {
         break;
       }
       Result<int32_t> next = sampler.value().Sample(session->logits(), out.tokens);
-      Check(next.status());
+      ThrowIfError(next.status());
       const int32_t token = next.value();
       out.tokens.push_back(token);
       if (is_stop(token)) {
@@ -174,7 +170,7 @@ struct Generator::Impl {
         break;
       }
       Result<std::string> piece = decoder.Push(token);
-      Check(piece.status());
+      ThrowIfError(piece.status());
       if (!sink.Emit(token, stops.Push(piece.value()))) {
         out.finish = FinishReason::kCancelled;
         break;
@@ -191,7 +187,7 @@ struct Generator::Impl {
         out.finish = FinishReason::kContextFull;
         break;
       }
-      Check(session->Decode(token));
+      ThrowIfError(session->Decode(token));
     }
     if (!stops.stopped() && out.finish != FinishReason::kCancelled) {
       const std::string tail = stops.Push(decoder.Finish()) + stops.Flush();
@@ -211,9 +207,9 @@ struct Generator::Impl {
   ChatReply Chat(std::span<const ChatMessage> messages, const ChatFormatOptions& format, const GenerationParams& params,
                  const StreamCallback& on_event) {
     Result<std::string> prompt_text = EncodeChat(messages, format);
-    Check(prompt_text.status());
+    ThrowIfError(prompt_text.status());
     Result<std::vector<int32_t>> prompt = tokenizer->Encode(prompt_text.value());
-    Check(prompt.status());
+    ThrowIfError(prompt.status());
     const std::vector<int32_t>& ids = prompt.value();
 
     // Tokens that open another turn end this one; the chat format never generates them.
@@ -275,7 +271,7 @@ Result<std::unique_ptr<Generator>> Generator::Create(std::shared_ptr<const Model
       return !raw->user_progress || raw->user_progress(done, total);
     };
     Result<std::unique_ptr<Session>> session = Session::Create(std::move(model), session_options);
-    Check(session.status());
+    ThrowIfError(session.status());
     impl->session = std::move(session).value();
     generator.reset(new Generator(std::move(impl)));
   });

@@ -219,13 +219,7 @@ Result<std::string> TokenStreamDecoder::Push(int32_t id) {
   pending_ += bytes;
   // Emit every complete character; a sequence that can no longer become valid is U+FFFD now,
   // and only a tail that may still complete waits for the next token.
-  const auto* p = reinterpret_cast<const uint8_t*>(pending_.data());
-  size_t done = 0;
-  while (done < pending_.size()) {
-    const Utf8Step step = ReadUtf8(p + done, pending_.size() - done);
-    if (step.kind == Utf8Step::kIncomplete) break;
-    done += step.length;
-  }
+  const size_t done = pending_.size() - IncompleteUtf8Tail(pending_);
   std::string text;
   AppendUtf8Lossy(std::string_view(pending_).substr(0, done), text);
   pending_.erase(0, done);

@@ -58,13 +58,9 @@ ds_status Guard(Fn&& fn) noexcept {
   return Report(CatchAll(std::forward<Fn>(fn)));
 }
 
-inline void Check(const Status& status) {
-  if (!status.ok()) Fail(status.code(), status.message());
-}
-
 template <typename T>
 T Unwrap(Result<T> result) {
-  Check(result.status());
+  ThrowIfError(result.status());
   return std::move(result).value();
 }
 

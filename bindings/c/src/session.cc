@@ -66,12 +66,12 @@ ds_status ds_session_prefill(ds_session* session, const int32_t* tokens, size_t 
   return Guard([&] {
     Require(session, "session");
     if (n_tokens) Require(tokens, "tokens");
-    Check(session->session->Prefill({tokens, n_tokens}));
+    ThrowIfError(session->session->Prefill({tokens, n_tokens}));
   });
 }
 
 ds_status ds_session_decode(ds_session* session, int32_t token) DS_NOEXCEPT {
-  return Guard([&] { Check(Require(session, "session")->session->Decode(token)); });
+  return Guard([&] { ThrowIfError(Require(session, "session")->session->Decode(token)); });
 }
 
 const float* ds_session_logits(const ds_session* session, size_t* n_logits) DS_NOEXCEPT {
@@ -118,7 +118,7 @@ ds_status ds_session_snapshot(const ds_session* session, ds_snapshot** out) DS_N
 ds_status ds_session_restore(ds_session* session, const ds_snapshot* snapshot) DS_NOEXCEPT {
   return Guard([&] {
     Require(session, "session");
-    Check(session->session->Restore(Require(snapshot, "snapshot")->snapshot));
+    ThrowIfError(session->session->Restore(Require(snapshot, "snapshot")->snapshot));
   });
 }
 
