@@ -44,9 +44,20 @@ enum class Op : uint8_t {
   kSparseAttention,  // softmax attention over gathered rows with a per-head sink
 };
 
+// What a stream's operators have done since it was created: the benchmark's bytes-per-token
+// and GEMM-rate figures come from here, counted from the tensors each call actually touched.
+struct StreamStats {
+  uint64_t weight_bytes = 0;  // weight and scale bytes read by weight operators
+  uint64_t matmul_flops = 0;  // 2 · n · rows · cols summed over weight operators
+  double matmul_seconds = 0;  // wall time inside weight operators
+  int64_t matmul_calls = 0;
+};
+
 class Stream {
  public:
   virtual ~Stream() = default;
+
+  const StreamStats& stats() const { return stats_; }
 
   // y[n, rows] = x[n, cols] · W[rows, cols]ᵀ with W dequantised exactly and fp32 accumulation.
   // x and y are row-major fp32 and must not alias.
@@ -63,7 +74,13 @@ class Stream {
 
   // Waits for queued work (the CPU stream runs synchronously).
   virtual void Synchronize() {}
+
+ protected:
+  StreamStats stats_;
 };
+
+// Bytes a weight operator reads from `w`: its stored elements and their scales.
+uint64_t WeightBytes(const WeightMatrix& w);
 
 enum class DeviceKind : uint8_t { kCpu, kAccelerator };
 

@@ -7,20 +7,6 @@
 
 namespace deepseek::backend {
 
-const char* WeightFormatName(WeightFormat format) {
-  switch (format) {
-    case WeightFormat::kF32:
-      return "f32";
-    case WeightFormat::kBF16:
-      return "bf16";
-    case WeightFormat::kFp8Block128:
-      return "fp8_block128";
-    case WeightFormat::kMxfp4:
-      return "mxfp4";
-  }
-  return "unknown";
-}
-
 Registry& Registry::Get() {
   static Registry registry;  // thread-safe initialisation; lives until exit
   return registry;

@@ -3,6 +3,7 @@
 #include "backends/cpu/cpu_backend.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -46,24 +47,10 @@ class CpuStream final : public Stream {
       return;
     }
     if (w.data == nullptr) InvalidArgument("MatMul: null weight data");
-    switch (w.format) {
-      case WeightFormat::kF32:
-        return MatMulF32(w, x, n, y, pool_);
-      case WeightFormat::kBF16:
-        return MatMulBf16(w, x, n, y, pool_);
-      case WeightFormat::kFp8Block128:
-        if (w.scales == nullptr) InvalidArgument("MatMul: FP8 weights without scales");
-        return MatMulFp8(w, x, n, y, pool_);
-      case WeightFormat::kMxfp4:
-        if (w.scales == nullptr) InvalidArgument("MatMul: MXFP4 weights without scales");
-        if (w.cols % kMxfp4BlockSize != 0) {
-          InvalidArgument("MatMul: MXFP4 cols " + std::to_string(w.cols) +
-                          " is not a multiple of 32");
-        }
-        return MatMulMxfp4(w, x, n, y, pool_);
-    }
-    Fail(StatusCode::kUnsupported,
-         "MatMul: unknown weight format " + std::to_string(static_cast<int>(w.format)));
+    const auto kernel = MatMulKernel(w);
+    const auto start = std::chrono::steady_clock::now();
+    kernel(w, x, n, y, pool_);
+    Account(w, n, start);
   }
 
   void SparseAttention(const float* q, int64_t n, int heads, int dim,
@@ -90,6 +77,36 @@ class CpuStream final : public Stream {
   }
 
  private:
+  using Kernel = void (*)(const WeightMatrix&, const float*, int64_t, float*, ThreadPool&);
+
+  // The kernel for w's format, after the format's own checks.
+  static Kernel MatMulKernel(const WeightMatrix& w) {
+    switch (w.format) {
+      case WeightFormat::kF32:
+        return MatMulF32;
+      case WeightFormat::kBF16:
+        return MatMulBf16;
+      case WeightFormat::kFp8Block128:
+        if (w.scales == nullptr) InvalidArgument("MatMul: FP8 weights without scales");
+        return MatMulFp8;
+      case WeightFormat::kMxfp4:
+        if (w.scales == nullptr) InvalidArgument("MatMul: MXFP4 weights without scales");
+        if (w.cols % kMxfp4BlockSize != 0) {
+          InvalidArgument("MatMul: MXFP4 cols " + std::to_string(w.cols) + " is not a multiple of 32");
+        }
+        return MatMulMxfp4;
+    }
+    Fail(StatusCode::kUnsupported, "MatMul: unknown weight format " + std::to_string(static_cast<int>(w.format)));
+  }
+
+  // One weight operator over n inputs that read all of w once, started at `start`.
+  void Account(const WeightMatrix& w, int64_t n, std::chrono::steady_clock::time_point start) {
+    stats_.matmul_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    stats_.weight_bytes += WeightBytes(w);
+    stats_.matmul_flops += 2 * static_cast<uint64_t>(n) * static_cast<uint64_t>(w.rows) * static_cast<uint64_t>(w.cols);
+    stats_.matmul_calls += 1;
+  }
+
   ThreadPool& pool_;
 };
 

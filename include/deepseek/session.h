@@ -26,6 +26,15 @@ struct SessionOptions {
 
 class Session;
 
+// What a session's computation has cost since it was created (Reset keeps counting). The
+// weight figures count every weight matrix an operator read, once per read, with its scales.
+struct SessionStats {
+  int64_t tokens_processed = 0;   // tokens fed to the main model (prefill and decode)
+  uint64_t weight_bytes_read = 0; // stored weight bytes streamed by the matrix operators
+  uint64_t matmul_flops = 0;      // 2 · inputs · rows · cols over the matrix operators
+  double matmul_seconds = 0;      // wall time spent inside the matrix operators
+};
+
 // A saved copy of one session's sequence — caches, compressor state, consumed tokens and the
 // last logits — taken by Session::Snapshot and put back by Session::Restore. A chat uses it to
 // return to the end of an earlier prompt instead of recomputing the conversation. Today it is
@@ -65,6 +74,7 @@ class Session {
   // Prefill must start with `next_token`, or later MTP calls fail with kFailedPrecondition.
   Result<std::vector<float>> MtpLogits(int32_t next_token);
 
+  SessionStats stats() const;
   int64_t position() const;                 // tokens consumed so far
   int64_t capacity() const;                 // tokens the session may hold (max_context)
   std::span<const int32_t> tokens() const;  // the tokens consumed, in order

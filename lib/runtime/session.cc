@@ -57,6 +57,7 @@ struct Session::Impl {
       const int64_t n = std::min(chunk, total - done);
       const auto part = tokens.subspan(static_cast<size_t>(done), static_cast<size_t>(n));
       net().Forward(*stream, nullptr, state, part, streams);
+      tokens_processed += n;
       state.tokens.insert(state.tokens.end(), part.begin(), part.end());
       if (options.enable_mtp) state.mtp_pending_streams.insert(state.mtp_pending_streams.end(), streams.begin(), streams.end());
       done += n;
@@ -105,6 +106,7 @@ struct Session::Impl {
   std::vector<float> logits;
   int32_t mtp_expected = -1;
   bool mtp_diverged = false;
+  int64_t tokens_processed = 0;
 };
 
 struct SessionSnapshot::Data {
@@ -169,6 +171,11 @@ Result<std::vector<float>> Session::MtpLogits(int32_t next_token) {
   Status status = CatchAll([&] { out = impl_->Mtp(next_token); });
   if (!status.ok()) return status;
   return out;
+}
+
+SessionStats Session::stats() const {
+  const backend::StreamStats& s = impl_->stream->stats();
+  return {impl_->tokens_processed, s.weight_bytes, s.matmul_flops, s.matmul_seconds};
 }
 
 int64_t Session::position() const { return impl_->state.position(); }

@@ -1,0 +1,139 @@
+// The machine probes of machine_probe.h, compiled once per Highway target.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "backends/cpu/machine_probe.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "backends/cpu/machine_probe.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "hwy/aligned_allocator.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace deepseek::backend::cpu::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+
+// The sum of x[0, n): four independent accumulators keep the loads, not the adds, the limit.
+float SumFloats(const float* HWY_RESTRICT x, int64_t n) {
+  const DF df;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+  VF a = hn::Zero(df), b = a, c = a, d = a;
+  int64_t i = 0;
+  for (; i + 4 * lanes <= n; i += 4 * lanes) {
+    a = hn::Add(a, hn::Load(df, x + i));
+    b = hn::Add(b, hn::Load(df, x + i + lanes));
+    c = hn::Add(c, hn::Load(df, x + i + 2 * lanes));
+    d = hn::Add(d, hn::Load(df, x + i + 3 * lanes));
+  }
+  float sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(hn::Add(a, b), hn::Add(c, d))));
+  for (; i < n; ++i) sum += x[i];
+  return sum;
+}
+
+// `iterations` rounds of twelve independent FMA chains (enough to cover the FMA latency times
+// the FMA ports of current cores); returns a value that depends on all of them.
+float FmaChains(int64_t iterations) {
+  const DF df;
+  const VF m = hn::Set(df, 0.999999f), c = hn::Set(df, 1e-7f);
+  VF a0 = hn::Set(df, 1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+  VF a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+  for (int64_t i = 0; i < iterations; ++i) {
+    a0 = hn::MulAdd(a0, m, c), a1 = hn::MulAdd(a1, m, c), a2 = hn::MulAdd(a2, m, c);
+    a3 = hn::MulAdd(a3, m, c), a4 = hn::MulAdd(a4, m, c), a5 = hn::MulAdd(a5, m, c);
+    a6 = hn::MulAdd(a6, m, c), a7 = hn::MulAdd(a7, m, c), a8 = hn::MulAdd(a8, m, c);
+    a9 = hn::MulAdd(a9, m, c), a10 = hn::MulAdd(a10, m, c), a11 = hn::MulAdd(a11, m, c);
+  }
+  const VF s = hn::Add(hn::Add(hn::Add(a0, a1), hn::Add(a2, a3)), hn::Add(hn::Add(a4, a5), hn::Add(a6, a7)));
+  return hn::GetLane(hn::SumOfLanes(df, hn::Add(s, hn::Add(hn::Add(a8, a9), hn::Add(a10, a11)))));
+}
+
+int64_t FloatLanes() { return static_cast<int64_t>(hn::Lanes(DF())); }
+
+const char* TargetNameHere() { return hwy::TargetName(HWY_TARGET); }
+
+}  // namespace deepseek::backend::cpu::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace deepseek::backend::cpu {
+HWY_EXPORT(SumFloats);
+HWY_EXPORT(FmaChains);
+HWY_EXPORT(FloatLanes);
+HWY_EXPORT(TargetNameHere);
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+// Keeps the probes' results alive so the compiler cannot drop the work.
+volatile float g_sink = 0;
+}  // namespace
+
+double MeasureReadBandwidth(ThreadPool& pool, uint64_t bytes, int passes) {
+  const int threads = pool.num_threads();
+  const int64_t floats = static_cast<int64_t>(bytes / sizeof(float));
+  // Each thread's share starts on a 64-byte boundary, so the aligned loads stay legal.
+  const int64_t share = floats / threads / 16 * 16;
+  if (share <= 0) Fail(StatusCode::kInvalidArgument, "MeasureReadBandwidth: buffer too small");
+  auto buffer = hwy::AllocateAligned<float>(static_cast<size_t>(share * threads));
+  if (!buffer) Fail(StatusCode::kOutOfMemory, "MeasureReadBandwidth: cannot allocate " + std::to_string(bytes) + " bytes");
+  // Each thread writes its own share first, so its pages are local to it.
+  pool.ParallelFor(threads, [&](int64_t begin, int64_t end, int) {
+    for (int64_t t = begin; t < end; ++t) std::fill_n(buffer.get() + t * share, share, 1.0f);
+  });
+  const auto read_pass = [&] {
+    std::vector<float> sums(static_cast<size_t>(threads));
+    pool.ParallelFor(threads, [&](int64_t begin, int64_t end, int) {
+      for (int64_t t = begin; t < end; ++t) sums[static_cast<size_t>(t)] = HWY_DYNAMIC_DISPATCH(SumFloats)(buffer.get() + t * share, share);
+    });
+    for (float s : sums) g_sink = g_sink + s;
+  };
+  read_pass();
+  double best = 0;
+  for (int p = 0; p < std::max(1, passes); ++p) {
+    const auto start = Clock::now();
+    read_pass();
+    best = std::max(best, static_cast<double>(share * threads) * sizeof(float) / Since(start) / 1e9);
+  }
+  return best;
+}
+
+double MeasurePeakFma(ThreadPool& pool) {
+  const int threads = pool.num_threads();
+  // Calibrate a run of about 50 ms on one thread, then time it on all of them.
+  int64_t iterations = 1 << 16;
+  for (;;) {
+    const auto start = Clock::now();
+    g_sink = g_sink + HWY_DYNAMIC_DISPATCH(FmaChains)(iterations);
+    if (Since(start) > 0.01 || iterations > (int64_t{1} << 40)) break;
+    iterations *= 2;
+  }
+  iterations *= 5;
+  double best = 0;
+  for (int run = 0; run < 3; ++run) {
+    std::vector<float> sums(static_cast<size_t>(threads));
+    const auto start = Clock::now();
+    pool.ParallelFor(threads, [&](int64_t begin, int64_t end, int) {
+      for (int64_t t = begin; t < end; ++t) sums[static_cast<size_t>(t)] = HWY_DYNAMIC_DISPATCH(FmaChains)(iterations);
+    });
+    const double seconds = Since(start);
+    for (float s : sums) g_sink = g_sink + s;
+    const double flops = 2.0 * 12.0 * static_cast<double>(HWY_DYNAMIC_DISPATCH(FloatLanes)()) *
+                         static_cast<double>(iterations) * threads;
+    best = std::max(best, flops / seconds / 1e9);
+  }
+  return best;
+}
+
+std::string KernelTarget() { return HWY_DYNAMIC_DISPATCH(TargetNameHere)(); }
+
+}  // namespace deepseek::backend::cpu
+#endif  // HWY_ONCE

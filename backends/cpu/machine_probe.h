@@ -1,0 +1,28 @@
+// Measures the two ceilings of the CPU that the benchmark compares its kernels against: the
+// memory read bandwidth (decode streams every weight once per token) and the peak fp32 FMA rate
+// (prefill GEMMs). Both run the same way the kernels do: one dispatched Highway kernel, every
+// thread of the caller's pool.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace deepseek {
+class ThreadPool;
+}
+
+namespace deepseek::backend::cpu {
+
+// GB/s (1e9 bytes per second) of reading a `bytes` buffer once, each thread of `pool` summing
+// its contiguous share with vector loads: the best of `passes` timed passes after an untimed
+// one that also faults the pages in. Throws kOutOfMemory when the buffer cannot be had.
+double MeasureReadBandwidth(ThreadPool& pool, uint64_t bytes, int passes = 5);
+
+// GFLOP/s of independent fp32 fused multiply-adds on every thread of `pool` (2 flops per lane
+// per FMA): the best of a few timed runs of about 50 ms each.
+double MeasurePeakFma(ThreadPool& pool);
+
+// The SIMD target the CPU kernels were dispatched to in this process ("AVX3", "AVX2", ...).
+std::string KernelTarget();
+
+}  // namespace deepseek::backend::cpu

@@ -1,0 +1,268 @@
+// deepseek-bench: decode and prefill speed of the CPU backend on a checkpoint with V4-Flash's
+// real layer dimensions, set against the machine's own ceilings measured in the same run (read
+// bandwidth for decode, peak FMA rate for prefill).
+//   deepseek-bench [--layers N] [--experts E] [--threads T] [--model DIR] [--cache DIR]
+//                  [--prompt N] [--decode N] [--json] [--sweep [--sweep-max N] [--sweep-out PREFIX]]
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "backends/cpu/machine_probe.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "deepseek/deepseek.h"
+#include "svg_plot.h"
+#include "tinygen/tiny_checkpoint.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+struct Options {
+  int layers = 4;
+  int experts = 64;
+  int threads = 0;
+  std::string model;             // an existing checkpoint instead of the generated one
+  std::string cache = "out/bench";
+  int prompt = 32;               // the short prompt before decode
+  int decode = 32;
+  bool json = false;
+  bool sweep = false;
+  int64_t sweep_max = 65536;
+  std::string sweep_out = "out/bench-sweep";
+};
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: deepseek-bench [--layers N] [--experts E] [--threads T] [--model DIR] [--cache DIR]\n"
+               "                      [--prompt N] [--decode N] [--json] [--sweep [--sweep-max N] [--sweep-out PREFIX]]\n");
+  return 2;
+}
+
+bool Parse(int argc, char** argv, Options& o) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--json") { o.json = true; continue; }
+    if (flag == "--sweep") { o.sweep = true; continue; }
+    if (i + 1 >= argc) return false;
+    const std::string v = argv[++i];
+    try {
+      if (flag == "--layers") o.layers = std::stoi(v);
+      else if (flag == "--experts") o.experts = std::stoi(v);
+      else if (flag == "--threads") o.threads = std::stoi(v);
+      else if (flag == "--model") o.model = v;
+      else if (flag == "--cache") o.cache = v;
+      else if (flag == "--prompt") o.prompt = std::stoi(v);
+      else if (flag == "--decode") o.decode = std::stoi(v);
+      else if (flag == "--sweep-max") o.sweep_max = std::stoll(v);
+      else if (flag == "--sweep-out") o.sweep_out = v;
+      else return false;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+  return o.layers >= 1 && o.experts >= 6 && o.threads >= 0 && o.prompt >= 1 && o.decode >= 1 && o.sweep_max >= 1024;
+}
+
+// Progress and tables go to stderr with --json, so that stdout is the JSON object alone.
+FILE* g_out = stdout;
+
+// The generated checkpoint for --layers/--experts, written once and reused from the cache.
+std::string BenchCheckpoint(const Options& o) {
+  if (!o.model.empty()) return o.model;
+  const std::string dir = o.cache + "/flash-bench-L" + std::to_string(o.layers) + "-E" + std::to_string(o.experts);
+  if (std::filesystem::exists(dir + "/model.safetensors.index.json")) return dir;
+  std::fprintf(g_out, "generating %s (V4-Flash layer dimensions, %d layers, %d experts) ...\n", dir.c_str(), o.layers,
+               o.experts);
+  const std::string partial = dir + ".partial";
+  std::filesystem::remove_all(partial);
+  int reported = -1;
+  const auto start = Clock::now();
+  deepseek::tinygen::WriteTinyCheckpoint(deepseek::tinygen::TinySpec::FlashBench(o.layers, o.experts), partial,
+                                         [&](const deepseek::tinygen::Progress& p) {
+                                           const int tenth = static_cast<int>(10 * p.bytes_done / std::max<uint64_t>(1, p.bytes_total));
+                                           if (tenth == reported) return;
+                                           reported = tenth;
+                                           std::fprintf(g_out, "  %3d%%  %.1f / %.1f GB  %.0f s\n", 10 * tenth,
+                                                        static_cast<double>(p.bytes_done) / 1e9,
+                                                        static_cast<double>(p.bytes_total) / 1e9, Since(start));
+                                         });
+  std::filesystem::rename(partial, dir);  // complete checkpoints only, so an interrupted run regenerates
+  return dir;
+}
+
+// A deterministic prompt: BOS, then ids spread over the vocabulary.
+std::vector<int32_t> Prompt(const deepseek::ModelConfig& c, int64_t n, int64_t salt = 0) {
+  std::vector<int32_t> tokens{c.bos_token_id};
+  for (int64_t i = 1; i < n; ++i) tokens.push_back(static_cast<int32_t>(((i + salt) * 7919) % (c.vocab_size - 3) + 3));
+  return tokens;
+}
+
+std::unique_ptr<deepseek::Session> NewSession(const std::shared_ptr<const deepseek::Model>& model, int threads) {
+  deepseek::SessionOptions options;
+  options.num_threads = threads;
+  auto session = deepseek::Session::Create(model, options);
+  if (!session.ok()) deepseek::Fail(session.status().code(), session.status().message());
+  return std::move(session.value());
+}
+
+void Check(const deepseek::Status& st) {
+  if (!st.ok()) deepseek::Fail(st.code(), st.message());
+}
+
+int32_t Argmax(std::span<const float> logits) {
+  return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+}
+
+struct PrefillResult {
+  double tok_s = 0;
+  double gemm_gflops = 0;  // matrix-operator flops over the time spent in them
+};
+
+PrefillResult MeasurePrefill(const std::shared_ptr<const deepseek::Model>& model, int threads, int64_t n) {
+  auto session = NewSession(model, threads);
+  const std::vector<int32_t> tokens = Prompt(model->config(), n);
+  const auto start = Clock::now();
+  Check(session->Prefill(tokens));
+  const double seconds = Since(start);
+  const deepseek::SessionStats s = session->stats();
+  return {static_cast<double>(n) / seconds, static_cast<double>(s.matmul_flops) / s.matmul_seconds / 1e9};
+}
+
+struct DecodeResult {
+  double tok_s = 0;
+  double bytes_per_token = 0;
+};
+
+// Decodes `steps` greedy tokens from where `session` is; the bytes are those its operators read.
+DecodeResult MeasureDecode(deepseek::Session& session, int steps) {
+  const deepseek::SessionStats before = session.stats();
+  const auto start = Clock::now();
+  for (int i = 0; i < steps; ++i) Check(session.Decode(Argmax(session.logits())));
+  const double seconds = Since(start);
+  const deepseek::SessionStats after = session.stats();
+  return {steps / seconds, static_cast<double>(after.weight_bytes_read - before.weight_bytes_read) / steps};
+}
+
+double PeakRssMb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+// Decode and prefill speed at growing context depths: one session is prefilled up to each
+// depth; the prefill figure is the speed of the last 512 tokens before it, the decode figure
+// that of 8 tokens decoded from a snapshot taken there (restored afterwards).
+void Sweep(const std::shared_ptr<const deepseek::Model>& model, const Options& o, int threads) {
+  constexpr int64_t kChunk = 512;
+  constexpr int kDecodeSteps = 8;
+  auto session = NewSession(model, threads);
+  std::vector<double> depths, prefill, decode;
+  const std::vector<int32_t> all = Prompt(model->config(), o.sweep_max);
+  std::fprintf(g_out, "\nsweep: depth  prefill tok/s  decode tok/s\n");
+  for (int64_t depth = 1024; depth <= o.sweep_max; depth *= 2) {
+    while (session->position() < depth - kChunk) {
+      const int64_t n = std::min<int64_t>(kChunk, depth - kChunk - session->position());
+      Check(session->Prefill(std::span(all).subspan(static_cast<size_t>(session->position()), static_cast<size_t>(n))));
+    }
+    const auto start = Clock::now();
+    Check(session->Prefill(std::span(all).subspan(static_cast<size_t>(session->position()), kChunk)));
+    const double prefill_tok_s = kChunk / Since(start);
+    auto snapshot = session->Snapshot();
+    if (!snapshot.ok()) deepseek::Fail(snapshot.status().code(), snapshot.status().message());
+    const DecodeResult d = MeasureDecode(*session, kDecodeSteps);
+    Check(session->Restore(snapshot.value()));
+    depths.push_back(static_cast<double>(depth));
+    prefill.push_back(prefill_tok_s);
+    decode.push_back(d.tok_s);
+    std::fprintf(g_out, "       %6lld  %13.1f  %12.2f\n", static_cast<long long>(depth), prefill_tok_s, d.tok_s);
+  }
+  std::filesystem::path out(o.sweep_out);
+  if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
+  std::ofstream csv(o.sweep_out + ".csv");
+  csv << "depth,prefill_tok_s,decode_tok_s\n";
+  for (size_t i = 0; i < depths.size(); ++i) csv << depths[i] << "," << prefill[i] << "," << decode[i] << "\n";
+  const std::string title = "deepseek-bench: " + std::to_string(model->config().n_layers) + " V4-Flash layers, " +
+                            std::to_string(threads) + " threads";
+  std::ofstream(o.sweep_out + ".svg") << deepseek::bench::LineChartSvg(
+      title, "context depth (tokens)", "tokens / s",
+      depths, {{"prefill (512-token chunk)", "#1f77b4", prefill}, {"decode (batch 1)", "#d62728", decode}});
+  std::fprintf(g_out, "wrote %s.csv and %s.svg\n", o.sweep_out.c_str(), o.sweep_out.c_str());
+}
+
+int Run(const Options& o) {
+  const std::string dir = BenchCheckpoint(o);
+  deepseek::LoadOptions load;
+  auto loaded = deepseek::Model::Load(dir, load);
+  if (!loaded.ok()) deepseek::Fail(loaded.status().code(), loaded.status().message());
+  const std::shared_ptr<const deepseek::Model> model = loaded.value();
+  const deepseek::ModelConfig& c = model->config();
+  deepseek::ThreadPool pool(o.threads);
+  const int threads = pool.num_threads();
+  std::fprintf(g_out, "model %s: %d layers, hidden %lld, %d experts (top-%d), vocab %lld, %.1f GB mapped; %d threads, %s\n",
+               dir.c_str(), c.n_layers, static_cast<long long>(c.dim), c.n_experts, c.n_active_experts,
+               static_cast<long long>(c.vocab_size), static_cast<double>(model->weight_bytes()) / 1e9, threads,
+               deepseek::backend::cpu::KernelTarget().c_str());
+
+  std::fprintf(g_out, "measuring the machine: read bandwidth over 1 GiB, peak FMA rate ...\n");
+  const double bandwidth = deepseek::backend::cpu::MeasureReadBandwidth(pool, uint64_t{1} << 30);
+  const double peak = deepseek::backend::cpu::MeasurePeakFma(pool);
+
+  // The first prefill faults the mapped weights in; it is not timed.
+  std::fprintf(g_out, "warming up (prefill 512, untimed) ...\n");
+  MeasurePrefill(model, threads, 512);
+  std::fprintf(g_out, "prefill 512 and 2048 tokens ...\n");
+  const PrefillResult p512 = MeasurePrefill(model, threads, 512);
+  const PrefillResult p2048 = MeasurePrefill(model, threads, 2048);
+
+  std::fprintf(g_out, "decode %d tokens after a %d-token prompt ...\n", o.decode, o.prompt);
+  auto session = NewSession(model, threads);
+  Check(session->Prefill(Prompt(c, o.prompt, 1)));
+  MeasureDecode(*session, 2);  // warm-up steps
+  const DecodeResult d = MeasureDecode(*session, o.decode);
+  const double achieved = d.bytes_per_token * d.tok_s / 1e9;
+  const double gemm_gflops = std::max(p512.gemm_gflops, p2048.gemm_gflops);
+
+  std::fprintf(g_out,
+               "\n| measure | value |\n|---|---|\n"
+               "| decode (batch 1) | %.2f tok/s |\n| weight bytes per token | %.1f MB |\n"
+               "| achieved weight read rate | %.1f GB/s |\n| measured read bandwidth | %.1f GB/s |\n"
+               "| bandwidth fraction | %.3f |\n| prefill 512 | %.1f tok/s |\n| prefill 2048 | %.1f tok/s |\n"
+               "| prefill GEMM rate | %.1f GFLOP/s |\n| measured peak FMA | %.1f GFLOP/s |\n| peak fraction | %.3f |\n"
+               "| peak RSS | %.0f MB |\n",
+               d.tok_s, d.bytes_per_token / 1e6, achieved, bandwidth, achieved / bandwidth, p512.tok_s, p2048.tok_s,
+               gemm_gflops, peak, gemm_gflops / peak, PeakRssMb());
+  if (o.json) {
+    std::printf(
+        "{\"decode_tok_s\": %.3f, \"bytes_per_token\": %.0f, \"bandwidth_gbs\": %.2f, \"bandwidth_fraction\": %.4f, "
+        "\"prefill_tok_s_512\": %.2f, \"prefill_tok_s_2048\": %.2f, \"prefill_gflops\": %.1f, \"peak_gflops\": %.1f, "
+        "\"peak_fraction\": %.4f, \"threads\": %d, \"target\": \"%s\", \"layers\": %d, \"experts\": %d, "
+        "\"peak_rss_mb\": %.0f}\n",
+        d.tok_s, d.bytes_per_token, bandwidth, achieved / bandwidth, p512.tok_s, p2048.tok_s, gemm_gflops, peak,
+        gemm_gflops / peak, threads, deepseek::backend::cpu::KernelTarget().c_str(), c.n_layers, c.n_experts,
+        PeakRssMb());
+  }
+  if (o.sweep) Sweep(model, o, threads);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (!Parse(argc, argv, o)) return Usage();
+  if (o.json) g_out = stderr;
+  const deepseek::Status st = deepseek::CatchAll([&] { Run(o); });
+  if (!st.ok()) {
+    std::fprintf(stderr, "deepseek-bench: %s\n", st.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
