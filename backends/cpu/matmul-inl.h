@@ -4,6 +4,7 @@
 // once per Highway target, hence the toggling guard instead of #pragma once.
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -15,6 +16,7 @@
 #include "core/unaligned.h"
 #include "core/thread_pool.h"
 #include "hwy/aligned_allocator.h"
+#include "hwy/cache_control.h"
 
 #if defined(DEEPSEEK_BACKENDS_CPU_MATMUL_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef DEEPSEEK_BACKENDS_CPU_MATMUL_INL_H_
@@ -40,6 +42,14 @@ using VF = hn::Vec<DF>;
 // A step never straddles a scale block: it is at most 32 columns, which divides both blocks.
 static_assert(2 * HWY_LANES(float) <= kMxfp4BlockSize && kFp8BlockSize % kMxfp4BlockSize == 0);
 
+// The n == 1 kernel asks for each weight row this many bytes ahead of where it reads: the
+// hardware prefetchers stop at 4 KiB page boundaries, and mapped checkpoints are in 4 KiB pages.
+inline constexpr int64_t kPrefetchBytes = 1024;
+template <typename T>
+HWY_INLINE void PrefetchAhead(const T* p) {
+  __builtin_prefetch(p, 0, 2);
+}
+
 struct F32Codec {
   static constexpr bool kInterleaved = false;
   static constexpr float kOutputScale = 1.0f;
@@ -54,6 +64,7 @@ struct F32Codec {
     b = hn::LoadU(df, row.w + c + hn::Lanes(df));
   }
   static float Scalar(const Row& row, int64_t c) { return LoadUnaligned<float>(row.w, c); }
+  static HWY_INLINE void Prefetch(const Row& row, int64_t c) { PrefetchAhead(row.w + c); }
 };
 
 struct Bf16Codec {
@@ -75,12 +86,32 @@ struct Bf16Codec {
     b = Load(df, row.w + c + hn::Lanes(df));
   }
   static float Scalar(const Row& row, int64_t c) { return num::Bf16ToFloat(LoadUnaligned<uint16_t>(row.w, c)); }
+  static HWY_INLINE void Prefetch(const Row& row, int64_t c) { PrefetchAhead(row.w + c); }
 };
 
+// bf16 bit patterns of the e4m3fn magnitudes 0..127 (127 is NaN): every e4m3 value is exact
+// in bf16, subnormals included (they are bf16 normals).
+constexpr uint16_t E4m3MagnitudeBf16Bits(int m) {
+  const int exp = m >> 3, man = m & 7;
+  if (m == 0x7f) return 0x7fc0;
+  if (exp > 0) return static_cast<uint16_t>(((exp + 120) << 7) | (man << 4));
+  if (man == 0) return 0;
+  const int p = man >= 4 ? 2 : man >= 2 ? 1 : 0;  // man · 2^-9 = 2^(p-9) · (man / 2^p)
+  return static_cast<uint16_t>(((118 + p) << 7) | ((man - (1 << p)) << (7 - p)));
+}
+
 struct Fp8Codec {
+#if HWY_TARGET <= HWY_AVX3 && HWY_ARCH_X86
+  // AVX-512: a 32-code step becomes 32 bf16 words through two-register word permutes (six
+  // operations, three of them shuffles, where the binary16 route below needs twice as many);
+  // the even and odd words are the even and odd columns.
+  static constexpr bool kInterleaved = true;
+  static constexpr float kOutputScale = 1.0f;
+#else
   static constexpr bool kInterleaved = false;
   // Decoding goes through binary16, whose exponent bias is 15 instead of e4m3's 7.
   static constexpr float kOutputScale = 256.0f;
+#endif
   struct Row {
     const uint8_t* w;
     const uint8_t* scales;  // the scale codes of this row's 128-row block
@@ -89,6 +120,27 @@ struct Fp8Codec {
     return {static_cast<const uint8_t*>(m.data) + r * m.cols,
             m.scales + (r / kFp8BlockSize) * CeilDiv(m.cols, kFp8BlockSize)};
   }
+#if HWY_TARGET <= HWY_AVX3 && HWY_ARCH_X86
+  static HWY_INLINE void Decode(DF df, const Row& row, int64_t c, VF& even, VF& odd) {
+    alignas(64) static constexpr auto kBits = [] {
+      std::array<uint16_t, 128> t{};
+      for (int m = 0; m < 128; ++m) t[static_cast<size_t>(m)] = E4m3MagnitudeBf16Bits(m);
+      return t;
+    }();
+    const __m512i* tables = reinterpret_cast<const __m512i*>(kBits.data());
+    const __m512i codes = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row.w + c)));
+    // Word permutes index 64 entries with bits 0..5; bit 6 picks the table pair, bit 7 is the sign.
+    const __mmask32 upper = _mm512_test_epi16_mask(codes, _mm512_set1_epi16(0x40));
+    const __m512i low = _mm512_permutex2var_epi16(_mm512_load_si512(tables), codes, _mm512_load_si512(tables + 1));
+    const __m512i high = _mm512_permutex2var_epi16(_mm512_load_si512(tables + 2), codes, _mm512_load_si512(tables + 3));
+    const __m512i magnitude = _mm512_mask_mov_epi16(low, upper, high);
+    // bits = magnitude | ((codes << 8) & 0x8000)
+    const __m512i bits = _mm512_ternarylogic_epi32(magnitude, _mm512_slli_epi16(codes, 8), _mm512_set1_epi16(static_cast<int16_t>(0x8000)), 0xf8);
+    const VF scale = hn::Set(df, kE8m0Scale[row.scales[c / kFp8BlockSize]]);
+    even = hn::Mul(VF{_mm512_castsi512_ps(_mm512_slli_epi32(bits, 16))}, scale);
+    odd = hn::Mul(VF{_mm512_castsi512_ps(_mm512_and_si512(bits, _mm512_set1_epi32(static_cast<int>(0xffff0000u))))}, scale);
+  }
+#else
   // e4m3fn / 256: the 7 magnitude bits moved to the top of a binary16 exponent and mantissa
   // read as the same value with bias 15. binary16 -> binary32 is exact, subnormals included
   // (F16C on AVX2 and up, emulated below), and unaffected by denormals-are-zero.
@@ -110,9 +162,11 @@ struct Fp8Codec {
     a = hn::Mul(Load(df, row.w + c), scale);
     b = hn::Mul(Load(df, row.w + c + hn::Lanes(df)), scale);
   }
+#endif
   static float Scalar(const Row& row, int64_t c) {
     return num::E4m3ToFloat(row.w[c]) * num::E8m0ToFloat(row.scales[c / kFp8BlockSize]);
   }
+  static HWY_INLINE void Prefetch(const Row& row, int64_t c) { PrefetchAhead(row.w + c); }
 };
 
 struct Mxfp4Codec {
@@ -162,6 +216,7 @@ struct Mxfp4Codec {
     }
 #endif
   }
+  static HWY_INLINE void Prefetch(const Row& row, int64_t c) { PrefetchAhead(row.w + c / 2); }
   static float Scalar(const Row& row, int64_t c) {
     const uint8_t byte = row.w[c / 2];
     return num::E2m1ToFloat(c % 2 ? byte >> 4 : byte & 0xf) *
@@ -216,14 +271,16 @@ class StepOrderInputs {
 
 // y[r] for rows r0 .. r0 + count − 1 (count <= 4) and one input in step order, decoding each
 // weight once; the rows' independent accumulators hide the FMA latency.
+
 template <class Codec>
 HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, const float* HWY_RESTRICT x,
                            float* HWY_RESTRICT y) {
   const DF df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df)), step = 2 * lanes;
   const int64_t full = w.cols - w.cols % step;
-  typename Codec::Row rows[4];
+  typename Codec::Row rows[4], next[4];
   for (int64_t k = 0; k < 4; ++k) rows[k] = Codec::RowAt(w, r0 + std::min(k, count - 1));
+  for (int64_t k = 0; k < 4; ++k) next[k] = Codec::RowAt(w, std::min(r0 + 4 + k, w.rows - 1));
   float dot[4] = {0, 0, 0, 0};
   VF a, b;
   for (int64_t c0 = 0; c0 < full; c0 += kColBlock) {
@@ -231,6 +288,7 @@ HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, con
     VF s0 = hn::Zero(df), s1 = hn::Zero(df), s2 = hn::Zero(df), s3 = hn::Zero(df);
     for (int64_t c = c0; c < c1; c += step) {
       const VF x0 = hn::LoadU(df, x + c), x1 = hn::LoadU(df, x + c + lanes);
+      for (int k = 0; k < 4; ++k) Codec::Prefetch(next[k], c);
       Codec::Decode(df, rows[0], c, a, b);
       s0 = hn::MulAdd(x1, b, hn::MulAdd(x0, a, s0));
       Codec::Decode(df, rows[1], c, a, b);
@@ -251,38 +309,36 @@ HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, con
   }
 }
 
-// Writes rows [r0, r0 + count) of W to tile (row stride `stride`) as the decoder yields them:
-// full steps in step order and in decoded units (weight / kOutputScale), the columns after the
-// last full step as exact weights.
+// Writes rows [r0, r0 + count) × columns [c0, c1) of W (c0, c1 multiples of the step, c1 <=
+// the last full step) to tile (row stride kColBlock) as the decoder yields them: in step order
+// and in decoded units (weight / kOutputScale).
 template <class Codec>
-HWY_INLINE void DecodeRows(const WeightMatrix& w, int64_t r0, int64_t count, float* HWY_RESTRICT tile,
-                           int64_t stride) {
+HWY_INLINE void DecodeTile(const WeightMatrix& w, int64_t r0, int64_t count, int64_t c0, int64_t c1,
+                           float* HWY_RESTRICT tile) {
   const DF df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df)), step = 2 * lanes;
-  const int64_t full = w.cols - w.cols % step;
   VF a, b;
   for (int64_t r = 0; r < count; ++r) {
     const typename Codec::Row row = Codec::RowAt(w, r0 + r);
-    float* HWY_RESTRICT out = tile + r * stride;
-    for (int64_t c = 0; c < full; c += step) {
+    float* HWY_RESTRICT out = tile + r * kColBlock - c0;
+    for (int64_t c = c0; c < c1; c += step) {
       Codec::Decode(df, row, c, a, b);
       hn::StoreU(a, df, out + c);
       hn::StoreU(b, df, out + c + lanes);
     }
-    for (int64_t c = full; c < w.cols; ++c) out[c] = Codec::Scalar(row, c);
   }
 }
 
-// acc[m][j] = Σ_{c ∈ [c0, c1)} x[m][c] · w[j][c], lane-wise in column order then reduced, for
+// acc[m][j] = Σ_{c ∈ [0, len)} x[m][c] · w[j][c], lane-wise in column order then reduced, for
 // 4 input rows and 4 weight rows: sixteen accumulators, eight loads per sixteen FMAs.
-inline void Block4x4(const float* const x[4], const float* const w[4], int64_t c0, int64_t c1, float acc[4][4]) {
+inline void Block4x4(const float* const x[4], const float* const w[4], int64_t len, float acc[4][4]) {
   const DF df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
   VF s00 = hn::Zero(df), s01 = hn::Zero(df), s02 = hn::Zero(df), s03 = hn::Zero(df);
   VF s10 = hn::Zero(df), s11 = hn::Zero(df), s12 = hn::Zero(df), s13 = hn::Zero(df);
   VF s20 = hn::Zero(df), s21 = hn::Zero(df), s22 = hn::Zero(df), s23 = hn::Zero(df);
   VF s30 = hn::Zero(df), s31 = hn::Zero(df), s32 = hn::Zero(df), s33 = hn::Zero(df);
-  for (int64_t c = c0; c < c1; c += lanes) {
+  for (int64_t c = 0; c < len; c += lanes) {
     const VF w0 = hn::LoadU(df, w[0] + c), w1 = hn::LoadU(df, w[1] + c);
     const VF w2 = hn::LoadU(df, w[2] + c), w3 = hn::LoadU(df, w[3] + c);
     VF xv = hn::LoadU(df, x[0] + c);
@@ -305,33 +361,25 @@ inline void Block4x4(const float* const x[4], const float* const w[4], int64_t c
   acc[3][0] = sum(s30), acc[3][1] = sum(s31), acc[3][2] = sum(s32), acc[3][3] = sum(s33);
 }
 
-// y[i, r0 + j] for all n inputs (step order) and the tile's `count` rows, in the canonical
-// order; y has `y_stride` columns. Partial register blocks repeat their last input or weight
-// row and drop the duplicate results, so no padding is needed.
-inline void MultiplyTile(const float* x, int64_t n, int64_t cols, int64_t full, float output_scale, const float* tile,
-                         int64_t stride, int64_t count, float* y, int64_t y_stride, int64_t r0) {
+// For all n inputs (step order, row stride `cols`) and the tile's `count` rows over the column
+// block [c0, c0 + len): y[i, r0 + j] becomes the block's partial dot product (first block) or
+// has it added (later blocks), the running sum of the canonical order. Partial register blocks
+// repeat their last input or weight row and drop the duplicate results, so no padding is needed.
+inline void MultiplyTileBlock(const float* x, int64_t n, int64_t cols, int64_t c0, int64_t len, const float* tile,
+                              int64_t count, float* y, int64_t y_stride, int64_t r0) {
   float acc[4][4];
   for (int64_t i = 0; i < n; i += 4) {
     const int64_t inputs = std::min<int64_t>(4, n - i);
     const float* xr[4];
-    for (int64_t m = 0; m < 4; ++m) xr[m] = x + (i + std::min(m, inputs - 1)) * cols;
+    for (int64_t m = 0; m < 4; ++m) xr[m] = x + (i + std::min(m, inputs - 1)) * cols + c0;
     for (int64_t j = 0; j < count; j += 4) {
       const int64_t outputs = std::min<int64_t>(4, count - j);
       const float* wr[4];
-      for (int64_t k = 0; k < 4; ++k) wr[k] = tile + (j + std::min(k, outputs - 1)) * stride;
-      float dot[4][4] = {};
-      for (int64_t c0 = 0; c0 < full; c0 += kColBlock) {
-        Block4x4(xr, wr, c0, std::min(full, c0 + kColBlock), acc);
-        for (int m = 0; m < 4; ++m) {
-          for (int k = 0; k < 4; ++k) dot[m][k] = c0 == 0 ? acc[m][k] : dot[m][k] + acc[m][k];
-        }
-      }
+      for (int64_t k = 0; k < 4; ++k) wr[k] = tile + (j + std::min(k, outputs - 1)) * kColBlock;
+      Block4x4(xr, wr, len, acc);
       for (int64_t m = 0; m < inputs; ++m) {
-        for (int64_t k = 0; k < outputs; ++k) {
-          float v = dot[m][k] * output_scale;
-          for (int64_t c = full; c < cols; ++c) v = std::fma(wr[k][c], xr[m][c], v);
-          y[(i + m) * y_stride + r0 + j + k] = v;
-        }
+        float* out = y + (i + m) * y_stride + r0 + j;
+        for (int64_t k = 0; k < outputs; ++k) out[k] = c0 == 0 ? acc[m][k] : out[k] + acc[m][k];
       }
     }
   }
@@ -351,17 +399,32 @@ void MatMulT(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadP
     });
     return;
   }
+  // Threads take whole tiles of kRowTile rows; each tile is decoded kColBlock columns at a time
+  // into an fp32 scratch block that stays in L2 while every input is multiplied against it.
   const DF df;
   const int64_t full = w.cols - w.cols % (2 * static_cast<int64_t>(hn::Lanes(df)));
-  const int64_t stride = CeilDiv(w.cols, 16) * 16;  // 64-byte aligned tile rows
   pool.ParallelFor(CeilDiv(w.rows, kRowTile), [&](int64_t begin, int64_t end, int) {
     if (begin == end) return;
-    const auto tile = hwy::AllocateAligned<float>(static_cast<size_t>(kRowTile * stride));
+    const auto tile = hwy::AllocateAligned<float>(static_cast<size_t>(kRowTile * kColBlock));
     if (!tile) throw std::bad_alloc();
     for (int64_t t = begin; t < end; ++t) {
       const int64_t r0 = t * kRowTile, count = std::min(kRowTile, w.rows - r0);
-      DecodeRows<Codec>(w, r0, count, tile.get(), stride);
-      MultiplyTile(xs.get(), n, w.cols, full, Codec::kOutputScale, tile.get(), stride, count, y, w.rows, r0);
+      for (int64_t c0 = 0; c0 < full; c0 += kColBlock) {
+        const int64_t c1 = std::min(full, c0 + kColBlock);
+        DecodeTile<Codec>(w, r0, count, c0, c1, tile.get());
+        MultiplyTileBlock(xs.get(), n, w.cols, c0, c1 - c0, tile.get(), count, y, w.rows, r0);
+      }
+      // Scale back from decoded units, then the columns after the last full step, exactly.
+      for (int64_t i = 0; i < n; ++i) {
+        const float* xi = xs.get() + i * w.cols;
+        float* yi = y + i * w.rows;
+        for (int64_t r = r0; r < r0 + count; ++r) {
+          float v = full > 0 ? yi[r] * Codec::kOutputScale : 0.0f;
+          const typename Codec::Row row = Codec::RowAt(w, r);
+          for (int64_t c = full; c < w.cols; ++c) v = std::fma(Codec::Scalar(row, c), xi[c], v);
+          yi[r] = v;
+        }
+      }
     }
   });
 }

@@ -23,11 +23,11 @@ void MatMulBf16(const WeightMatrix& w, const float* x, int64_t n, float* y, Thre
 void MatMulFp8(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 void MatMulMxfp4(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 
-// n > 1 dequantises kRowTile rows of W into an fp32 scratch tile once and multiplies all n
-// inputs against it; threads take whole tiles.
+// n > 1: threads take tiles of kRowTile rows of W; each tile is dequantised kColBlock columns
+// at a time into an fp32 block (256 KiB, held in L2) that all n inputs are multiplied against,
+// while the 4 input rows of the register block (16 KiB) stay in L1. The same kColBlock
+// columns are the summation blocks of the canonical order (matmul-inl.h).
 inline constexpr int64_t kRowTile = 64;
-// The tile is multiplied kColBlock columns at a time, so that the 4 input rows of the
-// register block (16 KiB) stay in L1 while the tile's rows stream from L2.
 inline constexpr int64_t kColBlock = 1024;
 
 constexpr int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }

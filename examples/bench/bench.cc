@@ -2,7 +2,8 @@
 // real layer dimensions, set against the machine's own ceilings measured in the same run (read
 // bandwidth for decode, peak FMA rate for prefill).
 //   deepseek-bench [--layers N] [--experts E] [--threads T] [--model DIR] [--cache DIR]
-//                  [--prompt N] [--decode N] [--json] [--sweep [--sweep-max N] [--sweep-out PREFIX]]
+//                  [--prompt N] [--decode N] [--no-prefill] [--json]
+//                  [--sweep [--sweep-max N] [--sweep-out PREFIX]]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -35,6 +36,7 @@ struct Options {
   int decode = 32;
   bool json = false;
   bool sweep = false;
+  bool prefill = true;           // --no-prefill: decode only (quicker, for kernel work)
   int64_t sweep_max = 65536;
   std::string sweep_out = "out/bench-sweep";
 };
@@ -42,7 +44,8 @@ struct Options {
 int Usage() {
   std::fprintf(stderr,
                "usage: deepseek-bench [--layers N] [--experts E] [--threads T] [--model DIR] [--cache DIR]\n"
-               "                      [--prompt N] [--decode N] [--json] [--sweep [--sweep-max N] [--sweep-out PREFIX]]\n");
+               "                      [--prompt N] [--decode N] [--no-prefill] [--json]\n"
+               "                      [--sweep [--sweep-max N] [--sweep-out PREFIX]]\n");
   return 2;
 }
 
@@ -51,6 +54,7 @@ bool Parse(int argc, char** argv, Options& o) {
     const std::string flag = argv[i];
     if (flag == "--json") { o.json = true; continue; }
     if (flag == "--sweep") { o.sweep = true; continue; }
+    if (flag == "--no-prefill") { o.prefill = false; continue; }
     if (i + 1 >= argc) return false;
     const std::string v = argv[++i];
     try {
@@ -215,12 +219,16 @@ int Run(const Options& o) {
   const double bandwidth = deepseek::backend::cpu::MeasureReadBandwidth(pool, uint64_t{1} << 30);
   const double peak = deepseek::backend::cpu::MeasurePeakFma(pool);
 
-  // The first prefill faults the mapped weights in; it is not timed.
-  std::fprintf(g_out, "warming up (prefill 512, untimed) ...\n");
-  MeasurePrefill(model, threads, 512);
-  std::fprintf(g_out, "prefill 512 and 2048 tokens ...\n");
-  const PrefillResult p512 = MeasurePrefill(model, threads, 512);
-  const PrefillResult p2048 = MeasurePrefill(model, threads, 2048);
+  // The first prefill faults the mapped weights in (most experts get some tokens); untimed.
+  const int64_t warm_up = o.prefill ? 512 : 128;
+  std::fprintf(g_out, "warming up (prefill %lld, untimed) ...\n", static_cast<long long>(warm_up));
+  MeasurePrefill(model, threads, warm_up);
+  PrefillResult p512, p2048;
+  if (o.prefill) {
+    std::fprintf(g_out, "prefill 512 and 2048 tokens ...\n");
+    p512 = MeasurePrefill(model, threads, 512);
+    p2048 = MeasurePrefill(model, threads, 2048);
+  }
 
   std::fprintf(g_out, "decode %d tokens after a %d-token prompt ...\n", o.decode, o.prompt);
   auto session = NewSession(model, threads);

@@ -1,4 +1,5 @@
-// Fork-join thread pool: workers spin briefly, then park on a condition variable between jobs.
+// Fork-join thread pool: workers spin briefly (or for as long as the pool is Busy), then park on
+// a condition variable between jobs.
 // One job runs at a time; the calling thread takes range 0 so a one-thread pool has no threads.
 #include "core/thread_pool.h"
 
@@ -35,6 +36,7 @@ struct ThreadPool::Impl {
   // Spin iterations before parking: long enough to bridge the gap between the back-to-back
   // ParallelFor calls of one decode step, short enough not to burn a core while idle.
   static constexpr int kSpinIterations = 4000;
+  static constexpr int kYieldEvery = 1024;
 
   explicit Impl(int threads) : num_threads_(threads) {
     workers_.reserve(static_cast<size_t>(threads - 1));
@@ -74,11 +76,21 @@ struct ThreadPool::Impl {
     tls_running_pool = outer;
   }
 
+  // Whether a waiter that has spun `i` times should keep spinning: always while the pool is
+  // busy (yielding now and then, so that a descheduled thread of ours can run on a loaded
+  // machine), otherwise only for the short spin.
+  bool KeepSpinning(int i) const {
+    if (i < kSpinIterations) return true;
+    if (busy_.load(std::memory_order_relaxed) == 0) return false;
+    if (i % kYieldEvery == 0) std::this_thread::yield();
+    return true;
+  }
+
   void WorkerLoop(int t) {
     uint64_t seen = 0;
     for (;;) {
       uint64_t g = generation_.load(std::memory_order_acquire);
-      for (int i = 0; g == seen && i < kSpinIterations; ++i) {
+      for (int i = 0; g == seen && KeepSpinning(i); ++i) {
         Pause();
         g = generation_.load(std::memory_order_acquire);
       }
@@ -111,7 +123,7 @@ struct ThreadPool::Impl {
 
     RunRange(0);
 
-    for (int i = 0; pending_.load(std::memory_order_acquire) != 0 && i < kSpinIterations; ++i) {
+    for (int i = 0; pending_.load(std::memory_order_acquire) != 0 && KeepSpinning(i); ++i) {
       Pause();
     }
     std::unique_lock<std::mutex> lock(mu_);
@@ -134,6 +146,7 @@ struct ThreadPool::Impl {
   std::condition_variable done_cv_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
+  std::atomic<int> busy_{0};  // live Busy objects
   bool stop_ = false;
   const Fn* job_fn_ = nullptr;
   int64_t job_n_ = 0;
@@ -149,6 +162,10 @@ ThreadPool::ThreadPool(int num_threads) {
 ThreadPool::~ThreadPool() { delete impl_; }
 
 int ThreadPool::num_threads() const { return impl_->num_threads_; }
+
+ThreadPool::Busy::Busy(ThreadPool& pool) : pool_(pool) { pool_.impl_->busy_.fetch_add(1, std::memory_order_relaxed); }
+
+ThreadPool::Busy::~Busy() { pool_.impl_->busy_.fetch_sub(1, std::memory_order_relaxed); }
 
 void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn) {
   if (n < 0) Fail(StatusCode::kInvalidArgument, "ThreadPool::ParallelFor: negative range size");

@@ -17,6 +17,21 @@ class ThreadPool {
 
   int num_threads() const;
 
+  // While a Busy object lives, idle workers keep spinning instead of parking after a short
+  // spin, so the back-to-back ParallelFor calls of a forward pass pay no wake-up each. Hold one
+  // only while work is running (a session holds one during each Prefill/Decode call); outside
+  // it the workers park and use no CPU. Busy objects may nest and come from any thread.
+  class Busy {
+   public:
+    explicit Busy(ThreadPool& pool);
+    ~Busy();
+    Busy(const Busy&) = delete;
+    Busy& operator=(const Busy&) = delete;
+
+   private:
+    ThreadPool& pool_;
+  };
+
   // Splits [0, n) into num_threads() contiguous ranges of (nearly) equal size and runs
   // fn(begin, end, thread_index) on each, returning when all are done. Ranges may be empty.
   // Exceptions thrown by fn are rethrown on the calling thread (the first one wins).

@@ -48,6 +48,7 @@ struct Session::Impl {
   void Prefill(std::span<const int32_t> tokens) {
     Validate(tokens);
     if (tokens.empty()) return;
+    const ThreadPool::Busy busy(pool);  // the forward pass's ParallelFors follow each other closely
     if (mtp_expected >= 0 && tokens.front() != mtp_expected) mtp_diverged = true;
     mtp_expected = -1;
     const int64_t total = static_cast<int64_t>(tokens.size());
@@ -90,6 +91,7 @@ struct Session::Impl {
     std::vector<int32_t> next(state.tokens.begin() + first + 1, state.tokens.end());
     next.push_back(next_token);
     std::vector<float> out(static_cast<size_t>(c.vocab_size));
+    const ThreadPool::Busy busy(pool);
     net().Mtp(*stream, nullptr, state, state.mtp_pending_streams, first, next, out.data());
     state.mtp_position = first + n;
     state.mtp_pending_streams.clear();

@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <stdexcept>
 #include <vector>
 
@@ -117,6 +119,29 @@ TEST_CASE("ThreadPool rejects invalid use without hanging") {
           10, [&](int64_t b, int64_t e, int) { count.fetch_add(static_cast<int>(e - b)); });
   });
   CHECK(count.load() == 10);
+}
+
+TEST_CASE("ThreadPool keeps working while busy, nested, and after it parks again") {
+  ThreadPool pool(3);
+  {
+    const ThreadPool::Busy busy(pool);
+    for (int64_t n : {1, 2, 3, 7, 100}) CheckCoverage(pool, n);
+    {
+      const ThreadPool::Busy nested(pool);
+      for (int job = 0; job < 500; ++job) CheckCoverage(pool, 1 + job % 9);
+    }
+    CheckCoverage(pool, 33);
+  }
+  // Busy from another thread, while this one submits jobs.
+  std::thread other([&] {
+    const ThreadPool::Busy busy(pool);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  });
+  for (int job = 0; job < 200; ++job) CheckCoverage(pool, 5);
+  other.join();
+  // No Busy left: the workers park after their short spin, and a later job wakes them.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CheckCoverage(pool, 64);
 }
 
 }  // namespace
