@@ -193,6 +193,36 @@ TEST_CASE("runtime: single-token steps give the same logits as a prefill") {
   });
 }
 
+// Every decode step reads the same matrices (all experts have one size, so the routing does not
+// change the count): the embedding-free weight bytes of the layers touched plus the LM head.
+// A prefill chunk reads each matrix once for all its tokens, so it reads no more than steps do.
+TEST_CASE("runtime: Session::stats counts tokens, weight bytes and flops") {
+  const ModelConfig& c = TinyModel()->config();
+  const std::vector<int32_t> tokens = Tokens(24, 6);
+  const auto session = NewSession(Options(2));
+  CHECK(session->stats().tokens_processed == 0);
+  CHECK(session->stats().weight_bytes_read == 0);
+  REQUIRE(session->Prefill(std::span(tokens).first(16)).ok());
+  const SessionStats after_prefill = session->stats();
+  CHECK(after_prefill.tokens_processed == 16);
+  CHECK(after_prefill.matmul_flops > 0);
+  CHECK(after_prefill.matmul_seconds > 0);
+  std::vector<uint64_t> step_bytes;
+  for (size_t i = 16; i < 24; ++i) {
+    const uint64_t before = session->stats().weight_bytes_read;
+    REQUIRE(session->Decode(tokens[i]).ok());
+    step_bytes.push_back(session->stats().weight_bytes_read - before);
+  }
+  CHECK(session->stats().tokens_processed == 24);
+  for (uint64_t b : step_bytes) CHECK(b == step_bytes.front());
+  const uint64_t head_bytes = static_cast<uint64_t>(c.vocab_size * c.dim * 2);
+  CHECK(step_bytes.front() > head_bytes);
+  CHECK(step_bytes.front() < TinyModel()->weight_bytes());
+  CHECK(after_prefill.weight_bytes_read <= 16 * step_bytes.front());
+  session->Reset();  // counts what was computed, not what the sequence holds
+  CHECK(session->stats().tokens_processed == 24);
+}
+
 TEST_CASE("runtime: sessions sharing a model keep their own state") {
   const std::vector<int32_t> a = Tokens(30, 4), b = Tokens(30, 5);
   const std::vector<size_t> steps = Steps({10, 10}, 10);

@@ -1,0 +1,53 @@
+// deepseek-bench end to end on the tiny checkpoint: the JSON object has every figure the
+// benchmark promises, the figures agree with each other, and the sweep writes its CSV and SVG.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "support/run_tool.h"
+#include "support/shared_data.h"
+#include "tinygen/tiny_checkpoint.h"
+
+namespace deepseek::testing {
+namespace {
+
+TEST_CASE("deepseek-bench: JSON figures and the depth sweep") {
+  const std::string dir = TempDir("bench_tool");
+  const std::string model = dir + "/tiny";
+  tinygen::WriteTinyCheckpoint(tinygen::TinySpec::FlashTiny(), model);
+  const ToolRun run = RunTool(DS_BENCH_BIN, "--model " + model + " --threads 2 --decode 4 --json --sweep --sweep-max 2048 --sweep-out " + dir + "/sweep");
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  const nlohmann::json j = nlohmann::json::parse(run.out);  // stdout is the JSON object alone
+  for (const char* key : {"decode_tok_s", "bytes_per_token", "bandwidth_gbs", "bandwidth_fraction", "prefill_tok_s_512",
+                          "prefill_tok_s_2048", "prefill_gflops", "peak_gflops", "peak_fraction", "peak_rss_mb"}) {
+    CAPTURE(key);
+    REQUIRE(j.contains(key));
+    CHECK(j[key].get<double>() > 0);
+  }
+  CHECK(j["threads"] == 2);
+  CHECK_FALSE(j["target"].get<std::string>().empty());
+  const double fraction = j["bytes_per_token"].get<double>() * j["decode_tok_s"].get<double>() / 1e9 / j["bandwidth_gbs"].get<double>();
+  CHECK(std::fabs(fraction / j["bandwidth_fraction"].get<double>() - 1) < 0.01);
+  CHECK(std::fabs(j["prefill_gflops"].get<double>() / j["peak_gflops"].get<double>() / j["peak_fraction"].get<double>() - 1) < 0.01);
+
+  const std::string csv = ReadFile(dir + "/sweep.csv");
+  CHECK(csv.rfind("depth,prefill_tok_s,decode_tok_s\n1024,", 0) == 0);
+  CHECK(csv.find("\n2048,") != std::string::npos);
+  const std::string svg = ReadFile(dir + "/sweep.svg");
+  CHECK(svg.rfind("<svg ", 0) == 0);
+  CHECK(svg.find("<polyline") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("deepseek-bench: bad flags print the usage") {
+  const ToolRun run = RunTool(DS_BENCH_BIN, "--layers zero");
+  CHECK(run.exit_code == 2);
+  CHECK(run.err.find("usage: deepseek-bench") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace deepseek::testing
