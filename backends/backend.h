@@ -5,6 +5,7 @@
 // device buffers arrive with the first accelerator backend.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -26,6 +27,7 @@ enum class WeightFormat : uint8_t {
   kFp8Block128,  // e4m3fn [rows, cols] + e8m0 scales [ceil(rows/128), ceil(cols/128)]
   kMxfp4,        // e2m1 pairs [rows, cols/2] (low nibble = even column) + e8m0 scales [rows, cols/32]
 };
+inline constexpr size_t kWeightFormatCount = 4;
 
 const char* WeightFormatName(WeightFormat format);
 
@@ -51,6 +53,12 @@ struct StreamStats {
   uint64_t matmul_flops = 0;  // 2 · n · rows · cols summed over weight operators
   double matmul_seconds = 0;  // wall time inside weight operators
   int64_t matmul_calls = 0;
+  struct PerFormat {
+    uint64_t weight_bytes = 0;
+    double seconds = 0;
+    int64_t calls = 0;
+  };
+  PerFormat by_format[kWeightFormatCount];  // indexed by WeightFormat
 };
 
 class Stream {

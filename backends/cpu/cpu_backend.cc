@@ -101,8 +101,14 @@ class CpuStream final : public Stream {
 
   // One weight operator over n inputs that read all of w once, started at `start`.
   void Account(const WeightMatrix& w, int64_t n, std::chrono::steady_clock::time_point start) {
-    stats_.matmul_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    stats_.weight_bytes += WeightBytes(w);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const uint64_t bytes = WeightBytes(w);
+    StreamStats::PerFormat& f = stats_.by_format[static_cast<size_t>(w.format)];
+    f.weight_bytes += bytes;
+    f.seconds += seconds;
+    f.calls += 1;
+    stats_.matmul_seconds += seconds;
+    stats_.weight_bytes += bytes;
     stats_.matmul_flops += 2 * static_cast<uint64_t>(n) * static_cast<uint64_t>(w.rows) * static_cast<uint64_t>(w.cols);
     stats_.matmul_calls += 1;
   }

@@ -143,6 +143,8 @@ PrefillResult MeasurePrefill(const std::shared_ptr<const deepseek::Model>& model
 struct DecodeResult {
   double tok_s = 0;
   double bytes_per_token = 0;
+  double matmul_share = 0;                       // of the decode time, inside matrix operators
+  std::vector<deepseek::SessionStats::Format> by_format;  // what the decode steps read
 };
 
 // Decodes `steps` greedy tokens from where `session` is; the bytes are those its operators read.
@@ -152,7 +154,17 @@ DecodeResult MeasureDecode(deepseek::Session& session, int steps) {
   for (int i = 0; i < steps; ++i) Check(session.Decode(Argmax(session.logits())));
   const double seconds = Since(start);
   const deepseek::SessionStats after = session.stats();
-  return {steps / seconds, static_cast<double>(after.weight_bytes_read - before.weight_bytes_read) / steps};
+  DecodeResult r{steps / seconds, static_cast<double>(after.weight_bytes_read - before.weight_bytes_read) / steps,
+                 (after.matmul_seconds - before.matmul_seconds) / seconds, after.by_format};
+  for (auto& f : r.by_format) {  // minus what was read before the measured steps
+    for (const auto& b : before.by_format) {
+      if (b.name != f.name) continue;
+      f.weight_bytes_read -= b.weight_bytes_read;
+      f.seconds -= b.seconds;
+      f.calls -= b.calls;
+    }
+  }
+  return r;
 }
 
 double PeakRssMb() {
@@ -247,11 +259,17 @@ int Run(const Options& o) {
                "| peak RSS | %.0f MB |\n",
                d.tok_s, d.bytes_per_token / 1e6, achieved, bandwidth, achieved / bandwidth, p512.tok_s, p2048.tok_s,
                gemm_gflops, peak, gemm_gflops / peak, PeakRssMb());
-  if (o.json) {
+  std::fprintf(g_out, "\ndecode, per weight format (%.0f%% of the time in matrix operators):\n"
+                      "| format | MB per token | calls per token | GB/s |\n|---|---|---|---|\n", 100 * d.matmul_share);
+  for (const auto& f : d.by_format) {
+    std::fprintf(g_out, "| %s | %.1f | %.1f | %.1f |\n", f.name.c_str(), static_cast<double>(f.weight_bytes_read) / o.decode / 1e6,
+                 static_cast<double>(f.calls) / o.decode, static_cast<double>(f.weight_bytes_read) / f.seconds / 1e9);
+  }
+  if (o.json) {  // six significant digits, so that the ratios can be recomputed from the figures
     std::printf(
-        "{\"decode_tok_s\": %.3f, \"bytes_per_token\": %.0f, \"bandwidth_gbs\": %.2f, \"bandwidth_fraction\": %.4f, "
-        "\"prefill_tok_s_512\": %.2f, \"prefill_tok_s_2048\": %.2f, \"prefill_gflops\": %.1f, \"peak_gflops\": %.1f, "
-        "\"peak_fraction\": %.4f, \"threads\": %d, \"target\": \"%s\", \"layers\": %d, \"experts\": %d, "
+        "{\"decode_tok_s\": %.6g, \"bytes_per_token\": %.0f, \"bandwidth_gbs\": %.6g, \"bandwidth_fraction\": %.6g, "
+        "\"prefill_tok_s_512\": %.6g, \"prefill_tok_s_2048\": %.6g, \"prefill_gflops\": %.6g, \"peak_gflops\": %.6g, "
+        "\"peak_fraction\": %.6g, \"threads\": %d, \"target\": \"%s\", \"layers\": %d, \"experts\": %d, "
         "\"peak_rss_mb\": %.0f}\n",
         d.tok_s, d.bytes_per_token, bandwidth, achieved / bandwidth, p512.tok_s, p2048.tok_s, gemm_gflops, peak,
         gemm_gflops / peak, threads, deepseek::backend::cpu::KernelTarget().c_str(), c.n_layers, c.n_experts,

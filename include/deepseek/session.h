@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "deepseek/model.h"
@@ -33,6 +34,13 @@ struct SessionStats {
   uint64_t weight_bytes_read = 0; // stored weight bytes streamed by the matrix operators
   uint64_t matmul_flops = 0;      // 2 · inputs · rows · cols over the matrix operators
   double matmul_seconds = 0;      // wall time spent inside the matrix operators
+  struct Format {                 // the same, per stored weight format
+    std::string name;             // "f32", "bf16", "fp8_block128", "mxfp4"
+    uint64_t weight_bytes_read = 0;
+    double seconds = 0;
+    int64_t calls = 0;
+  };
+  std::vector<Format> by_format;  // formats the session has read, in enum order
 };
 
 // A saved copy of one session's sequence — caches, compressor state, consumed tokens and the

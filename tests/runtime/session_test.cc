@@ -219,6 +219,20 @@ TEST_CASE("runtime: Session::stats counts tokens, weight bytes and flops") {
   CHECK(step_bytes.front() > head_bytes);
   CHECK(step_bytes.front() < TinyModel()->weight_bytes());
   CHECK(after_prefill.weight_bytes_read <= 16 * step_bytes.front());
+  // The per-format split adds up to the totals, and the tiny model's head (bf16) is among them.
+  const SessionStats total = session->stats();
+  uint64_t bytes = 0;
+  int64_t calls = 0;
+  bool has_bf16 = false;
+  for (const SessionStats::Format& f : total.by_format) {
+    bytes += f.weight_bytes_read;
+    calls += f.calls;
+    has_bf16 |= f.name == "bf16";
+    CHECK(f.calls > 0);
+  }
+  CHECK(bytes == total.weight_bytes_read);
+  CHECK(calls > 0);
+  CHECK(has_bf16);
   session->Reset();  // counts what was computed, not what the sequence holds
   CHECK(session->stats().tokens_processed == 24);
 }
