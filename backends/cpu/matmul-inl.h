@@ -42,13 +42,10 @@ using VF = hn::Vec<DF>;
 // A step never straddles a scale block: it is at most 32 columns, which divides both blocks.
 static_assert(2 * HWY_LANES(float) <= kMxfp4BlockSize && kFp8BlockSize % kMxfp4BlockSize == 0);
 
-// The n == 1 kernel asks for each weight row this many bytes ahead of where it reads: the
-// hardware prefetchers stop at 4 KiB page boundaries, and mapped checkpoints are in 4 KiB pages.
-inline constexpr int64_t kPrefetchBytes = 1024;
-template <typename T>
-HWY_INLINE void PrefetchAhead(const T* p) {
-  __builtin_prefetch(p, 0, 2);
-}
+// While the n == 1 kernel reads a group of rows it prefetches the next group into L2, each
+// cache line once: the hardware prefetchers stop at 4 KiB page boundaries. Codecs tell where a
+// row's weight bytes start (Bytes) and how many bits a column takes (kColumnBits).
+inline constexpr int64_t kCacheLine = 64;
 
 struct F32Codec {
   static constexpr bool kInterleaved = false;
@@ -64,7 +61,8 @@ struct F32Codec {
     b = hn::LoadU(df, row.w + c + hn::Lanes(df));
   }
   static float Scalar(const Row& row, int64_t c) { return LoadUnaligned<float>(row.w, c); }
-  static HWY_INLINE void Prefetch(const Row& row, int64_t c) { PrefetchAhead(row.w + c); }
+  static constexpr int64_t kColumnBits = 32;
+  static const void* Bytes(const Row& row) { return row.w; }
 };
 
 struct Bf16Codec {
@@ -86,7 +84,8 @@ struct Bf16Codec {
     b = Load(df, row.w + c + hn::Lanes(df));
   }
   static float Scalar(const Row& row, int64_t c) { return num::Bf16ToFloat(LoadUnaligned<uint16_t>(row.w, c)); }
-  static HWY_INLINE void Prefetch(const Row& row, int64_t c) { PrefetchAhead(row.w + c); }
+  static constexpr int64_t kColumnBits = 16;
+  static const void* Bytes(const Row& row) { return row.w; }
 };
 
 // bf16 bit patterns of the e4m3fn magnitudes 0..127 (127 is NaN): every e4m3 value is exact
@@ -166,7 +165,8 @@ struct Fp8Codec {
   static float Scalar(const Row& row, int64_t c) {
     return num::E4m3ToFloat(row.w[c]) * num::E8m0ToFloat(row.scales[c / kFp8BlockSize]);
   }
-  static HWY_INLINE void Prefetch(const Row& row, int64_t c) { PrefetchAhead(row.w + c); }
+  static constexpr int64_t kColumnBits = 8;
+  static const void* Bytes(const Row& row) { return row.w; }
 };
 
 struct Mxfp4Codec {
@@ -216,7 +216,8 @@ struct Mxfp4Codec {
     }
 #endif
   }
-  static HWY_INLINE void Prefetch(const Row& row, int64_t c) { PrefetchAhead(row.w + c / 2); }
+  static constexpr int64_t kColumnBits = 4;
+  static const void* Bytes(const Row& row) { return row.w; }
   static float Scalar(const Row& row, int64_t c) {
     const uint8_t byte = row.w[c / 2];
     return num::E2m1ToFloat(c % 2 ? byte >> 4 : byte & 0xf) *
@@ -288,7 +289,10 @@ HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, con
     VF s0 = hn::Zero(df), s1 = hn::Zero(df), s2 = hn::Zero(df), s3 = hn::Zero(df);
     for (int64_t c = c0; c < c1; c += step) {
       const VF x0 = hn::LoadU(df, x + c), x1 = hn::LoadU(df, x + c + lanes);
-      for (int k = 0; k < 4; ++k) Codec::Prefetch(next[k], c);
+      // The cache lines that start within this step's bytes (the scale codes are few).
+      for (int64_t o = CeilDiv(c * Codec::kColumnBits / 8, kCacheLine) * kCacheLine; o < (c + step) * Codec::kColumnBits / 8; o += kCacheLine) {
+        for (int k = 0; k < 4; ++k) __builtin_prefetch(static_cast<const uint8_t*>(Codec::Bytes(next[k])) + o, 0, 2);
+      }
       Codec::Decode(df, rows[0], c, a, b);
       s0 = hn::MulAdd(x1, b, hn::MulAdd(x0, a, s0));
       Codec::Decode(df, rows[1], c, a, b);
