@@ -48,17 +48,26 @@ enum class Op : uint8_t {
 
 // What a stream's operators have done since it was created: the benchmark's bytes-per-token
 // and GEMM-rate figures come from here, counted from the tensors each call actually touched.
+// Counted per stored weight format; Total() is their sum.
 struct StreamStats {
-  uint64_t weight_bytes = 0;  // weight and scale bytes read by weight operators
-  uint64_t matmul_flops = 0;  // 2 · n · rows · cols summed over weight operators
-  double matmul_seconds = 0;  // wall time inside weight operators
-  int64_t matmul_calls = 0;
-  struct PerFormat {
-    uint64_t weight_bytes = 0;
-    double seconds = 0;
+  struct Counts {
+    uint64_t weight_bytes = 0;  // weight and scale bytes read by weight operators
+    uint64_t flops = 0;         // 2 · n · rows · cols summed over weight operators
+    double seconds = 0;         // wall time inside weight operators
     int64_t calls = 0;
   };
-  PerFormat by_format[kWeightFormatCount];  // indexed by WeightFormat
+  Counts by_format[kWeightFormatCount];  // indexed by WeightFormat
+
+  Counts Total() const {
+    Counts t;
+    for (const Counts& c : by_format) {
+      t.weight_bytes += c.weight_bytes;
+      t.flops += c.flops;
+      t.seconds += c.seconds;
+      t.calls += c.calls;
+    }
+    return t;
+  }
 };
 
 class Stream {

@@ -101,16 +101,11 @@ class CpuStream final : public Stream {
 
   // One weight operator over n inputs that read all of w once, started at `start`.
   void Account(const WeightMatrix& w, int64_t n, std::chrono::steady_clock::time_point start) {
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const uint64_t bytes = WeightBytes(w);
-    StreamStats::PerFormat& f = stats_.by_format[static_cast<size_t>(w.format)];
-    f.weight_bytes += bytes;
-    f.seconds += seconds;
+    StreamStats::Counts& f = stats_.by_format[static_cast<size_t>(w.format)];
+    f.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    f.weight_bytes += WeightBytes(w);
+    f.flops += 2 * static_cast<uint64_t>(n) * static_cast<uint64_t>(w.rows) * static_cast<uint64_t>(w.cols);
     f.calls += 1;
-    stats_.matmul_seconds += seconds;
-    stats_.weight_bytes += bytes;
-    stats_.matmul_flops += 2 * static_cast<uint64_t>(n) * static_cast<uint64_t>(w.rows) * static_cast<uint64_t>(w.cols);
-    stats_.matmul_calls += 1;
   }
 
   ThreadPool& pool_;

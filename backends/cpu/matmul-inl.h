@@ -43,8 +43,8 @@ using VF = hn::Vec<DF>;
 static_assert(2 * HWY_LANES(float) <= kMxfp4BlockSize && kFp8BlockSize % kMxfp4BlockSize == 0);
 
 // While the n == 1 kernel reads a group of rows it prefetches the next group into L2, each
-// cache line once: the hardware prefetchers stop at 4 KiB page boundaries. Codecs tell where a
-// row's weight bytes start (Bytes) and how many bits a column takes (kColumnBits).
+// cache line once: the hardware prefetchers stop at 4 KiB page boundaries. Every codec's Row
+// starts at its weight bytes (w) and tells how many bits a column takes (kColumnBits).
 inline constexpr int64_t kCacheLine = 64;
 
 struct F32Codec {
@@ -62,7 +62,6 @@ struct F32Codec {
   }
   static float Scalar(const Row& row, int64_t c) { return LoadUnaligned<float>(row.w, c); }
   static constexpr int64_t kColumnBits = 32;
-  static const void* Bytes(const Row& row) { return row.w; }
 };
 
 struct Bf16Codec {
@@ -85,7 +84,6 @@ struct Bf16Codec {
   }
   static float Scalar(const Row& row, int64_t c) { return num::Bf16ToFloat(LoadUnaligned<uint16_t>(row.w, c)); }
   static constexpr int64_t kColumnBits = 16;
-  static const void* Bytes(const Row& row) { return row.w; }
 };
 
 // bf16 bit patterns of the e4m3fn magnitudes 0..127 (127 is NaN): every e4m3 value is exact
@@ -166,7 +164,6 @@ struct Fp8Codec {
     return num::E4m3ToFloat(row.w[c]) * num::E8m0ToFloat(row.scales[c / kFp8BlockSize]);
   }
   static constexpr int64_t kColumnBits = 8;
-  static const void* Bytes(const Row& row) { return row.w; }
 };
 
 struct Mxfp4Codec {
@@ -217,7 +214,6 @@ struct Mxfp4Codec {
 #endif
   }
   static constexpr int64_t kColumnBits = 4;
-  static const void* Bytes(const Row& row) { return row.w; }
   static float Scalar(const Row& row, int64_t c) {
     const uint8_t byte = row.w[c / 2];
     return num::E2m1ToFloat(c % 2 ? byte >> 4 : byte & 0xf) *
@@ -291,7 +287,7 @@ HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, con
       const VF x0 = hn::LoadU(df, x + c), x1 = hn::LoadU(df, x + c + lanes);
       // The cache lines that start within this step's bytes (the scale codes are few).
       for (int64_t o = CeilDiv(c * Codec::kColumnBits / 8, kCacheLine) * kCacheLine; o < (c + step) * Codec::kColumnBits / 8; o += kCacheLine) {
-        for (int k = 0; k < 4; ++k) __builtin_prefetch(static_cast<const uint8_t*>(Codec::Bytes(next[k])) + o, 0, 2);
+        for (int k = 0; k < 4; ++k) __builtin_prefetch(reinterpret_cast<const uint8_t*>(next[k].w) + o, 0, 2);
       }
       Codec::Decode(df, rows[0], c, a, b);
       s0 = hn::MulAdd(x1, b, hn::MulAdd(x0, a, s0));

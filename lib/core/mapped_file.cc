@@ -16,8 +16,8 @@ namespace deepseek {
 
 namespace {
 
-// Weights are streamed front to back, so the TLB and the hardware prefetchers (which stop at
-// every 4 KiB page) cost a third of the read bandwidth with small pages. The kernel maps a file
+// Weights are streamed front to back, so with small pages the TLB misses and the hardware
+// prefetchers (which stop at every 4 KiB page) cost read bandwidth. The kernel maps a file
 // with 2 MiB entries where the page cache holds 2 MiB folios, which readahead allocates for a
 // MADV_HUGEPAGE mapping, provided the mapping's address is 2 MiB aligned like the file offsets.
 // mmap gives no such alignment, so reserve a larger range, map the file at its aligned start
@@ -39,7 +39,7 @@ void* MapAligned(int fd, size_t size) {
   }
   if (aligned > begin) ::munmap(reserved, aligned - begin);
   const uintptr_t end = aligned + size, reserved_end = begin + size + kHugePage;
-  if (reserved_end > end) ::munmap(reinterpret_cast<void*>(end), reserved_end - end);
+  ::munmap(reinterpret_cast<void*>(end), reserved_end - end);  // never empty: aligned - begin < kHugePage
   ::madvise(p, size, MADV_HUGEPAGE);
   return p;
 }

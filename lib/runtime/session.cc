@@ -177,9 +177,10 @@ Result<std::vector<float>> Session::MtpLogits(int32_t next_token) {
 
 SessionStats Session::stats() const {
   const backend::StreamStats& s = impl_->stream->stats();
-  SessionStats out{impl_->tokens_processed, s.weight_bytes, s.matmul_flops, s.matmul_seconds, {}};
+  const backend::StreamStats::Counts total = s.Total();
+  SessionStats out{impl_->tokens_processed, total.weight_bytes, total.flops, total.seconds, {}};
   for (size_t f = 0; f < std::size(s.by_format); ++f) {
-    const backend::StreamStats::PerFormat& p = s.by_format[f];
+    const backend::StreamStats::Counts& p = s.by_format[f];
     if (p.calls == 0) continue;
     out.by_format.push_back({backend::WeightFormatName(static_cast<backend::WeightFormat>(f)), p.weight_bytes, p.seconds, p.calls});
   }
