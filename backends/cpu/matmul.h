@@ -50,4 +50,31 @@ constexpr std::array<float, 256> MakeE8m0Table(int shift) {
 inline constexpr std::array<float, 256> kE8m0Scale = MakeE8m0Table(0);
 inline constexpr std::array<float, 256> kE8m0HalfScale = MakeE8m0Table(1);
 
+// For every e8m0 code, the bf16 words of the 16 e2m1 codes times that scale: the MXFP4 lookup
+// table of the bf16 dot-product path. Exact wherever the product is a bf16 value (all but the
+// scales below 2^-124, whose smallest products are subnormal).
+using Mxfp4Bf16Table = std::array<uint16_t, 16>;
+alignas(32) inline constexpr std::array<Mxfp4Bf16Table, 256> kMxfp4Bf16Tables = [] {
+  constexpr float kE2m1[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+  std::array<Mxfp4Bf16Table, 256> tables{};
+  for (int code = 0; code < 256; ++code) {
+    for (int i = 0; i < 16; ++i) {
+      // In double: the largest products overflow fp32 (to infinity, as the fp32 path does).
+      const float e2m1 = i < 8 ? kE2m1[i] : -kE2m1[i - 8];
+      const double v = static_cast<double>(e2m1) * static_cast<double>(kE8m0Scale[static_cast<size_t>(code)]);
+      const float f = code == 255 ? std::numeric_limits<float>::quiet_NaN()
+                      : v > std::numeric_limits<float>::max()    ? std::numeric_limits<float>::infinity()
+                      : v < -std::numeric_limits<float>::max()   ? -std::numeric_limits<float>::infinity()
+                                                                 : static_cast<float>(v);
+      tables[static_cast<size_t>(code)][static_cast<size_t>(i)] = static_cast<uint16_t>(std::bit_cast<uint32_t>(f) >> 16);
+    }
+  }
+  return tables;
+}();
+
+// Whether AVX-512 kernels use the CPU's AVX512_BF16 dot products (matmul-inl.h): true where the
+// CPU has them, unless turned off for a test of the fp32 path on the same target.
+bool Bf16DotEnabled();
+void SetBf16DotForTest(bool enabled);
+
 }  // namespace deepseek::backend::cpu

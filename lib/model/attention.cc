@@ -117,7 +117,7 @@ void Attention(const ChunkContext& ctx, int layer, const AttentionWeights& w, co
 
   std::vector<std::vector<int32_t>> entries;
   if (w.has_compressor) {
-    Compress(ctx, w.compressor, freqs, EntryQuant::kFp8NonRope, x, st.compressor, st.compressed);
+    Compress(ctx, layer, w.compressor, freqs, EntryQuant::kFp8NonRope, x, st.compressor, st.compressed);
     entries = w.has_indexer ? SelectEntries(ctx, layer, w.indexer, x, cq.data(), st) : AllEntries(ctx, ratio);
   }
   const auto rows = GatherRows(ctx, st, kv, entries);

@@ -33,7 +33,7 @@ void Pool(const CompressorWeights& w, const CompressorState& st, float* e) {
 
 }  // namespace
 
-void Compress(const ChunkContext& ctx, const CompressorWeights& w, std::span<const float> freqs, EntryQuant quant,
+void Compress(const ChunkContext& ctx, int layer, const CompressorWeights& w, std::span<const float> freqs, EntryQuant quant,
               const float* x, CompressorState& st, RowCache& out) {
   const ModelConfig& c = ctx.config;
   const int64_t S = ctx.size();
@@ -70,6 +70,10 @@ void Compress(const ChunkContext& ctx, const CompressorWeights& w, std::span<con
     } else {
       ops::Hadamard(entry, 1, width);
       ops::FakeQuantFp4(entry, 1, width, 32);
+    }
+    if (ctx.observer) {
+      ctx.observer->ImposeCompressedEntry(layer, quant == EntryQuant::kFp8NonRope ? "comp_kv" : "index_comp_kv", pos,
+                                          out.rows() - 1, {entry, static_cast<size_t>(width)});
     }
   }
 }

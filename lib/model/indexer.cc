@@ -39,7 +39,7 @@ std::vector<std::vector<int32_t>> SelectEntries(const ChunkContext& ctx, int lay
   ops::Hadamard(q.data(), S * heads, dim);
   ops::FakeQuantFp4(q.data(), S * heads, dim, 32);
 
-  Compress(ctx, w.compressor, freqs, EntryQuant::kHadamardFp4, x, state.index_compressor, state.index_keys);
+  Compress(ctx, layer, w.compressor, freqs, EntryQuant::kHadamardFp4, x, state.index_compressor, state.index_keys);
 
   std::vector<float> weights(static_cast<size_t>(S * heads));
   ops::Linear(ctx.stream, w.weights_proj, x, S, weights.data());

@@ -30,6 +30,10 @@ class ForwardObserver {
   virtual bool ImposeRouting(int layer, int64_t pos, std::span<int32_t> experts) { return false; }
   // Return true after replacing `chosen` with the compressed entries to attend.
   virtual bool ImposeIndexSelection(int layer, int64_t pos, std::vector<int32_t>& chosen) { return false; }
+  // May overwrite a compressed entry just made at position `pos` (cache "comp_kv" or
+  // "index_comp_kv", entry `index`) before anything reads it: a strict check's last step then
+  // attends over the reference's entry although earlier steps of its block ran on our inputs.
+  virtual void ImposeCompressedEntry(int layer, std::string_view cache, int64_t pos, int64_t index, std::span<float> entry) {}
   // May overwrite the input streams [n, hc·dim] of `layer` for positions first_pos.. (for the
   // MTP layer: the main model's final streams it starts from), so each layer can be checked on
   // the reference's own inputs.

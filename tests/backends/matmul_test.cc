@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "backends/cpu/matmul.h"
 #include "core/error.h"
 #include "core/numerics.h"
 #include "core/thread_pool.h"
@@ -21,7 +22,23 @@
 namespace deepseek::backend {
 namespace {
 
-using testing::ForEachHwyTarget;
+// Every compiled Highway target the CPU runs and, on AVX-512 targets of CPUs with AVX512_BF16,
+// both of its paths: bf16 dot products and fp32 (cpu::SetBf16DotForTest).
+template <typename Body>
+void ForEachKernel(Body&& body) {
+  struct Restore {
+    ~Restore() { cpu::SetBf16DotForTest(true); }
+  } restore;
+  const bool has_bf16_dot = cpu::Bf16DotEnabled();
+  testing::ForEachHwyTarget([&] {
+    for (bool bf16_dot : {true, false}) {
+      if (bf16_dot && !has_bf16_dot) continue;
+      INFO("bf16 dot products " << (bf16_dot ? "on" : "off"));
+      cpu::SetBf16DotForTest(bf16_dot);
+      body();
+    }
+  });
+}
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -101,10 +118,12 @@ TestWeights MakeWeights(WeightFormat format, int64_t rows, int64_t cols, std::mt
   return t;
 }
 
-std::vector<float> RandomInput(int64_t n, int64_t cols, std::mt19937& rng) {
+// Inputs as the model passes them: bf16 values, except for fp32 weights (mHC mixing reads
+// fp32 streams); MatMul reads other inputs as bf16 (tested below).
+std::vector<float> RandomInput(WeightFormat format, int64_t n, int64_t cols, std::mt19937& rng) {
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   std::vector<float> x(static_cast<size_t>(n * cols));
-  for (auto& v : x) v = uniform(rng);
+  for (auto& v : x) v = format == WeightFormat::kF32 ? uniform(rng) : num::RoundBf16(uniform(rng));
   return x;
 }
 
@@ -134,7 +153,8 @@ struct Shape {
 };
 
 TEST_CASE("kernels are tested on several Highway targets") {
-  MESSAGE("Highway targets under test: " << testing::HwyTargetNames());
+  MESSAGE("Highway targets under test: " << testing::HwyTargetNames() << "; AVX-512 BF16 dot-product path "
+                                           << (cpu::Bf16DotEnabled() ? "tested too" : "not available on this CPU"));
   CHECK(testing::HwyTargetsToTest().size() > 1);
 }
 
@@ -158,12 +178,12 @@ TEST_CASE("MatMul matches the scalar reference for every format, target and batc
     for (const Shape& shape : test.shapes) {
       const TestWeights w = MakeWeights(test.format, shape.rows, shape.cols, rng);
       for (int64_t n : {1, 3, 17}) {
-        const std::vector<float> x = RandomInput(n, shape.cols, rng);
+        const std::vector<float> x = RandomInput(test.format, n, shape.cols, rng);
         CAPTURE(WeightFormatName(test.format));
         CAPTURE(shape.rows);
         CAPTURE(shape.cols);
         CAPTURE(n);
-        ForEachHwyTarget([&] {
+        ForEachKernel([&] {
           std::vector<float> y(static_cast<size_t>(n * shape.rows), -1.0f);
           stream->MatMul(w.matrix, x.data(), n, y.data());
           CHECK(WorstRelativeError(w, x, n, y) <= 1e-5);
@@ -187,8 +207,8 @@ TEST_CASE("MatMul gives bit-identical rows for every batch size") {
     INFO("format " << std::string(WeightFormatName(format)));
     const TestWeights w = MakeWeights(format, shape.rows, shape.cols, rng);
     const int64_t n = 6;
-    const std::vector<float> x = RandomInput(n, shape.cols, rng);
-    ForEachHwyTarget([&] {
+    const std::vector<float> x = RandomInput(format, n, shape.cols, rng);
+    ForEachKernel([&] {
       std::vector<float> batch(static_cast<size_t>(n * shape.rows)), single(static_cast<size_t>(shape.rows));
       stream->MatMul(w.matrix, x.data(), n, batch.data());
       for (int64_t i = 0; i < n; ++i) {
@@ -199,6 +219,29 @@ TEST_CASE("MatMul gives bit-identical rows for every batch size") {
       stream->MatMul(w.matrix, x.data() + 3 * shape.cols, 2, pair.data());
       CHECK(std::equal(pair.begin(), pair.end(), batch.begin() + 3 * shape.rows));
     });
+  }
+}
+
+// The backend contract: inputs of bf16, FP8 and MXFP4 weights are read rounded to bf16 (the
+// model's activations are bf16 values), on every path, so paths agree on any input.
+TEST_CASE("MatMul reads the inputs of non-fp32 weights as bf16") {
+  ThreadPool pool(2);
+  const auto stream = Registry::Get().Cpu().CreateStream(pool);
+  std::mt19937 rng(11);
+  for (WeightFormat format : {WeightFormat::kBF16, WeightFormat::kFp8Block128, WeightFormat::kMxfp4}) {
+    INFO("format " << std::string(WeightFormatName(format)));
+    const TestWeights w = MakeWeights(format, 70, 1056, rng);
+    for (int64_t n : {1, 5}) {
+      std::vector<float> x = RandomInput(WeightFormat::kF32, n, 1056, rng), rounded = x;
+      for (auto& v : rounded) v = num::RoundBf16(v);
+      REQUIRE(x != rounded);
+      ForEachKernel([&] {
+        std::vector<float> y(static_cast<size_t>(n * 70)), expected(y.size());
+        stream->MatMul(w.matrix, x.data(), n, y.data());
+        stream->MatMul(w.matrix, rounded.data(), n, expected.data());
+        CHECK(y == expected);
+      });
+    }
   }
 }
 
@@ -218,8 +261,8 @@ TEST_CASE("MatMul propagates NaN weight codes and NaN scales") {
     for (int64_t n : {1, 3}) {
       CAPTURE(WeightFormatName(w->matrix.format));
       CAPTURE(n);
-      const std::vector<float> x = RandomInput(n, w->matrix.cols, rng);
-      ForEachHwyTarget([&] {
+      const std::vector<float> x = RandomInput(w->matrix.format, n, w->matrix.cols, rng);
+      ForEachKernel([&] {
         std::vector<float> y(static_cast<size_t>(n * rows));
         stream->MatMul(w->matrix, x.data(), n, y.data());
         for (int64_t i = 0; i < n; ++i) {
@@ -293,7 +336,7 @@ TEST_CASE("MatMul FP8 4096 x 4096 throughput (report only)") {
   }
   const WeightMatrix w{WeightFormat::kFp8Block128, rows, cols, data.data(), scales.data()};
   const auto seconds_per_call = [&](int64_t n, int calls) {
-    const std::vector<float> x = RandomInput(n, cols, rng);
+    const std::vector<float> x = RandomInput(w.format, n, cols, rng);
     std::vector<float> y(static_cast<size_t>(n * rows));
     stream->MatMul(w, x.data(), n, y.data());  // warm-up
     const auto start = std::chrono::steady_clock::now();

@@ -68,6 +68,15 @@ bool Recorder::ImposeIndexSelection(int layer, int64_t pos, std::vector<int32_t>
   return true;
 }
 
+// The golden caches are the final ones, so they hold every entry the run made.
+void Recorder::ImposeCompressedEntry(int layer, std::string_view cache, int64_t pos, int64_t index, std::span<float> entry) {
+  if (!impose || pos != impose_entries_at) return;
+  const Array& ref = impose->Get(Prefix(layer) + "." + std::string(cache));
+  REQUIRE(index < ref.rows());
+  REQUIRE(static_cast<size_t>(ref.row_size()) == entry.size());
+  std::copy_n(ref.row(index), entry.size(), entry.begin());
+}
+
 // The input of layer L at a position is the golden output of layer L − 1 there (for the MTP
 // block, the last main layer's output). Only single-token calls are imposed: the golden
 // arrays hold probe positions, not whole prompts.

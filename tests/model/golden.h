@@ -41,6 +41,7 @@ class Recorder : public model::ForwardObserver {
  public:
   const GoldenRun* impose = nullptr;  // when set, router ids and index selections come from it
   bool impose_inputs = false;         // with `impose`: single-token calls start each layer from its golden input
+  int64_t impose_entries_at = -1;     // with `impose`: compressed entries made at this position are the golden ones
   explicit Recorder(int layers) : n_layers(layers) {}
   const int n_layers;  // main layers; layer n_layers is the MTP block
 
@@ -55,6 +56,7 @@ class Recorder : public model::ForwardObserver {
   bool ImposeRouting(int layer, int64_t pos, std::span<int32_t> experts) override;
   bool ImposeIndexSelection(int layer, int64_t pos, std::vector<int32_t>& chosen) override;
   void ImposeLayerInput(int layer, int64_t first_pos, int64_t n, int64_t width, float* streams) override;
+  void ImposeCompressedEntry(int layer, std::string_view cache, int64_t pos, int64_t index, std::span<float> entry) override;
 };
 
 // Replays a golden run's calls (call_start / call_len) with our own chunking: `chunks` splits

@@ -33,7 +33,7 @@ struct Case {
 
 // Bf16 tolerance of the strict checks: the reference rounds every activation to bf16 (relative
 // step 2^-8) and sums in another order, so continuous outputs agree to about 1e-2.
-constexpr double kStrictRel = 2e-2;
+constexpr double kStrictRel = 1.5e-2;
 
 // Every golden run with per-layer data: (case, run).
 constexpr std::pair<const char*, const char*> kRuns[] = {
@@ -107,9 +107,11 @@ void CheckCaches(const std::string& name, const model::SequenceState& st, const 
 
 // Strict check (golden README, rule 3): the reference's discrete choices (router experts,
 // indexer picks) are imposed, every single-token step starts each layer from the reference's
-// own input streams, and before the last step every cache is replaced by the reference's.
-// The last step then sees exactly the reference's inputs, so attention, FFN and stream outputs
-// of every layer, and the logits, must agree at bf16 tolerance. Earlier steps attend over
+// own input streams, before the last step every cache is replaced by the reference's, and the
+// compressed entries the last step completes are the reference's too (runs that record only
+// every few decode steps made the rest of such a block on our own inputs). The last step then
+// sees exactly the reference's inputs, so attention, FFN and stream outputs of every layer,
+// and the logits, must agree at bf16 tolerance. Earlier steps attend over
 // caches our own prefill built (carrying its rounding flips); they are reported, not held to it.
 TEST_CASE("strict per-layer agreement on the reference's inputs and choices") {
   for (const auto& [case_name, run_name] : kRuns) {
@@ -125,6 +127,7 @@ TEST_CASE("strict per-layer agreement on the reference's inputs and choices") {
     const int64_t prompt = static_cast<int64_t>(call_len.v[0]);
     const size_t last_call = static_cast<size_t>(call_len.rows() - 1);
     const int64_t last_pos = prompt + call_len.rows() - 2;
+    rec.impose_entries_at = last_pos;
     const Array& probes = main.Get("probe_pos");
     const Replay r = RunGolden(*k.net, *k.stream, main, {prompt}, &rec, [&](size_t call, model::SequenceState& st) {
       if (call != last_call) return;

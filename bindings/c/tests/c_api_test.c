@@ -379,7 +379,7 @@ static void test_generation(const ds_model *model, const ds_tokenizer *tok) {
   ds_generation_params_init(&gp);
   CHECK(gp.max_tokens == 512 && gp.ignore_eos == 0 && gp.sampling == NULL);
   ds_sampling_params_init(&sampling);
-  sampling.seed = 42;
+  sampling.seed = 7; /* a seed whose 12 tokens include no turn-opening token in any mode (those end the reply) */
   gp.sampling = &sampling;
   gp.max_tokens = 12;
   gp.ignore_eos = 1; /* the tiny model's random weights may emit EOS at once */
