@@ -101,8 +101,10 @@ struct Bf16Codec {
   // rows read slower (measured: one row 51 GB/s, four rows 41, a plain read 55), and 64 bytes
   // per dot product keep up with memory despite its 6-cycle latency.
   static constexpr int64_t kDotRows = 1;
+  static constexpr int64_t kDotStep = 32;  // columns per decode, in column order
+  static constexpr bool kDotInterleaved = false;
   static constexpr bool kScaleOnInputs = false;
-  static HWY_INLINE __m512i DecodeBf16(const Row& row, int64_t c) { return _mm512_loadu_si512(row.w + c); }
+  static HWY_INLINE void DecodeBf16(const Row& row, int64_t c, __m512i* out) { out[0] = _mm512_loadu_si512(row.w + c); }
 #endif
 };
 
@@ -170,14 +172,16 @@ struct Fp8Codec {
   // leave the product unchanged: n == 1 scales the 4096 inputs once per 128-row block
   // (DecodeBf16Unscaled), tiles scale the weights they decode once for all n inputs.
   static constexpr bool kScaleOnInputs = true;
-  static HWY_INLINE __m512i DecodeBf16Unscaled(const Row& row, int64_t c) { return Bits(row, c); }
-  static HWY_INLINE __m512i DecodeBf16(const Row& row, int64_t c) {
+  static constexpr int64_t kDotStep = 32;
+  static constexpr bool kDotInterleaved = false;
+  static HWY_INLINE void DecodeBf16Unscaled(const Row& row, int64_t c, __m512i* out) { out[0] = Bits(row, c); }
+  static HWY_INLINE void DecodeBf16(const Row& row, int64_t c, __m512i* out) {
     const DF df;
     VF even, odd;
     Decode(df, row, c, even, odd);
     // Exact products of bf16 values and a power of two: their low halves are zero.
-    return _mm512_ternarylogic_epi32(_mm512_srli_epi32(_mm512_castps_si512(even.raw), 16), _mm512_castps_si512(odd.raw),
-                                     _mm512_set1_epi32(static_cast<int>(0xffff0000u)), 0xf8);
+    out[0] = _mm512_ternarylogic_epi32(_mm512_srli_epi32(_mm512_castps_si512(even.raw), 16), _mm512_castps_si512(odd.raw),
+                                       _mm512_set1_epi32(static_cast<int>(0xffff0000u)), 0xf8);
   }
 #endif
 #else
@@ -264,20 +268,25 @@ struct Mxfp4Codec {
            num::E8m0ToFloat(row.scales[c / kMxfp4BlockSize]);
   }
 #if DEEPSEEK_BF16_DOT
-  // Two-kilobyte rows and 16 bytes per dot product: four chains in flight (eight measured no
-  // faster).
+  // Two-kilobyte rows: four in flight (two measured slower, eight no faster).
   static constexpr int64_t kDotRows = 4;
   static constexpr bool kScaleOnInputs = false;
-  // One 32-column step is one scale block: a word permute looks the 32 nibbles up in the
-  // block's table of the 16 e2m1 values times its scale.
-  static HWY_INLINE __m512i DecodeBf16(const Row& row, int64_t c) {
-    const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row.w + c / 2)));
-    // Word 2j gets byte j's low nibble (column c + 2j), word 2j + 1 its high nibble.
-    const __m512i index = _mm512_ternarylogic_epi32(_mm512_and_si512(bytes, _mm512_set1_epi32(0xf)), _mm512_slli_epi32(bytes, 12),
-                                                    _mm512_set1_epi32(0xf0000), 0xf8);
-    const __m512i table = _mm512_castsi256_si512(
-        _mm256_load_si256(reinterpret_cast<const __m256i*>(kMxfp4Bf16Tables[row.scales[c / kMxfp4BlockSize]].data())));
-    return _mm512_permutexvar_epi16(index, table);  // indices < 16 leave the upper half unread
+  // 64 columns (32 bytes, two scale blocks) per decode: the low nibbles (even columns) and the
+  // high nibbles (odd columns) each become 32 bf16 words through one word permute of a table
+  // holding both blocks' 16 e2m1 values times their scales. The words are the even, then the
+  // odd columns of the step, and the inputs are put in the same order once per call.
+  static constexpr int64_t kDotStep = 64;
+  static constexpr bool kDotInterleaved = true;
+  static HWY_INLINE void DecodeBf16(const Row& row, int64_t c, __m512i* out) {
+    const __m512i bytes = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row.w + c / 2)));
+    // Entries 16..31 of the table are the second block's: its 16 words get index bit 4.
+    const __m512i second = _mm512_set_epi64(0x0010001000100010, 0x0010001000100010, 0x0010001000100010, 0x0010001000100010, 0, 0, 0, 0);
+    const __m512i table = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_load_si256(reinterpret_cast<const __m256i*>(kMxfp4Bf16Tables[row.scales[c / kMxfp4BlockSize]].data()))),
+        _mm256_load_si256(reinterpret_cast<const __m256i*>(kMxfp4Bf16Tables[row.scales[c / kMxfp4BlockSize + 1]].data())), 1);
+    // (bytes & 0xf) | second, and (bytes >> 4) | second.
+    out[0] = _mm512_permutexvar_epi16(_mm512_ternarylogic_epi32(bytes, _mm512_set1_epi16(0xf), second, 0xea), table);
+    out[1] = _mm512_permutexvar_epi16(_mm512_or_si512(_mm512_srli_epi16(bytes, 4), second), table);
   }
 #endif
 };
@@ -464,12 +473,24 @@ struct F32Path {
 // ---- bf16 dot-product path ----------------------------------------------------------------
 #if DEEPSEEK_BF16_DOT
 
-// x [n, cols] as bf16 words.
+// x [n, cols] as bf16 words, in the codec's word order (kDotInterleaved: the even, then the
+// odd columns of each full step).
+template <class Codec>
 class Bf16Inputs {
  public:
   Bf16Inputs(const float* x, int64_t n, int64_t cols) : cols_(cols), words_(hwy::AllocateAligned<uint16_t>(static_cast<size_t>(n * cols))) {
     if (!words_) throw std::bad_alloc();
-    for (int64_t i = 0; i < n * cols; ++i) words_[i] = num::FloatToBf16(x[i]);
+    constexpr int64_t step = Codec::kDotStep;
+    const int64_t full = Codec::kDotInterleaved ? cols - cols % step : 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float* xi = x + i * cols;
+      uint16_t* out = words_.get() + i * cols;
+      for (int64_t c = 0; c < full; ++c) {
+        const int64_t base = c - c % step, k = c % step;  // column k of the step goes to word k/2 or step/2 + k/2
+        out[base + (k % 2) * (step / 2) + k / 2] = num::FloatToBf16(xi[c]);
+      }
+      for (int64_t c = full; c < cols; ++c) out[c] = num::FloatToBf16(xi[c]);
+    }
   }
   const uint16_t* row(int64_t i) const { return words_.get() + i * cols_; }
 
@@ -495,9 +516,9 @@ DEEPSEEK_KERNEL_ATTR inline void ScaleFp8Inputs(const WeightMatrix& w, int64_t b
 // y[r] for rows [r0, r1) and one input, kDotRows rows at a time, each row's accumulator one
 // chain of dot products.
 template <class Codec>
-DEEPSEEK_KERNEL_ATTR void DotsBf16(const WeightMatrix& w, int64_t r0, int64_t r1, const Bf16Inputs& xs, float* HWY_RESTRICT y) {
-  constexpr int64_t R = Codec::kDotRows;
-  const int64_t full = w.cols - w.cols % 32;
+DEEPSEEK_KERNEL_ATTR void DotsBf16(const WeightMatrix& w, int64_t r0, int64_t r1, const Bf16Inputs<Codec>& xs, float* HWY_RESTRICT y) {
+  constexpr int64_t R = Codec::kDotRows, step = Codec::kDotStep, vectors = step / 32;
+  const int64_t full = w.cols - w.cols % step;
   const uint16_t* x = xs.row(0);
   hwy::AlignedFreeUniquePtr<uint16_t[]> scaled;  // x times the scales of one FP8 row block
   int64_t scaled_block = -1;
@@ -522,12 +543,15 @@ DEEPSEEK_KERNEL_ATTR void DotsBf16(const WeightMatrix& w, int64_t r0, int64_t r1
       const int64_t c1 = std::min(full, c0 + kColBlock);
       __m512 s[R];
       for (int64_t k = 0; k < R; ++k) s[k] = _mm512_setzero_ps();
-      for (int64_t c = c0; c < c1; c += 32) {
-        const __m512bh xv = AsBf16(_mm512_loadu_si512(xd + c));
-        PrefetchStep<Codec>(next, R, c, 32);
+      for (int64_t c = c0; c < c1; c += step) {
+        __m512bh xv[vectors];
+        for (int64_t v = 0; v < vectors; ++v) xv[v] = AsBf16(_mm512_loadu_si512(xd + c + 32 * v));
+        PrefetchStep<Codec>(next, R, c, step);
         for (int64_t k = 0; k < R; ++k) {
-          if constexpr (Codec::kScaleOnInputs) s[k] = _mm512_dpbf16_ps(s[k], xv, AsBf16(Codec::DecodeBf16Unscaled(rows[k], c)));
-          else s[k] = _mm512_dpbf16_ps(s[k], xv, AsBf16(Codec::DecodeBf16(rows[k], c)));
+          __m512i words[vectors];
+          if constexpr (Codec::kScaleOnInputs) Codec::DecodeBf16Unscaled(rows[k], c, words);
+          else Codec::DecodeBf16(rows[k], c, words);
+          for (int64_t v = 0; v < vectors; ++v) s[k] = _mm512_dpbf16_ps(s[k], xv[v], AsBf16(words[v]));
         }
       }
       for (int64_t k = 0; k < R; ++k) {
@@ -565,13 +589,15 @@ template <class C>
 struct Bf16DotPath {
   using Codec = C;
   using Word = uint16_t;
-  using Inputs = Bf16Inputs;
-  static constexpr int64_t kStep = 32;
+  using Inputs = Bf16Inputs<C>;
+  static constexpr int64_t kStep = C::kDotStep;
   static constexpr int64_t kRowsPerGroup = C::kDotRows;
   static constexpr float kOutputScale = 1.0f;
 
   static HWY_INLINE DEEPSEEK_KERNEL_ATTR void DecodeStep(const typename C::Row& row, int64_t c, uint16_t* HWY_RESTRICT out) {
-    _mm512_storeu_si512(out + c, C::DecodeBf16(row, c));
+    __m512i words[C::kDotStep / 32];
+    C::DecodeBf16(row, c, words);
+    for (int64_t v = 0; v < C::kDotStep / 32; ++v) _mm512_storeu_si512(out + c + 32 * v, words[v]);
   }
   static HWY_INLINE DEEPSEEK_KERNEL_ATTR void Dots(const WeightMatrix& w, int64_t r0, int64_t r1, const Inputs& xs, float* y) {
     DotsBf16<C>(w, r0, r1, xs, y);
