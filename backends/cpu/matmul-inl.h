@@ -49,7 +49,8 @@ using VF = hn::Vec<DF>;
 // step (MXFP4 packs a column pair into one byte), otherwise its first and second half. Decoded
 // values are weight / kOutputScale, a power of two multiplied back into the result (exactly).
 // Scalar() returns the exact weight of one column, for the columns after the last full step.
-// A step never straddles a scale block: it is at most 32 columns, which divides both blocks.
+// A step of the fp32 path never straddles a scale block: it is at most 32 columns, which
+// divides both blocks. (The bf16 path's 64-column MXFP4 step reads both of its blocks' scales.)
 static_assert(2 * HWY_LANES(float) <= kMxfp4BlockSize && kFp8BlockSize % kMxfp4BlockSize == 0);
 
 // While the n == 1 kernel reads a group of rows it prefetches the next group into L2, each
@@ -531,7 +532,7 @@ DEEPSEEK_KERNEL_ATTR void DotsBf16(const WeightMatrix& w, int64_t r0, int64_t r1
     if constexpr (Codec::kScaleOnInputs) {
       if (r / kFp8BlockSize != scaled_block) {
         scaled_block = r / kFp8BlockSize;
-        ScaleFp8Inputs(w, scaled_block, xs.row(0), full, scaled.get());
+        ScaleFp8Inputs(w, scaled_block, x, full, scaled.get());
       }
     }
     const uint16_t* xd = Codec::kScaleOnInputs ? scaled.get() : x;
