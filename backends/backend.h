@@ -1,8 +1,9 @@
 // The backend object model (after ggml's): a Registry lists Devices; a Device reports what it
-// supports and creates Streams; a Stream executes operators. Model code reaches compute only
-// through a Stream (via lib/ops), so an NPU backend is an addition behind this interface.
-// All tensors are host memory in this version of the interface (the CPU backend's view);
-// device buffers arrive with the first accelerator backend.
+// supports and creates Streams and KV memories; a Stream executes operators. Model code reaches
+// compute only through a Stream (via lib/ops), so an NPU backend is an addition behind this
+// interface. Activations and weights are host memory in this version of the interface (the CPU
+// backend's view; device buffers for them arrive with the first accelerator backend); the KV
+// caches already live in the device's own memory and are addressed by pool, page and row.
 #pragma once
 
 #include <cstddef>
@@ -18,7 +19,7 @@ class ThreadPool;
 
 namespace deepseek::backend {
 
-inline constexpr int kBackendApiVersion = 1;
+inline constexpr int kBackendApiVersion = 2;
 
 // How a weight matrix is stored; the stored bytes are used as they are (no fp32 copy).
 enum class WeightFormat : uint8_t {
@@ -43,7 +44,117 @@ struct WeightMatrix {
 // The operators a device may implement; SupportsOp answers per operator (and weight format).
 enum class Op : uint8_t {
   kMatMul,           // y = x · Wᵀ
-  kSparseAttention,  // softmax attention over gathered rows with a per-head sink
+  kSparseAttention,  // softmax attention over indexed cache rows with a per-head sink
+  kKvWrite,          // pack rows into a KV pool
+  kKvGather,         // unpack rows of a KV pool
+};
+
+// ---- KV memory ----------------------------------------------------------------------------
+//
+// A sequence's caches (the sliding-window ring, the compressed latents, the indexer keys) live
+// in a KvMemory: pools of fixed-size pages, one pool per kind of row, with rows packed in the
+// pool's row format. The model holds, per sequence and cache, a block table (page ids, in row
+// order: logical row r is row r % rows_per_page of page pages[r / rows_per_page]) and reaches
+// the rows only through stream operators that take those tables (KvWrite, KvGather,
+// SparseAttention), never through addresses — the paged-attention model of vLLM and FlashMLA,
+// so an accelerator keeps the pages in its own memory.
+
+// How one cache row is stored. Each format stores values already on its grid exactly (the
+// reference rounds its caches to these grids before it stores them), so a KvWrite followed by
+// a KvGather returns the written floats bit for bit; other values are rounded to the grid.
+enum class KvRowFormat : uint8_t {
+  kF32,        // dim fp32 values: 4·dim bytes
+  // The V4 latent (vLLM's fp8_ds_mla, FlashMLA's MODEL1 FP8 row): dims [0, dim − rope_dim) as
+  // FP8 e4m3 codes, then dims [dim − rope_dim, dim) as bf16, then one ue8m0 scale per 64 e4m3
+  // dims, zero-padded to a multiple of 8 bytes: 448 + 128 + 7 + 1 = 584 bytes for dim 512.
+  kLatentFp8,
+  // MXFP4 (the V4 indexer keys): dim e2m1 codes two per byte (low nibble = even dim), then one
+  // ue8m0 scale per 32 dims: 64 + 4 = 68 bytes for dim 128.
+  kMxfp4,
+};
+
+struct KvRowLayout {
+  KvRowFormat format = KvRowFormat::kF32;
+  int dim = 0;       // values per row
+  int rope_dim = 0;  // kLatentFp8: the trailing dims kept in bf16
+  int64_t bytes() const;
+  // Throws Error(kInvalidConfig) when dim or rope_dim do not fit the format's blocks.
+  void Validate() const;
+};
+
+const char* KvRowFormatName(KvRowFormat format);
+
+using KvPoolId = int32_t;
+using KvPageId = int32_t;  // a page of its pool; pages of different pools are unrelated
+
+struct KvPoolDesc {
+  std::string name;       // names the pool in errors and statistics ("window", "index_keys", ...)
+  KvRowLayout row;
+  int rows_per_page = 0;
+  int64_t page_bytes() const { return row.bytes() * rows_per_page; }
+};
+
+struct KvMemoryStats {
+  struct Pool {
+    std::string name;
+    int64_t row_bytes = 0;
+    int rows_per_page = 0;
+    int64_t pages_in_use = 0;   // pages with a reference
+    int64_t pages_shared = 0;   // of those, pages referenced more than once
+    int64_t pages_storage = 0;  // pages the device has set aside (in use or free)
+  };
+  uint64_t budget_bytes = 0;    // 0: no limit
+  uint64_t bytes_in_use = 0;    // Σ pages_in_use · page bytes, what the budget bounds
+  uint64_t bytes_storage = 0;   // Σ pages_storage · page bytes
+  std::vector<Pool> pools;
+};
+
+// The contract of a KV memory (every backend's implementation keeps it):
+// - Made by Device::CreateKvMemory with a budget; outlives every table that refers to it (the
+//   model holds it by shared_ptr).
+// - AddPool adds a pool of one row format and page size; pools are never removed.
+// - Pages are reference counted. Allocate and Duplicate return a page with one reference
+//   (Duplicate copies the rows of a page: copy-on-write); Retain adds one; Release drops one and
+//   frees the page at zero. A page referenced more than once is shared: its rows must not change,
+//   so a writer first replaces its reference with a Duplicate. Freshly allocated rows hold
+//   unspecified values until written.
+// - The budget bounds the bytes of pages in use over all pools; Allocate and Duplicate throw
+//   Error(kResourceExhausted), naming the pool and the figures, when the next page would pass it.
+//   Storage the device could not get is Error(kOutOfMemory). Either way nothing changes.
+// - Thread safety: every member function may be called from any thread at any time. Rows of a
+//   page are written only by the page's sole owner, and read by anyone holding a reference.
+class KvMemory {
+ public:
+  virtual ~KvMemory() = default;
+  virtual KvPoolId AddPool(const KvPoolDesc& desc) = 0;
+  virtual const KvPoolDesc& pool(KvPoolId id) const = 0;
+  virtual KvPageId Allocate(KvPoolId pool) = 0;
+  virtual KvPageId Duplicate(KvPoolId pool, KvPageId page) = 0;
+  virtual void Retain(KvPoolId pool, KvPageId page) = 0;
+  virtual void Release(KvPoolId pool, KvPageId page) noexcept = 0;
+  virtual bool Shared(KvPoolId pool, KvPageId page) const = 0;
+  virtual uint64_t budget_bytes() const = 0;
+  virtual uint64_t bytes_in_use() const = 0;
+  virtual KvMemoryStats stats() const = 0;
+};
+
+// A view of one sequence's rows in one pool (the block table and how many rows are valid), as
+// the stream operators take it. It borrows the table: valid while the table is unchanged.
+struct KvRows {
+  KvMemory* memory = nullptr;
+  KvPoolId pool = -1;
+  std::span<const KvPageId> pages;
+  int64_t rows = 0;
+};
+
+// The rows SparseAttention may read, addressed by one index space: [0, fresh_rows) are the
+// chunk's own latents `fresh` [fresh_rows, dim] (fp32, not yet in any cache), the next
+// window.rows indices are the window ring's slots, then the compressed entries follow.
+struct AttentionKv {
+  const float* fresh = nullptr;
+  int64_t fresh_rows = 0;
+  KvRows window;
+  KvRows compressed;
 };
 
 // What a stream's operators have done since it was created: the benchmark's bytes-per-token
@@ -81,13 +192,20 @@ class Stream {
   virtual void MatMul(const WeightMatrix& w, const float* x, int64_t n, float* y) = 0;
 
   // For each query i in [0, n) and head h in [0, heads):
-  //   s_j = scale · (q[i,h,:] · kv_rows[i][j,:]) over the rows j of query i,
+  //   s_j = scale · (q[i,h,:] · kv_j) over the rows j of query i,
   //   out[i,h,:] = Σ_j bf16(e^{s_j − M}) kv_j / (Σ_j e^{s_j − M} + e^{sink[h] − M}), M = max_j s_j,
-  // where the probabilities enter P·V rounded to bf16 as in the reference kernel.
-  // rows[i] lists pointers to the dim-wide fp32 rows query i attends to (empty: output 0).
-  virtual void SparseAttention(const float* q, int64_t n, int heads, int dim,
-                               std::span<const std::vector<const float*>> rows,
+  // where the probabilities enter P·V rounded to bf16 as in the reference kernel. Query i
+  // attends the rows indices[offsets[i], offsets[i+1]) of `kv` (see AttentionKv; an empty list
+  // gives 0); offsets has n + 1 entries, starting at 0.
+  virtual void SparseAttention(const float* q, int64_t n, int heads, int dim, const AttentionKv& kv,
+                               std::span<const int64_t> offsets, std::span<const int32_t> indices,
                                const float* sink, float scale, float* out) = 0;
+
+  // Packs values [n, dim] (fp32) into rows [first, first + n) of `dst`, whose pages must be
+  // allocated and not shared (first + n ≤ pages · rows_per_page; dst.rows is not used).
+  virtual void KvWrite(const KvRows& dst, int64_t first, int64_t n, const float* values) = 0;
+  // out[i, :] = row rows[i] of `src` unpacked to fp32 (each index < src.rows).
+  virtual void KvGather(const KvRows& src, std::span<const int64_t> rows, float* out) = 0;
 
   // Waits for queued work (the CPU stream runs synchronously).
   virtual void Synchronize() {}
@@ -109,6 +227,9 @@ class Device {
   virtual bool SupportsOp(Op op, WeightFormat format = WeightFormat::kF32) const = 0;
   // The stream runs its work on `pool` (owned by the caller, outliving the stream).
   virtual std::unique_ptr<Stream> CreateStream(ThreadPool& pool) = 0;
+  // An empty KV memory in this device's memory; budget_bytes 0 means no limit. Its pages are
+  // read and written by this device's streams.
+  virtual std::shared_ptr<KvMemory> CreateKvMemory(uint64_t budget_bytes) = 0;
 };
 
 // Compiled-in backends, registered once at first use.

@@ -9,8 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "backends/cpu/kv_memory.h"
+#include "backends/cpu/kv_ops.h"
 #include "backends/cpu/matmul.h"
-#include "backends/cpu/sparse_attention.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 
@@ -53,27 +54,65 @@ class CpuStream final : public Stream {
     Account(w, n, start);
   }
 
-  void SparseAttention(const float* q, int64_t n, int heads, int dim,
-                       std::span<const std::vector<const float*>> rows, const float* sink,
+  void SparseAttention(const float* q, int64_t n, int heads, int dim, const AttentionKv& kv,
+                       std::span<const int64_t> offsets, std::span<const int32_t> indices, const float* sink,
                        float scale, float* out) override {
     if (n < 0 || heads <= 0 || dim <= 0) {
       InvalidArgument("SparseAttention: bad shape: n " + std::to_string(n) + ", heads " +
                       std::to_string(heads) + ", dim " + std::to_string(dim));
     }
-    if (rows.size() != static_cast<size_t>(n)) {
-      InvalidArgument("SparseAttention: " + std::to_string(rows.size()) + " row lists for " +
-                      std::to_string(n) + " queries");
+    if (offsets.size() != static_cast<size_t>(n) + 1 || offsets.front() != 0 ||
+        offsets.back() != static_cast<int64_t>(indices.size()) || !std::is_sorted(offsets.begin(), offsets.end())) {
+      InvalidArgument("SparseAttention: offsets must rise from 0 to the " + std::to_string(indices.size()) +
+                      " indices in " + std::to_string(n) + " + 1 entries");
     }
     if (n == 0) return;
     if (q == nullptr || sink == nullptr || out == nullptr) {
       InvalidArgument("SparseAttention: null query, sink or output");
     }
-    for (const auto& list : rows) {
-      if (std::find(list.begin(), list.end(), nullptr) != list.end()) {
-        InvalidArgument("SparseAttention: null row pointer");
+    if (kv.fresh_rows < 0 || (kv.fresh_rows > 0 && kv.fresh == nullptr)) InvalidArgument("SparseAttention: bad fresh rows");
+    for (const KvRows* rows : {&kv.window, &kv.compressed}) {
+      if (rows->rows > 0 && CpuMemoryOf(*rows, "SparseAttention").pool(rows->pool).row.dim != dim) {
+        InvalidArgument("SparseAttention: cache rows are not " + std::to_string(dim) + " wide");
       }
     }
-    SparseAttentionF32(q, n, heads, dim, rows, sink, scale, out, pool_);
+    const int64_t space = kv.fresh_rows + kv.window.rows + kv.compressed.rows;
+    for (int32_t idx : indices) {
+      if (idx < 0 || idx >= space) {
+        InvalidArgument("SparseAttention: row index " + std::to_string(idx) + " outside [0, " + std::to_string(space) + ")");
+      }
+    }
+    AttendIndexed(q, n, heads, dim, kv, offsets, indices, sink, scale, out, attention_scratch_, pool_);
+  }
+
+  void KvWrite(const KvRows& dst, int64_t first, int64_t n, const float* values) override {
+    CpuKvMemory& memory = CpuMemoryOf(dst, "KvWrite");
+    const int64_t rpp = memory.pool(dst.pool).rows_per_page;
+    if (first < 0 || n < 0 || first + n > static_cast<int64_t>(dst.pages.size()) * rpp) {
+      InvalidArgument("KvWrite: rows [" + std::to_string(first) + ", " + std::to_string(first + n) +
+                      ") outside the table's " + std::to_string(dst.pages.size()) + " pages");
+    }
+    if (n == 0) return;
+    if (values == nullptr) InvalidArgument("KvWrite: null values");
+    for (int64_t page = first / rpp; page <= (first + n - 1) / rpp; ++page) {
+      if (memory.Shared(dst.pool, dst.pages[static_cast<size_t>(page)])) {
+        Fail(StatusCode::kFailedPrecondition, "KvWrite: page " + std::to_string(dst.pages[static_cast<size_t>(page)]) +
+                                                  " of pool '" + memory.pool(dst.pool).name + "' is shared");
+      }
+    }
+    KvWriteRows(memory, dst, first, n, values, pool_);
+  }
+
+  void KvGather(const KvRows& src, std::span<const int64_t> rows, float* out) override {
+    CpuKvMemory& memory = CpuMemoryOf(src, "KvGather");
+    for (int64_t r : rows) {
+      if (r < 0 || r >= src.rows) {
+        InvalidArgument("KvGather: row " + std::to_string(r) + " outside [0, " + std::to_string(src.rows) + ")");
+      }
+    }
+    if (rows.empty()) return;
+    if (out == nullptr) InvalidArgument("KvGather: null output");
+    KvGatherRows(memory, src, rows, out, pool_);
   }
 
  private:
@@ -109,6 +148,7 @@ class CpuStream final : public Stream {
   }
 
   ThreadPool& pool_;
+  AttentionScratch attention_scratch_;
 };
 
 }  // namespace
@@ -125,6 +165,8 @@ bool CpuDevice::SupportsOp(Op op, WeightFormat format) const {
       }
       return false;
     case Op::kSparseAttention:
+    case Op::kKvWrite:
+    case Op::kKvGather:
       return true;
   }
   return false;
@@ -132,6 +174,10 @@ bool CpuDevice::SupportsOp(Op op, WeightFormat format) const {
 
 std::unique_ptr<Stream> CpuDevice::CreateStream(ThreadPool& pool) {
   return std::make_unique<CpuStream>(pool);
+}
+
+std::shared_ptr<KvMemory> CpuDevice::CreateKvMemory(uint64_t budget_bytes) {
+  return std::make_shared<CpuKvMemory>(budget_bytes);
 }
 
 }  // namespace deepseek::backend::cpu

@@ -4,6 +4,7 @@
 #include "deepseek/chat.h"
 #include "deepseek/config.h"
 #include "deepseek/generation.h"
+#include "deepseek/kv_cache.h"
 #include "deepseek/model.h"
 #include "deepseek/sampler.h"
 #include "deepseek/session.h"

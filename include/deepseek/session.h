@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "deepseek/kv_cache.h"
 #include "deepseek/model.h"
 #include "deepseek/status.h"
 
@@ -23,6 +24,10 @@ struct SessionOptions {
   bool enable_mtp = false;
   // Called after each prefill chunk with (tokens done, tokens total); return false to cancel.
   std::function<bool(int64_t done, int64_t total)> progress;
+  // Where the KV caches live (a cache of the same model): sessions sharing one share its budget
+  // and pages, so snapshots restore across them in O(pages). Null: a cache of the session's
+  // own, without a budget.
+  std::shared_ptr<KvCache> kv_cache;
 };
 
 class Session;
@@ -41,17 +46,20 @@ struct SessionStats {
     int64_t calls = 0;
   };
   std::vector<Format> by_format;  // formats the session has read, in enum order
+  uint64_t kv_bytes = 0;          // KV cache pages the sequence holds now (shared ones included)
 };
 
 // A saved copy of one session's sequence — caches, compressor state, consumed tokens and the
 // last logits — taken by Session::Snapshot and put back by Session::Restore. A chat uses it to
-// return to the end of an earlier prompt instead of recomputing the conversation. Today it is
-// a full copy of the state (see bytes()); immutable and cheap to copy itself.
+// return to the end of an earlier prompt instead of recomputing the conversation. The caches'
+// pages are shared with the session, not copied (a page is copied only when one side writes
+// it); the fixed-size compressor state is copied. Immutable and cheap to copy itself.
 class SessionSnapshot {
  public:
   int64_t position() const;             // tokens the sequence held
   std::span<const int32_t> tokens() const;
-  uint64_t bytes() const;               // memory the copy holds
+  // Memory the snapshot keeps alive: its own copies plus the cache pages it references.
+  uint64_t bytes() const;
 
  private:
   friend class Session;
@@ -69,8 +77,9 @@ class Session {
 
   // Appends tokens to the sequence and computes the logits after the last one. Any split of
   // a prompt into Prefill calls gives the same results. Token ids must be < vocab_size: an
-  // invalid request leaves the session unchanged; a cancelled one keeps the finished chunks
-  // (see position()) with their logits; any other failure resets the session.
+  // invalid request, or one the KV cache's budget cannot hold (kResourceExhausted), leaves the
+  // session unchanged; a cancelled one keeps the finished chunks (see position()) with their
+  // logits; any other failure resets the session.
   Status Prefill(std::span<const int32_t> tokens);
   Status Decode(int32_t token) { return Prefill({&token, 1}); }
 
@@ -86,11 +95,13 @@ class Session {
   int64_t position() const;                 // tokens consumed so far
   int64_t capacity() const;                 // tokens the session may hold (max_context)
   std::span<const int32_t> tokens() const;  // the tokens consumed, in order
+  const std::shared_ptr<KvCache>& kv_cache() const;  // where its caches live
   void Reset();                             // back to an empty sequence
 
   // Copies the sequence as it is now; Restore puts this session back to it (any session of
   // the same Model: a snapshot from another model is kInvalidArgument). MTP bookkeeping is
-  // part of the copy.
+  // part of the copy. Both cost O(pages) within one KvCache; restoring into a session of
+  // another KvCache copies the rows.
   Result<SessionSnapshot> Snapshot() const;
   Status Restore(const SessionSnapshot& snapshot);
 

@@ -22,6 +22,7 @@ enum class StatusCode : int {
   kFailedPrecondition = 9,// call made in the wrong state
   kCancelled = 10,
   kInternal = 11,
+  kResourceExhausted = 12,// a memory budget is used up (the KV cache budget)
 };
 
 const char* StatusCodeName(StatusCode code);

@@ -53,9 +53,29 @@ inline float RoundE4m3(float x) {
   return std::copysign(q, x);
 }
 
+// The e4m3 code of the nearest e4m3 value to x (ties to even), saturating at ±448; NaN → 0x7f.
+inline uint8_t FloatToE4m3(float x) {
+  if (std::isnan(x)) return 0x7f;
+  const uint8_t sign = std::signbit(x) ? 0x80 : 0;
+  const float q = RoundE4m3(std::fmin(std::fabs(x), 448.0f));
+  if (q < 0x1p-6f) return static_cast<uint8_t>(sign | static_cast<uint8_t>(q * 512.0f));  // subnormal: q / 2^-9
+  int e;
+  const float m = std::frexp(q, &e);  // q = m * 2^e, m in [0.5, 1)
+  const int exp_field = e - 1 + 7;
+  const int man = static_cast<int>(m * 16.0f) - 8;  // (2m - 1) * 8
+  return static_cast<uint8_t>(sign | (exp_field << 3) | man);
+}
+
 // ---- E8M0 scales (unsigned exponent, bias 127, 0xff = NaN) ---------------------------------
 inline float E8m0ToFloat(uint8_t code) { return code == 0xff ? NAN : std::ldexp(1.0f, code - 127); }
 inline bool E8m0IsNan(uint8_t code) { return code == 0xff; }
+
+// The e8m0 code of a power of two in [2^-127, 2^127].
+inline uint8_t Pow2ToE8m0(float pow2) {
+  int e;
+  std::frexp(pow2, &e);  // pow2 = 0.5 * 2^e
+  return static_cast<uint8_t>(e - 1 + 127);
+}
 
 // Smallest power of two >= x for positive normal x: the "ue8m0" rounding of quantiser scales.
 inline float Pow2Ceil(float x) {
@@ -87,23 +107,37 @@ inline float RoundE2m1(float x) {
   return std::copysign(r, x);
 }
 
+// The e2m1 nibble of the nearest e2m1 value to x (ties to even), saturating at ±6.
+inline uint8_t FloatToE2m1(float x) {
+  const float r = RoundE2m1(std::fmin(std::fabs(x), 6.0f));
+  uint8_t code = 0;
+  while (kE2m1Magnitudes[code] != r) ++code;
+  return static_cast<uint8_t>((std::signbit(x) ? 8 : 0) | code);
+}
+
 // ---- Block fake quantisation (quantise then dequantise, as the reference's QAT does) ---------
-// FP8: s = Pow2Ceil(max(amax, 1e-4) / 448), x <- e4m3(clamp(x / s, +-448)) * s, per block.
-inline void FakeQuantFp8Block(float* x, int n) {
+// Block scales, shared by the fake quantisation and the packed KV rows that store its results:
+// FP8 s = Pow2Ceil(max(amax, 1e-4) / 448); FP4 s = Pow2Ceil(max(amax, 6 * 2^-126) / 6).
+inline float BlockAmax(const float* x, int n) {
   float amax = 0.0f;
   for (int i = 0; i < n; ++i) amax = std::fmax(amax, std::fabs(x[i]));
-  const float s = Pow2Ceil(std::fmax(amax, 1e-4f) * (1.0f / 448.0f));
+  return amax;
+}
+inline float Fp8BlockScale(float amax) { return Pow2Ceil(std::fmax(amax, 1e-4f) * (1.0f / 448.0f)); }
+inline float Fp4BlockScale(float amax) { return Pow2Ceil(std::fmax(amax, 6.0f * 0x1p-126f) * (1.0f / 6.0f)); }
+
+// FP8: x <- e4m3(clamp(x / s, +-448)) * s, per block.
+inline void FakeQuantFp8Block(float* x, int n) {
+  const float s = Fp8BlockScale(BlockAmax(x, n));
   for (int i = 0; i < n; ++i) {
     const float q = std::fmin(std::fmax(x[i] / s, -448.0f), 448.0f);
     x[i] = RoundE4m3(q) * s;
   }
 }
 
-// FP4: s = Pow2Ceil(max(amax, 6 * 2^-126) / 6), x <- e2m1(clamp(x / s, +-6)) * s, per block.
+// FP4: x <- e2m1(clamp(x / s, +-6)) * s, per block.
 inline void FakeQuantFp4Block(float* x, int n) {
-  float amax = 0.0f;
-  for (int i = 0; i < n; ++i) amax = std::fmax(amax, std::fabs(x[i]));
-  const float s = Pow2Ceil(std::fmax(amax, 6.0f * 0x1p-126f) * (1.0f / 6.0f));
+  const float s = Fp4BlockScale(BlockAmax(x, n));
   for (int i = 0; i < n; ++i) {
     const float q = std::fmin(std::fmax(x[i] / s, -6.0f), 6.0f);
     x[i] = RoundE2m1(q) * s;

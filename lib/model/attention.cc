@@ -41,27 +41,33 @@ std::vector<float> Latents(const ChunkContext& ctx, const AttentionWeights& w, s
   return kv;
 }
 
-// The rows each query attends: its window (earlier positions from the ring, the chunk's own
-// from `kv`), then the chosen compressed entries.
-std::vector<std::vector<const float*>> GatherRows(const ChunkContext& ctx, const LayerState& st,
-                                                  const std::vector<float>& kv,
-                                                  const std::vector<std::vector<int32_t>>& entries) {
+// The rows each query attends, as indices into the AttentionKv of the chunk (`fresh` = the
+// chunk's own latents, then the ring's slots, then the compressed entries): its window
+// (earlier positions from the ring, the chunk's own from `fresh`), then the chosen entries.
+struct AttendedRows {
+  std::vector<int64_t> offsets{0};
+  std::vector<int32_t> indices;
+};
+
+AttendedRows AttendedRowsOf(const ChunkContext& ctx, const LayerState& st,
+                            const std::vector<std::vector<int32_t>>& entries) {
   const ModelConfig& c = ctx.config;
-  const int64_t start = ctx.positions.front();
-  std::vector<std::vector<const float*>> rows(static_cast<size_t>(ctx.size()));
-  for (int64_t t = 0; t < ctx.size(); ++t) {
+  const int64_t start = ctx.positions.front(), S = ctx.size();
+  const int64_t compressed_base = S + st.window.rows();
+  AttendedRows r;
+  for (int64_t t = 0; t < S; ++t) {
     const int64_t pos = start + t;
-    auto& r = rows[static_cast<size_t>(t)];
     for (int64_t p = std::max<int64_t>(0, pos - c.window + 1); p <= pos; ++p) {
-      r.push_back(p >= start ? kv.data() + (p - start) * c.head_dim : st.window.data() + (p % c.window) * c.head_dim);
+      r.indices.push_back(static_cast<int32_t>(p >= start ? p - start : S + p % c.window));
     }
     if (!entries.empty()) {
       for (int32_t b : entries[static_cast<size_t>(t)]) {
-        if (b >= 0 && b < st.compressed.rows()) r.push_back(st.compressed.row(b));
+        if (b >= 0 && b < st.compressed.rows()) r.indices.push_back(static_cast<int32_t>(compressed_base + b));
       }
     }
+    r.offsets.push_back(static_cast<int64_t>(r.indices.size()));
   }
-  return rows;
+  return r;
 }
 
 // Entries visible at each position: all completed blocks (HCA).
@@ -95,11 +101,15 @@ void OutputProjection(const ChunkContext& ctx, const AttentionWeights& w, const 
 }
 
 // The chunk's latents enter the ring after attention, so earlier queries still saw the old rows.
+// Their slots run from the first kept position's, wrapping at most once.
 void UpdateWindow(const ChunkContext& ctx, const std::vector<float>& kv, LayerState& st) {
   const ModelConfig& c = ctx.config;
-  for (int64_t t = std::max<int64_t>(0, ctx.size() - c.window); t < ctx.size(); ++t) {
+  const int64_t first = std::max<int64_t>(0, ctx.size() - c.window);
+  for (int64_t t = first; t < ctx.size();) {
     const int64_t slot = ctx.positions[static_cast<size_t>(t)] % c.window;
-    std::copy_n(kv.begin() + t * c.head_dim, c.head_dim, st.window.begin() + slot * c.head_dim);
+    const int64_t run = std::min(ctx.size() - t, c.window - slot);
+    st.window.Write(ctx.stream, slot, run, kv.data() + t * c.head_dim);
+    t += run;
   }
 }
 
@@ -120,11 +130,12 @@ void Attention(const ChunkContext& ctx, int layer, const AttentionWeights& w, co
     Compress(ctx, layer, w.compressor, freqs, EntryQuant::kFp8NonRope, x, st.compressor, st.compressed);
     entries = w.has_indexer ? SelectEntries(ctx, layer, w.indexer, x, cq.data(), st) : AllEntries(ctx, ratio);
   }
-  const auto rows = GatherRows(ctx, st, kv, entries);
+  const AttendedRows rows = AttendedRowsOf(ctx, st, entries);
+  const backend::AttentionKv sources{kv.data(), ctx.size(), st.window.view(), st.compressed.view()};
 
   std::vector<float> o(q.size());
-  ops::SparseAttention(ctx.stream, q.data(), ctx.size(), c.n_heads, c.head_dim, rows, w.sink.ToFloat().data(),
-                       1.0f / std::sqrt(static_cast<float>(c.head_dim)), o.data());
+  ops::SparseAttention(ctx.stream, q.data(), ctx.size(), c.n_heads, c.head_dim, sources, rows.offsets, rows.indices,
+                       w.sink.ToFloat().data(), 1.0f / std::sqrt(static_cast<float>(c.head_dim)), o.data());
   ops::Rope(o.data(), ctx.size() * c.n_heads, c.head_dim, c.head_dim - c.rope_dim, c.rope_dim, freqs, ctx.positions,
             c.n_heads, true);
   OutputProjection(ctx, w, o, out);

@@ -34,7 +34,7 @@ void Pool(const CompressorWeights& w, const CompressorState& st, float* e) {
 }  // namespace
 
 void Compress(const ChunkContext& ctx, int layer, const CompressorWeights& w, std::span<const float> freqs, EntryQuant quant,
-              const float* x, CompressorState& st, RowCache& out) {
+              const float* x, CompressorState& st, KvTable& out) {
   const ModelConfig& c = ctx.config;
   const int64_t S = ctx.size();
   const int ratio = w.ratio, width = w.width, stride = w.coff() * width;
@@ -43,6 +43,7 @@ void Compress(const ChunkContext& ctx, int layer, const CompressorWeights& w, st
   ops::MatMulF32(ctx.stream, w.wkv, x, S, kv.data());
   ops::MatMulF32(ctx.stream, w.wgate, x, S, score.data());
   const std::vector<float> norm = w.norm.ToFloat();
+  std::vector<float> e(static_cast<size_t>(width)), entry(e.size());
 
   for (int64_t t = 0; t < S; ++t) {
     const int64_t pos = ctx.positions[static_cast<size_t>(t)];
@@ -54,27 +55,27 @@ void Compress(const ChunkContext& ctx, int layer, const CompressorWeights& w, st
     }
     if ((pos + 1) % ratio != 0) continue;
 
-    std::vector<float> e(static_cast<size_t>(width));
     Pool(w, st, e.data());
     if (w.overlap) {  // the block just closed becomes the previous block of the next one
       std::copy(st.kv.begin() + ratio * stride, st.kv.end(), st.kv.begin());
       std::copy(st.score.begin() + ratio * stride, st.score.end(), st.score.begin());
     }
     ops::RoundToBf16(e.data(), width);
-    float* entry = out.Append();
-    ops::RmsNorm(e.data(), 1, width, norm.data(), static_cast<float>(c.norm_eps), entry);
+    ops::RmsNorm(e.data(), 1, width, norm.data(), static_cast<float>(c.norm_eps), entry.data());
     const int64_t entry_pos = pos + 1 - ratio;
-    ops::Rope(entry, 1, width, width - c.rope_dim, c.rope_dim, freqs, {&entry_pos, 1}, 1, false);
+    ops::Rope(entry.data(), 1, width, width - c.rope_dim, c.rope_dim, freqs, {&entry_pos, 1}, 1, false);
     if (quant == EntryQuant::kFp8NonRope) {
-      ops::FakeQuantFp8(entry, 1, width, width - c.rope_dim, 64);
+      ops::FakeQuantFp8(entry.data(), 1, width, width - c.rope_dim, 64);
     } else {
-      ops::Hadamard(entry, 1, width);
-      ops::FakeQuantFp4(entry, 1, width, 32);
+      ops::Hadamard(entry.data(), 1, width);
+      ops::FakeQuantFp4(entry.data(), 1, width, 32);
     }
     if (ctx.observer) {
       ctx.observer->ImposeCompressedEntry(layer, quant == EntryQuant::kFp8NonRope ? "comp_kv" : "index_comp_kv", pos,
-                                          out.rows() - 1, {entry, static_cast<size_t>(width)});
+                                          out.rows(), entry);
     }
+    // The entry is on its format's grid, so the packed row holds it exactly.
+    out.Append(ctx.stream, entry.data());
   }
 }
 

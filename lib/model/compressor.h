@@ -17,6 +17,6 @@ enum class EntryQuant { kFp8NonRope, kHadamardFp4 };
 // Feeds the chunk's inputs x [S, D] (ctx.positions) to the compressor; appends each entry that
 // completes to `out` (entry b covers positions b·ratio .. b·ratio + ratio − 1).
 void Compress(const ChunkContext& ctx, int layer, const CompressorWeights& w, std::span<const float> freqs, EntryQuant quant,
-              const float* x, CompressorState& state, RowCache& out);
+              const float* x, CompressorState& state, KvTable& out);
 
 }  // namespace deepseek::model

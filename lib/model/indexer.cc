@@ -1,5 +1,6 @@
 #include "model/indexer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/numerics.h"
@@ -46,6 +47,11 @@ std::vector<std::vector<int32_t>> SelectEntries(const ChunkContext& ctx, int lay
   const float weight_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dim)) / std::sqrt(static_cast<double>(heads)));
   for (float& v : weights) v = RoundBf16(v * weight_scale);
 
+  // The keys any query of the chunk may see, unpacked once.
+  const int64_t keys_visible = std::min<int64_t>(state.index_keys.rows(), (ctx.positions.back() + 1) / ratio);
+  std::vector<float> keys(static_cast<size_t>(keys_visible * dim));
+  state.index_keys.Read(ctx.stream, 0, keys_visible, keys.data());
+
   std::vector<std::vector<int32_t>> chosen(static_cast<size_t>(S));
   std::vector<float> scores;
   for (int64_t t = 0; t < S; ++t) {
@@ -54,7 +60,7 @@ std::vector<std::vector<int32_t>> SelectEntries(const ChunkContext& ctx, int lay
     scores.resize(static_cast<size_t>(visible));
     for (int64_t b = 0; b < visible; ++b) {
       scores[static_cast<size_t>(b)] = Score(q.data() + t * heads * dim, weights.data() + t * heads,
-                                             state.index_keys.row(b), heads, dim);
+                                             keys.data() + b * dim, heads, dim);
     }
     std::vector<int32_t>& sel = chosen[static_cast<size_t>(t)];
     sel = ops::TopK(scores, static_cast<int>(std::min<int64_t>(c.index_topk, visible)));

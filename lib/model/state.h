@@ -1,29 +1,18 @@
 // Per-sequence inference state, kept apart from the immutable model so one loaded model can
-// serve many sequences: per layer the sliding-window ring, the compressed caches, the indexer
-// keys and the open-block compressor state. Values are bf16 numbers held as float.
+// serve many sequences: per layer the sliding-window ring, the compressed caches and the
+// indexer keys (block tables into the KV memory's pools, see kv_pools.h), and the open-block
+// compressor state (fp32, as in the reference).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "deepseek/config.h"
+#include "model/kv_pools.h"
+#include "model/kv_table.h"
 
 namespace deepseek::model {
-
-// Rows of a fixed width appended over time (compressed KV entries, indexer keys).
-class RowCache {
- public:
-  explicit RowCache(int width) : width_(width) {}
-  int width() const { return width_; }
-  int64_t rows() const { return width_ ? static_cast<int64_t>(data_.size()) / width_ : 0; }
-  const float* row(int64_t i) const { return data_.data() + i * width_; }
-  float* Append();  // a new zeroed row at the end
-  const std::vector<float>& data() const { return data_; }
-
- private:
-  int width_;
-  std::vector<float> data_;
-};
 
 // The open blocks of one compressor: the projected rows a_p (kv) and gate scores z_p + ape of
 // the tokens seen since the last emission; for overlapping compressors also the previous block.
@@ -36,26 +25,38 @@ struct CompressorState {
 };
 
 struct LayerState {
-  std::vector<float> window;  // [window, head_dim] ring: slot p mod window holds position p
-  RowCache compressed{0};     // [entries, head_dim] compressed KV (ratio > 0)
-  RowCache index_keys{0};     // [entries, index_head_dim] indexer keys (ratio 4)
+  KvTable window;      // [window, head_dim] ring: slot p mod window holds position p
+  KvTable compressed;  // [entries, head_dim] compressed KV (ratio > 0)
+  KvTable index_keys;  // [entries, index_head_dim] indexer keys (ratio 4)
   CompressorState compressor;
   CompressorState index_compressor;
 };
 
-// Copyable: a copy is a snapshot of the sequence that can later be restored (prefix reuse).
+// Copyable: a copy is a snapshot of the sequence that shares the caches' pages (O(pages)) and
+// can later be restored (prefix reuse).
 class SequenceState {
  public:
-  explicit SequenceState(const ModelConfig& config);
+  SequenceState(const ModelConfig& config, std::shared_ptr<const KvPools> pools);
   void Reset();
 
   const ModelConfig& config() const { return *config_; }
+  const KvPools& pools() const { return *pools_; }
   int64_t position() const { return position_; }  // tokens consumed by the main model
   void Advance(int64_t n) { position_ += n; }
 
   LayerState& layer(int i) { return layers_[static_cast<size_t>(i)]; }
   const LayerState& layer(int i) const { return layers_[static_cast<size_t>(i)]; }
   LayerState& mtp_layer(int i) { return layers_[static_cast<size_t>(config_->n_layers + i)]; }
+
+  // Makes room in the caches for the main model's next `tokens` tokens (and, with `mtp`, the MTP
+  // layers' as many), so that running them allocates nothing: every page they will write is
+  // there and private. On Error(kResourceExhausted) nothing observable has changed (pages got
+  // so far are given back).
+  void Reserve(int64_t tokens, bool mtp);
+  // Pool bytes the caches hold (pages shared with other sequences included).
+  uint64_t kv_bytes() const;
+  // This sequence with its caches' rows copied into `pools` (of another KV memory).
+  SequenceState CopyTo(std::shared_ptr<const KvPools> pools, backend::Stream& stream) const;
 
   // MTP lags the main model: it needs the token after each position. The main model's final
   // streams of positions [mtp_position, position) wait here until their next tokens are known.
@@ -65,6 +66,7 @@ class SequenceState {
 
  private:
   const ModelConfig* config_;  // the model's, which outlives every state
+  std::shared_ptr<const KvPools> pools_;
   int64_t position_ = 0;
   std::vector<LayerState> layers_;  // main layers, then MTP layers
 };

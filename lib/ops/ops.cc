@@ -115,10 +115,10 @@ std::vector<int32_t> TopK(std::span<const float> values, int k) {
   return idx;
 }
 
-void SparseAttention(Stream& s, const float* q, int64_t n, int heads, int dim,
-                     std::span<const std::vector<const float*>> rows, const float* sink, float scale,
-                     float* out) {
-  s.SparseAttention(q, n, heads, dim, rows, sink, scale, out);
+void SparseAttention(Stream& s, const float* q, int64_t n, int heads, int dim, const backend::AttentionKv& kv,
+                     std::span<const int64_t> offsets, std::span<const int32_t> indices, const float* sink,
+                     float scale, float* out) {
+  s.SparseAttention(q, n, heads, dim, kv, offsets, indices, sink, scale, out);
   RoundToBf16(out, n * heads * dim);
 }
 

@@ -49,8 +49,8 @@ void Hadamard(float* x, int64_t rows, int64_t dim);
 std::vector<int32_t> TopK(std::span<const float> values, int k);
 
 // Sparse attention with a per-head sink (see backend::Stream::SparseAttention); bf16 output.
-void SparseAttention(Stream& s, const float* q, int64_t n, int heads, int dim,
-                     std::span<const std::vector<const float*>> rows, const float* sink,
+void SparseAttention(Stream& s, const float* q, int64_t n, int heads, int dim, const backend::AttentionKv& kv,
+                     std::span<const int64_t> offsets, std::span<const int32_t> indices, const float* sink,
                      float scale, float* out);
 
 }  // namespace deepseek::ops

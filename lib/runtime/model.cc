@@ -3,6 +3,7 @@
 
 #include "core/error.h"
 #include "format/checkpoint.h"
+#include "model/kv_pools.h"
 #include "model/config_parser.h"
 #include "model/transformer.h"
 
@@ -13,6 +14,9 @@ Model::~Model() = default;
 
 const ModelConfig& Model::config() const { return transformer_->config(); }
 uint64_t Model::weight_bytes() const { return transformer_->checkpoint().total_bytes(); }
+uint64_t Model::KvBytesForTokens(int64_t tokens) const { return model::KvSequenceBytes(config(), tokens); }
+int64_t Model::KvTokensForBytes(uint64_t bytes) const { return model::KvTokensForBytes(config(), bytes); }
+double Model::KvBytesPerToken() const { return model::KvBytesPerToken(config()); }
 
 Result<std::shared_ptr<const Model>> Model::Load(const std::string& dir, const LoadOptions& options) {
   std::shared_ptr<const Model> loaded;

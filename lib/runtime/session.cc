@@ -8,18 +8,20 @@
 #include "backends/backend.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "runtime/kv_cache_impl.h"
 #include "model/state.h"
 #include "model/transformer.h"
 
 namespace deepseek {
 
 struct Session::Impl {
-  Impl(std::shared_ptr<const Model> m, const SessionOptions& o)
+  Impl(std::shared_ptr<const Model> m, const SessionOptions& o, std::shared_ptr<KvCache> cache)
       : model(std::move(m)),
         options(o),
+        kv_cache(std::move(cache)),
         pool(o.num_threads),
         stream(backend::Registry::Get().Cpu().CreateStream(pool)),
-        state(model->config()) {}
+        state(model->config(), kv_cache->impl_->pools) {}
 
   const model::Transformer& net() const { return model->transformer(); }
   int64_t capacity() const {
@@ -45,9 +47,23 @@ struct Session::Impl {
     }
   }
 
+  // Takes every cache page the request will write before anything changes, so a budget that
+  // cannot hold it fails here and leaves the session as it was.
+  void ReserveKv(int64_t tokens, bool mtp) {
+    try {
+      state.Reserve(tokens, mtp);
+    } catch (const Error& e) {
+      if (e.code() != StatusCode::kResourceExhausted) throw;
+      Fail(e.code(), std::string(e.what()) + "; the session (" + std::to_string(state.position()) +
+                         " tokens) is unchanged and the budget has room for about " +
+                         std::to_string(kv_cache->tokens_available()) + " more tokens of a new sequence");
+    }
+  }
+
   void Prefill(std::span<const int32_t> tokens) {
     Validate(tokens);
     if (tokens.empty()) return;
+    ReserveKv(static_cast<int64_t>(tokens.size()), false);
     const ThreadPool::Busy busy(pool);  // the forward pass's ParallelFors follow each other closely
     if (mtp_expected >= 0 && tokens.front() != mtp_expected) mtp_diverged = true;
     mtp_expected = -1;
@@ -91,6 +107,7 @@ struct Session::Impl {
     std::vector<int32_t> next(state.tokens.begin() + first + 1, state.tokens.end());
     next.push_back(next_token);
     std::vector<float> out(static_cast<size_t>(c.vocab_size));
+    ReserveKv(n, true);
     const ThreadPool::Busy busy(pool);
     net().Mtp(*stream, nullptr, state, state.mtp_pending_streams, first, next, out.data());
     state.mtp_position = first + n;
@@ -101,6 +118,7 @@ struct Session::Impl {
 
   std::shared_ptr<const Model> model;
   SessionOptions options;
+  std::shared_ptr<KvCache> kv_cache;
   ThreadPool pool;
   std::unique_ptr<backend::Stream> stream;
   model::SequenceState state;
@@ -132,10 +150,10 @@ uint64_t SessionSnapshot::bytes() const {
   uint64_t floats = s.mtp_pending_streams.size() + data_->logits.size();
   for (int i = 0; i < s.config().n_layers + s.config().n_mtp_layers; ++i) {
     const model::LayerState& l = s.layer(i);
-    floats += l.window.size() + l.compressed.data().size() + l.index_keys.data().size() + l.compressor.kv.size() +
-              l.compressor.score.size() + l.index_compressor.kv.size() + l.index_compressor.score.size();
+    floats += l.compressor.kv.size() + l.compressor.score.size() + l.index_compressor.kv.size() +
+              l.index_compressor.score.size();
   }
-  return floats * sizeof(float) + s.tokens.size() * sizeof(int32_t);
+  return floats * sizeof(float) + s.tokens.size() * sizeof(int32_t) + s.kv_bytes();
 }
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -146,7 +164,16 @@ Result<std::unique_ptr<Session>> Session::Create(std::shared_ptr<const Model> mo
   Status status = CatchAll([&] {
     if (!model) Fail(StatusCode::kInvalidArgument, "Session::Create: model is null");
     if (options.num_threads < 0) Fail(StatusCode::kInvalidArgument, "num_threads must be >= 0");
-    session.reset(new Session(std::make_unique<Impl>(std::move(model), options)));
+    std::shared_ptr<KvCache> cache = options.kv_cache;
+    if (cache && cache->model() != model) {
+      Fail(StatusCode::kInvalidArgument, "Session::Create: the KV cache belongs to another model");
+    }
+    if (!cache) {
+      Result<std::shared_ptr<KvCache>> own = KvCache::Create(model);
+      ThrowIfError(own.status());
+      cache = std::move(own).value();
+    }
+    session.reset(new Session(std::make_unique<Impl>(std::move(model), options, std::move(cache))));
   });
   if (!status.ok()) return status;
   return session;
@@ -159,7 +186,7 @@ Status Session::Prefill(std::span<const int32_t> tokens) {
   Status status = CatchAll([&] { impl_->Prefill(tokens); });
   const StatusCode code = status.code();
   if (!status.ok() && code != StatusCode::kInvalidArgument && code != StatusCode::kOutOfRange &&
-      code != StatusCode::kCancelled) {
+      code != StatusCode::kCancelled && code != StatusCode::kResourceExhausted) {
     Reset();
     return Status(status.code(), status.message() + " (the session was reset)");
   }
@@ -178,7 +205,7 @@ Result<std::vector<float>> Session::MtpLogits(int32_t next_token) {
 SessionStats Session::stats() const {
   const backend::StreamStats& s = impl_->stream->stats();
   const backend::StreamStats::Counts total = s.Total();
-  SessionStats out{impl_->tokens_processed, total.weight_bytes, total.flops, total.seconds, {}};
+  SessionStats out{impl_->tokens_processed, total.weight_bytes, total.flops, total.seconds, {}, impl_->state.kv_bytes()};
   for (size_t f = 0; f < std::size(s.by_format); ++f) {
     const backend::StreamStats::Counts& p = s.by_format[f];
     if (p.calls == 0) continue;
@@ -192,6 +219,8 @@ int64_t Session::position() const { return impl_->state.position(); }
 int64_t Session::capacity() const { return impl_->capacity(); }
 
 std::span<const int32_t> Session::tokens() const { return impl_->state.tokens; }
+
+const std::shared_ptr<KvCache>& Session::kv_cache() const { return impl_->kv_cache; }
 
 Result<SessionSnapshot> Session::Snapshot() const {
   SessionSnapshot snapshot;
@@ -210,7 +239,11 @@ Status Session::Restore(const SessionSnapshot& snapshot) {
       Fail(StatusCode::kInvalidArgument, "Restore: the snapshot was taken from a session of another model");
     }
     // Copy first, then commit without throwing, so a failed copy leaves the session as it was.
-    model::SequenceState state = snapshot.data_->state;
+    // Within one KV memory the copy shares the pages; across memories it copies the rows.
+    const model::SequenceState& from = snapshot.data_->state;
+    model::SequenceState state = &from.pools() == &impl_->state.pools()
+                                     ? from
+                                     : from.CopyTo(impl_->kv_cache->impl_->pools, *impl_->stream);
     std::vector<float> logits = snapshot.data_->logits;
     impl_->state = std::move(state);
     impl_->logits = std::move(logits);

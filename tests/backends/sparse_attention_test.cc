@@ -48,6 +48,40 @@ std::vector<double> Reference(const std::vector<float>& q, int64_t n, int heads,
   return out;
 }
 
+// 60 candidate rows in the three places AttentionKv addresses: rows 0-19 fresh (fp32 in
+// memory), 20-39 in a window pool and 40-59 in a compressed pool, both with 7 rows per page so
+// lists cross pages. With `latent`, the pools pack rows as 584-byte latents (the rows are made
+// FP8-representable first, so the reference sees exactly what the cache holds).
+struct Candidates {
+  std::shared_ptr<KvMemory> memory = Registry::Get().Cpu().CreateKvMemory(0);
+  std::vector<float> values;
+  std::vector<KvPageId> window_pages, compressed_pages;
+  AttentionKv kv;
+  const float* row(int k) const { return values.data() + static_cast<size_t>(k) * dim; }
+  int dim;
+
+  Candidates(Stream& stream, int d, bool latent, std::mt19937& rng) : dim(d) {
+    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+    values.resize(static_cast<size_t>(60 * dim));
+    for (auto& v : values) v = uniform(rng);
+    const KvRowLayout layout = latent ? KvRowLayout{KvRowFormat::kLatentFp8, dim, 64} : KvRowLayout{KvRowFormat::kF32, dim, 0};
+    if (latent) {
+      for (int k = 0; k < 60; ++k) {
+        for (int b = 0; b < dim - 64; b += 64) num::FakeQuantFp8Block(values.data() + k * dim + b, 64);
+        for (int i = dim - 64; i < dim; ++i) values[static_cast<size_t>(k * dim + i)] = num::RoundBf16(values[static_cast<size_t>(k * dim + i)]);
+      }
+    }
+    const KvPoolId window = memory->AddPool({"window", layout, 7}), compressed = memory->AddPool({"compressed", layout, 7});
+    for (int p = 0; p < 3; ++p) {
+      window_pages.push_back(memory->Allocate(window));
+      compressed_pages.push_back(memory->Allocate(compressed));
+    }
+    kv = {values.data(), 20, {memory.get(), window, window_pages, 20}, {memory.get(), compressed, compressed_pages, 20}};
+    stream.KvWrite(kv.window, 0, 20, row(20));
+    stream.KvWrite(kv.compressed, 0, 20, row(40));
+  }
+};
+
 TEST_CASE("SparseAttention matches the reference on every target") {
   ThreadPool pool(3);
   const auto stream = Registry::Get().Cpu().CreateStream(pool);
@@ -56,14 +90,22 @@ TEST_CASE("SparseAttention matches the reference on every target") {
   const int heads = 3;
   // The sinks span "negligible" to "dominant" (e^{sink − M} far above every row's weight).
   const std::vector<float> sink = {-2.0f, 0.5f, 30.0f};
-  for (int dim : {37, 64, 512}) {
+  for (auto [dim, latent] : {std::pair{37, false}, std::pair{64, false}, std::pair{512, false}, std::pair{512, true}}) {
     CAPTURE(dim);
-    std::vector<float> pool_rows(static_cast<size_t>(60 * dim));
-    for (auto& v : pool_rows) v = uniform(rng);
-    const auto row = [&](int k) { return pool_rows.data() + k * dim; };
+    CAPTURE(latent);
+    const Candidates c(*stream, dim, latent, rng);
     // Query 1 attends to nothing; query 0 repeats a row; query 3 attends to many rows.
-    std::vector<std::vector<const float*>> rows = {{row(3), row(7), row(7), row(10), row(0)}, {}, {row(5)}, {}};
-    for (int k = 0; k < 50; ++k) rows[3].push_back(row(static_cast<int>(rng() % 60)));
+    std::vector<std::vector<int32_t>> lists = {{3, 27, 27, 50, 0}, {}, {45}, {}};
+    for (int k = 0; k < 50; ++k) lists[3].push_back(static_cast<int32_t>(rng() % 60));
+    std::vector<std::vector<const float*>> rows;
+    std::vector<int64_t> offsets{0};
+    std::vector<int32_t> indices;
+    for (const auto& list : lists) {
+      rows.emplace_back();
+      for (int32_t k : list) rows.back().push_back(c.row(k));
+      indices.insert(indices.end(), list.begin(), list.end());
+      offsets.push_back(static_cast<int64_t>(indices.size()));
+    }
     const int64_t n = static_cast<int64_t>(rows.size());
     std::vector<float> q(static_cast<size_t>(n * heads * dim));
     for (auto& v : q) v = 4.0f * uniform(rng);  // large enough for a peaked softmax
@@ -71,7 +113,7 @@ TEST_CASE("SparseAttention matches the reference on every target") {
     const std::vector<double> expected = Reference(q, n, heads, dim, rows, sink, scale);
     testing::ForEachHwyTarget([&] {
       std::vector<float> out(q.size(), -7.0f);
-      stream->SparseAttention(q.data(), n, heads, dim, rows, sink.data(), scale, out.data());
+      stream->SparseAttention(q.data(), n, heads, dim, c.kv, offsets, indices, sink.data(), scale, out.data());
       double worst = 0.0;
       for (size_t k = 0; k < out.size(); ++k) worst = std::max(worst, std::fabs(out[k] - expected[k]));
       // Outputs are averages of values in [-1, 1]. A probability whose fp32 value sits on a bf16
@@ -86,14 +128,19 @@ TEST_CASE("SparseAttention matches the reference on every target") {
 TEST_CASE("SparseAttention rejects inconsistent arguments") {
   ThreadPool pool(2);
   const auto stream = Registry::Get().Cpu().CreateStream(pool);
-  std::vector<float> q(8, 0.0f), out(8), kv(4, 1.0f), sink(2, 0.0f);
-  std::vector<std::vector<const float*>> rows = {{kv.data()}};
-  CHECK_THROWS_AS(stream->SparseAttention(q.data(), 2, 2, 4, rows, sink.data(), 1.0f, out.data()), Error);
-  CHECK_THROWS_AS(stream->SparseAttention(q.data(), 1, 0, 4, rows, sink.data(), 1.0f, out.data()), Error);
-  CHECK_THROWS_AS(stream->SparseAttention(q.data(), 1, 2, 4, rows, nullptr, 1.0f, out.data()), Error);
-  rows[0].push_back(nullptr);
-  CHECK_THROWS_AS(stream->SparseAttention(q.data(), 1, 2, 4, rows, sink.data(), 1.0f, out.data()), Error);
-  stream->SparseAttention(nullptr, 0, 2, 4, {}, nullptr, 1.0f, nullptr);  // no queries: nothing to do
+  std::vector<float> q(8, 0.0f), out(8), kv_row(4, 1.0f), sink(2, 0.0f);
+  const AttentionKv kv{kv_row.data(), 1, {}, {}};
+  const std::vector<int64_t> offsets{0, 1};
+  const std::vector<int32_t> indices{0}, outside{1};
+  CHECK_THROWS_AS(stream->SparseAttention(q.data(), 2, 2, 4, kv, offsets, indices, sink.data(), 1.0f, out.data()), Error);
+  CHECK_THROWS_AS(stream->SparseAttention(q.data(), 1, 0, 4, kv, offsets, indices, sink.data(), 1.0f, out.data()), Error);
+  CHECK_THROWS_AS(stream->SparseAttention(q.data(), 1, 2, 4, kv, offsets, indices, nullptr, 1.0f, out.data()), Error);
+  CHECK_THROWS_AS(stream->SparseAttention(q.data(), 1, 2, 4, kv, offsets, outside, sink.data(), 1.0f, out.data()), Error);
+  CHECK_THROWS_AS(stream->SparseAttention(q.data(), 1, 2, 4, kv, std::vector<int64_t>{0, 2}, indices, sink.data(), 1.0f,
+                                          out.data()),
+                  Error);
+  const std::vector<int64_t> none{0};
+  stream->SparseAttention(nullptr, 0, 2, 4, kv, none, {}, nullptr, 1.0f, nullptr);  // no queries: nothing to do
 }
 
 }  // namespace

@@ -91,21 +91,24 @@ void Recorder::ImposeLayerInput(int layer, int64_t first_pos, int64_t n, int64_t
   }
 }
 
-void ImposeGoldenCaches(const GoldenRun& run, const ModelConfig& c, int64_t pos, model::SequenceState& st) {
+void ImposeGoldenCaches(const GoldenRun& run, const ModelConfig& c, int64_t pos, backend::Stream& stream,
+                        model::SequenceState& st) {
   for (int layer = 0; layer < c.n_layers + c.n_mtp_layers; ++layer) {
     const std::string prefix = layer < c.n_layers ? "L" + std::to_string(layer) : "mtp";
     model::LayerState& ls = st.layer(layer);
     const Array& win = run.Get(prefix + ".win_kv");
     for (int64_t p = std::max<int64_t>(0, pos - c.window); p < pos; ++p) {
-      std::copy_n(win.row(p % c.window), win.row_size(), ls.window.begin() + (p % c.window) * c.head_dim);
+      ls.window.Write(stream, p % c.window, 1, win.row(p % c.window));
     }
     const int ratio = c.ratio(layer);
     if (ratio == 0) continue;
-    const auto replace = [&](const std::string& name, model::RowCache& cache) {
+    // The golden rows are on the packed formats' grids, so the caches hold them exactly.
+    const auto replace = [&](const std::string& name, model::KvTable& cache) {
       const Array& ref = run.Get(prefix + "." + name);
-      model::RowCache fresh(cache.width());
-      for (int64_t b = 0; b < pos / ratio; ++b) std::copy_n(ref.row(b), ref.row_size(), fresh.Append());
-      cache = std::move(fresh);
+      cache.Truncate(0);
+      if (pos / ratio == 0) return;
+      REQUIRE(ref.row_size() == cache.dim());
+      cache.Write(stream, 0, pos / ratio, ref.v.data());
     };
     replace("comp_kv", ls.compressed);
     if (ratio == 4) replace("index_comp_kv", ls.index_keys);
@@ -120,7 +123,7 @@ Replay RunGolden(const model::Transformer& net, backend::Stream& stream, const G
   std::vector<int32_t> tokens(tokens_f.v.begin(), tokens_f.v.end());
   const Array& call_len = run.Get("call_len");
   Replay r;
-  r.state = std::make_unique<model::SequenceState>(c);
+  r.state = std::make_unique<model::SequenceState>(c, model::CreateKvPools(c, backend::Registry::Get().Cpu().CreateKvMemory(0)));
   model::SequenceState& st = *r.state;
 
   std::vector<int64_t> calls = chunks;  // our calls: the prompt chunks, then the decode steps

@@ -77,7 +77,8 @@ Replay RunGolden(const model::Transformer& net, backend::Stream& stream, const G
 // Replaces every layer's caches with the run's final golden caches as they stood before the
 // position `pos` was processed: window rows of earlier positions, compressed entries and
 // indexer keys of blocks completed before `pos`.
-void ImposeGoldenCaches(const GoldenRun& run, const ModelConfig& c, int64_t pos, model::SequenceState& st);
+void ImposeGoldenCaches(const GoldenRun& run, const ModelConfig& c, int64_t pos, backend::Stream& stream,
+                        model::SequenceState& st);
 
 // max|a − b| / max|b|.
 double RelErr(const float* a, const float* b, int64_t n);

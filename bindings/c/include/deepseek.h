@@ -86,7 +86,8 @@ typedef enum ds_status {
   DS_OUT_OF_RANGE = 8,        /* a limit is exceeded (context length, caller buffer too small) */
   DS_FAILED_PRECONDITION = 9, /* call made in the wrong state */
   DS_CANCELLED = 10,
-  DS_INTERNAL = 11
+  DS_INTERNAL = 11,
+  DS_RESOURCE_EXHAUSTED = 12  /* a memory budget is used up (the KV cache budget) */
 } ds_status;
 
 /* "OK", "INVALID_ARGUMENT", ...; "UNKNOWN" for a value this library does not know. Static

@@ -19,6 +19,7 @@ static_assert(DS_OUT_OF_RANGE == static_cast<int>(StatusCode::kOutOfRange));
 static_assert(DS_FAILED_PRECONDITION == static_cast<int>(StatusCode::kFailedPrecondition));
 static_assert(DS_CANCELLED == static_cast<int>(StatusCode::kCancelled));
 static_assert(DS_INTERNAL == static_cast<int>(StatusCode::kInternal));
+static_assert(DS_RESOURCE_EXHAUSTED == static_cast<int>(StatusCode::kResourceExhausted));
 
 // Each thread sees the message of its own last call, as errno does.
 thread_local std::string last_error;
@@ -57,7 +58,7 @@ extern "C" {
 
 const char* ds_status_string(ds_status status) DS_NOEXCEPT {
   const int32_t code = deepseek::capi::EnumValue(status);
-  if (code < DS_OK || code > DS_INTERNAL) return "UNKNOWN";
+  if (code < DS_OK || code > DS_RESOURCE_EXHAUSTED) return "UNKNOWN";
   return deepseek::StatusCodeName(static_cast<StatusCode>(code));
 }
 

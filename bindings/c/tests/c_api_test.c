@@ -304,7 +304,8 @@ typedef struct stream_state {
 
 static int on_piece(int32_t token, const char *text, size_t len, ds_channel channel, void *user_data) {
   stream_state *st = (stream_state *)user_data;
-  CHECK(token >= 0 && text != NULL && strlen(text) == len && channel <= DS_CHANNEL_TOOL_CALL);
+  /* text[len] is the terminator; the text itself may hold U+0000 (a byte token of the model). */
+  CHECK(token >= 0 && text != NULL && text[len] == '\0' && channel <= DS_CHANNEL_TOOL_CALL);
   st->pieces[channel] += len > 0;
   ++st->events;
   return st->stop_after > 0 && st->events >= st->stop_after;

@@ -1,0 +1,69 @@
+// The CPU device's KV memory: per pool, pages carved from 2 MiB anonymous mappings ("slabs")
+// that are mapped on demand and kept for reuse; a free list per pool; atomic reference counts.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "backends/backend.h"
+
+namespace deepseek::backend::cpu {
+
+class CpuKvMemory final : public KvMemory {
+ public:
+  explicit CpuKvMemory(uint64_t budget_bytes) : budget_(budget_bytes) {}
+  ~CpuKvMemory() override;
+
+  KvPoolId AddPool(const KvPoolDesc& desc) override;
+  const KvPoolDesc& pool(KvPoolId id) const override { return Get(id).desc; }
+  KvPageId Allocate(KvPoolId pool) override;
+  KvPageId Duplicate(KvPoolId pool, KvPageId page) override;
+  void Retain(KvPoolId pool, KvPageId page) override;
+  void Release(KvPoolId pool, KvPageId page) noexcept override;
+  bool Shared(KvPoolId pool, KvPageId page) const override;
+  uint64_t budget_bytes() const override { return budget_; }
+  uint64_t bytes_in_use() const override { return in_use_.load(std::memory_order_relaxed); }
+  KvMemoryStats stats() const override;
+
+  // The bytes of row `row` of `page` (for the CPU stream's operators). The caller holds a
+  // reference to the page.
+  uint8_t* Row(KvPoolId pool, KvPageId page, int64_t row) const;
+  // Throws Error(kInvalidArgument) unless `pool` exists and `page` is one of its pages.
+  void CheckPage(KvPoolId pool, KvPageId page) const;
+
+ private:
+  static constexpr int kMaxPools = 32;
+  static constexpr int kMaxSlabs = 1 << 16;
+  static constexpr int64_t kSlabBytes = int64_t{2} << 20;
+
+  struct Slab {
+    uint8_t* data = nullptr;  // pages_per_slab pages
+    size_t bytes = 0;
+    std::unique_ptr<std::atomic<int32_t>[]> refs;
+  };
+  struct Pool {
+    KvPoolDesc desc;
+    int64_t page_bytes = 0;
+    int pages_per_slab = 0;
+    std::unique_ptr<std::atomic<Slab*>[]> slabs{new std::atomic<Slab*>[kMaxSlabs]()};
+    int slab_count = 0;                 // guarded by mutex_
+    std::vector<KvPageId> free_pages;   // guarded by mutex_
+    int64_t pages_in_use = 0;           // guarded by mutex_
+  };
+
+  const Pool& Get(KvPoolId id) const;
+  std::atomic<int32_t>& Ref(const Pool& p, KvPageId page) const;
+  KvPageId TakePage(Pool& p);  // under mutex_
+
+  const uint64_t budget_;
+  std::atomic<uint64_t> in_use_{0};
+  mutable std::mutex mutex_;
+  std::array<std::unique_ptr<Pool>, kMaxPools> pools_;
+  std::atomic<int> pool_count_{0};
+};
+
+}  // namespace deepseek::backend::cpu

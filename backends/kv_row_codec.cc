@@ -1,0 +1,146 @@
+// Packed KV rows. The scales are the reference's fake-quantisation scales (core/numerics.h),
+// recomputed from the values: for values the reference already rounded, that scale is the
+// reference's own or half of it (when rounding lowered the block maximum past a power of two),
+// and both represent every such value exactly, so packing them is lossless.
+#include "backends/kv_row_codec.h"
+
+#include <cstring>
+#include <string>
+
+#include "core/error.h"
+#include "core/numerics.h"
+
+namespace deepseek::backend {
+namespace {
+
+constexpr int kFp8Block = 64;   // e4m3 values per ue8m0 scale in a latent row
+constexpr int kFp4Block = 32;   // e2m1 values per ue8m0 scale in an MXFP4 row
+
+int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+void PackLatentFp8(const KvRowLayout& l, const float* v, uint8_t* row) {
+  const int nope = l.dim - l.rope_dim;
+  uint8_t* rope = row + nope;
+  uint8_t* scales = rope + 2 * l.rope_dim;
+  for (int b = 0; b < nope / kFp8Block; ++b) {
+    const float* block = v + b * kFp8Block;
+    const float s = num::Fp8BlockScale(num::BlockAmax(block, kFp8Block));
+    scales[b] = num::Pow2ToE8m0(s);
+    for (int i = 0; i < kFp8Block; ++i) row[b * kFp8Block + i] = num::FloatToE4m3(block[i] / s);
+  }
+  for (int i = 0; i < l.rope_dim; ++i) {
+    const uint16_t h = num::FloatToBf16(v[nope + i]);
+    std::memcpy(rope + 2 * i, &h, 2);
+  }
+  const int64_t used = nope + 2 * l.rope_dim + nope / kFp8Block;
+  std::memset(row + used, 0, static_cast<size_t>(l.bytes() - used));
+}
+
+void UnpackLatentFp8(const KvRowLayout& l, const uint8_t* row, float* v) {
+  const int nope = l.dim - l.rope_dim;
+  const uint8_t* rope = row + nope;
+  const uint8_t* scales = rope + 2 * l.rope_dim;
+  for (int b = 0; b < nope / kFp8Block; ++b) {
+    const float s = num::E8m0ToFloat(scales[b]);
+    for (int i = 0; i < kFp8Block; ++i) v[b * kFp8Block + i] = num::E4m3ToFloat(row[b * kFp8Block + i]) * s;
+  }
+  for (int i = 0; i < l.rope_dim; ++i) {
+    uint16_t h;
+    std::memcpy(&h, rope + 2 * i, 2);
+    v[nope + i] = num::Bf16ToFloat(h);
+  }
+}
+
+void PackMxfp4(const KvRowLayout& l, const float* v, uint8_t* row) {
+  uint8_t* scales = row + l.dim / 2;
+  for (int b = 0; b < l.dim / kFp4Block; ++b) {
+    const float* block = v + b * kFp4Block;
+    const float s = num::Fp4BlockScale(num::BlockAmax(block, kFp4Block));
+    scales[b] = num::Pow2ToE8m0(s);
+    for (int i = 0; i < kFp4Block; i += 2) {
+      const uint8_t lo = num::FloatToE2m1(block[i] / s), hi = num::FloatToE2m1(block[i + 1] / s);
+      row[(b * kFp4Block + i) / 2] = static_cast<uint8_t>(lo | (hi << 4));
+    }
+  }
+}
+
+void UnpackMxfp4(const KvRowLayout& l, const uint8_t* row, float* v) {
+  const uint8_t* scales = row + l.dim / 2;
+  for (int i = 0; i < l.dim; ++i) {
+    const uint8_t byte = row[i / 2];
+    v[i] = num::E2m1ToFloat(i % 2 ? byte >> 4 : byte & 0xf) * num::E8m0ToFloat(scales[i / kFp4Block]);
+  }
+}
+
+}  // namespace
+
+const char* KvRowFormatName(KvRowFormat format) {
+  switch (format) {
+    case KvRowFormat::kF32:
+      return "f32";
+    case KvRowFormat::kLatentFp8:
+      return "latent_fp8";
+    case KvRowFormat::kMxfp4:
+      return "mxfp4";
+  }
+  return "unknown";
+}
+
+int64_t KvRowLayout::bytes() const {
+  switch (format) {
+    case KvRowFormat::kF32:
+      return 4 * int64_t{dim};
+    case KvRowFormat::kLatentFp8: {
+      const int64_t nope = dim - rope_dim;
+      return RoundUp(nope + 2 * int64_t{rope_dim} + nope / kFp8Block, 8);
+    }
+    case KvRowFormat::kMxfp4:
+      return dim / 2 + dim / kFp4Block;
+  }
+  return 0;
+}
+
+void KvRowLayout::Validate() const {
+  const std::string what = std::string("KV row format ") + KvRowFormatName(format) + " with dim " +
+                           std::to_string(dim) + " and rope dim " + std::to_string(rope_dim);
+  bool ok = dim > 0;
+  switch (format) {
+    case KvRowFormat::kF32:
+      break;
+    case KvRowFormat::kLatentFp8:
+      ok = ok && rope_dim >= 0 && rope_dim <= dim && (dim - rope_dim) % kFp8Block == 0;
+      break;
+    case KvRowFormat::kMxfp4:
+      ok = ok && dim % kFp4Block == 0;
+      break;
+    default:
+      ok = false;
+  }
+  if (!ok) Fail(StatusCode::kInvalidConfig, what + ": the dims do not fit the format's blocks");
+}
+
+void PackKvRow(const KvRowLayout& layout, const float* values, uint8_t* row) {
+  switch (layout.format) {
+    case KvRowFormat::kF32:
+      std::memcpy(row, values, static_cast<size_t>(layout.bytes()));
+      return;
+    case KvRowFormat::kLatentFp8:
+      return PackLatentFp8(layout, values, row);
+    case KvRowFormat::kMxfp4:
+      return PackMxfp4(layout, values, row);
+  }
+}
+
+void UnpackKvRow(const KvRowLayout& layout, const uint8_t* row, float* values) {
+  switch (layout.format) {
+    case KvRowFormat::kF32:
+      std::memcpy(values, row, static_cast<size_t>(layout.bytes()));
+      return;
+    case KvRowFormat::kLatentFp8:
+      return UnpackLatentFp8(layout, row, values);
+    case KvRowFormat::kMxfp4:
+      return UnpackMxfp4(layout, row, values);
+  }
+}
+
+}  // namespace deepseek::backend
