@@ -47,8 +47,8 @@ class KvCache {
 
   const std::shared_ptr<const Model>& model() const;
   KvCacheStats stats() const;
-  // Tokens one more sequence could grow to in what the budget has left (the model's maximum
-  // when there is no budget).
+  // Tokens one more sequence (without MTP) could grow to in what the budget has left (the
+  // model's maximum when there is no budget).
   int64_t tokens_available() const;
 
  private:

@@ -43,11 +43,11 @@ std::shared_ptr<const KvPools> CreateKvPools(const ModelConfig& c, std::shared_p
   return pools;
 }
 
-uint64_t KvSequenceBytes(const ModelConfig& c, int64_t tokens) {
+uint64_t KvSequenceBytes(const ModelConfig& c, int64_t tokens, bool mtp) {
   if (tokens <= 0) return 0;
   const int64_t latent = Latent(c).bytes(), key = IndexKey(c).bytes(), rpp = kCompressedRowsPerPage;
   int64_t bytes = 0;
-  for (int layer = 0; layer < c.n_layers + c.n_mtp_layers; ++layer) {
+  for (int layer = 0; layer < c.n_layers + (mtp ? c.n_mtp_layers : 0); ++layer) {
     bytes += int64_t{c.window} * latent;
     const int ratio = c.ratio(layer);
     if (ratio == 0) continue;
@@ -58,13 +58,13 @@ uint64_t KvSequenceBytes(const ModelConfig& c, int64_t tokens) {
   return static_cast<uint64_t>(bytes);
 }
 
-int64_t KvTokensForBytes(const ModelConfig& c, uint64_t bytes) {
-  if (KvSequenceBytes(c, 1) > bytes) return 0;
+int64_t KvTokensForBytes(const ModelConfig& c, uint64_t bytes, bool mtp) {
+  if (KvSequenceBytes(c, 1, mtp) > bytes) return 0;
   int64_t lo = 1, hi = 1;  // KvSequenceBytes grows with tokens: double, then bisect
-  while (KvSequenceBytes(c, hi) <= bytes && hi < (int64_t{1} << 40)) lo = hi, hi *= 2;
+  while (KvSequenceBytes(c, hi, mtp) <= bytes && hi < (int64_t{1} << 40)) lo = hi, hi *= 2;
   while (hi - lo > 1) {
     const int64_t mid = lo + (hi - lo) / 2;
-    (KvSequenceBytes(c, mid) <= bytes ? lo : hi) = mid;
+    (KvSequenceBytes(c, mid, mtp) <= bytes ? lo : hi) = mid;
   }
   return lo;
 }

@@ -34,10 +34,10 @@ std::vector<backend::KvPoolDesc> KvPoolDescs(const ModelConfig& config);
 // Adds those pools to `memory`.
 std::shared_ptr<const KvPools> CreateKvPools(const ModelConfig& config, std::shared_ptr<backend::KvMemory> memory);
 
-// Pool bytes one sequence of `tokens` tokens holds (whole pages; main and MTP layers).
-uint64_t KvSequenceBytes(const ModelConfig& config, int64_t tokens);
+// Pool bytes one sequence of `tokens` tokens holds (whole pages; the MTP layers' too with `mtp`).
+uint64_t KvSequenceBytes(const ModelConfig& config, int64_t tokens, bool mtp);
 // The largest token count whose KvSequenceBytes fits in `bytes` (0 when not even one fits).
-int64_t KvTokensForBytes(const ModelConfig& config, uint64_t bytes);
+int64_t KvTokensForBytes(const ModelConfig& config, uint64_t bytes, bool mtp);
 // Packed bytes per token once the window is full, amortised over the compressed rows: the
 // spec's §6.3 figure (3,514 for V4-Flash).
 double KvBytesPerToken(const ModelConfig& config);

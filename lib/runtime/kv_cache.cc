@@ -42,7 +42,7 @@ int64_t KvCache::tokens_available() const {
   if (memory.budget_bytes() == 0) return c.max_positions;
   const uint64_t used = memory.bytes_in_use();
   const uint64_t left = memory.budget_bytes() > used ? memory.budget_bytes() - used : 0;
-  return std::min<int64_t>(c.max_positions, model::KvTokensForBytes(c, left));
+  return std::min<int64_t>(c.max_positions, model::KvTokensForBytes(c, left, false));
 }
 
 }  // namespace deepseek

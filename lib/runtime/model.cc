@@ -14,8 +14,8 @@ Model::~Model() = default;
 
 const ModelConfig& Model::config() const { return transformer_->config(); }
 uint64_t Model::weight_bytes() const { return transformer_->checkpoint().total_bytes(); }
-uint64_t Model::KvBytesForTokens(int64_t tokens) const { return model::KvSequenceBytes(config(), tokens); }
-int64_t Model::KvTokensForBytes(uint64_t bytes) const { return model::KvTokensForBytes(config(), bytes); }
+uint64_t Model::KvBytesForTokens(int64_t tokens, bool mtp) const { return model::KvSequenceBytes(config(), tokens, mtp); }
+int64_t Model::KvTokensForBytes(uint64_t bytes, bool mtp) const { return model::KvTokensForBytes(config(), bytes, mtp); }
 double Model::KvBytesPerToken() const { return model::KvBytesPerToken(config()); }
 
 Result<std::shared_ptr<const Model>> Model::Load(const std::string& dir, const LoadOptions& options) {

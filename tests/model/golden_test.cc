@@ -6,6 +6,7 @@
 #include <cmath>
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -120,6 +121,42 @@ void CheckCaches(const std::string& name, backend::Stream& stream, const model::
 // sees exactly the reference's inputs, so attention, FFN and stream outputs of every layer,
 // and the logits, must agree at bf16 tolerance. Earlier steps attend over
 // caches our own prefill built (carrying its rounding flips); they are reported, not held to it.
+// The packed cache rows (584-byte latents, 68-byte MXFP4 indexer keys) hold every cache row
+// the reference stored, in every golden run and layer, exactly: KvWrite then KvGather gives
+// the reference's values back bit for bit.
+TEST_CASE("packed KV rows hold the reference's caches bit for bit") {
+  for (const auto& [case_name, run_name] : kRuns) {
+    const std::string name = std::string(case_name) + "/" + run_name;
+    INFO("run " << name);
+    Case k(case_name);
+    const ModelConfig& c = k.net->config();
+    const GoldenRun run(k.dir, run_name);
+    auto pools = model::CreateKvPools(c, backend::Registry::Get().Cpu().CreateKvMemory(0));
+    int64_t rows = 0, differ = 0;
+    const auto round_trip = [&](const Array& ref, backend::KvPoolId pool) {
+      if (ref.rows() == 0) return;
+      model::KvTable table(pools->memory.get(), pool);
+      table.Write(*k.stream, 0, ref.rows(), ref.v.data());
+      std::vector<float> back(ref.v.size());
+      table.Read(*k.stream, 0, ref.rows(), back.data());
+      for (int64_t r = 0; r < ref.rows(); ++r) {
+        differ += std::memcmp(back.data() + r * ref.row_size(), ref.row(r), static_cast<size_t>(ref.row_size()) * 4) != 0;
+      }
+      rows += ref.rows();
+    };
+    for (int layer = 0; layer <= c.n_layers; ++layer) {
+      const std::string prefix = layer < c.n_layers ? "L" + std::to_string(layer) : "mtp";
+      round_trip(run.Get(prefix + ".win_kv"), pools->window);
+      const int ratio = c.ratio(layer);
+      if (ratio > 0) round_trip(run.Get(prefix + ".comp_kv"), pools->compressed.at(ratio));
+      if (ratio == 4) round_trip(run.Get(prefix + ".index_comp_kv"), pools->index_keys);
+    }
+    MESSAGE(name << ": " << rows << " cache rows packed, " << differ << " differ after unpacking");
+    CHECK(rows > 0);
+    CHECK(differ == 0);
+  }
+}
+
 TEST_CASE("strict per-layer agreement on the reference's inputs and choices") {
   for (const auto& [case_name, run_name] : kRuns) {
     const std::string name = std::string(case_name) + "/" + run_name;
