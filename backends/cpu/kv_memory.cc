@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -11,7 +12,14 @@
 namespace deepseek::backend::cpu {
 namespace {
 
-std::string Mib(uint64_t bytes) { return std::to_string((bytes + (1 << 19)) >> 20) + " MiB"; }
+// "1536 bytes", "412.5 KiB", "3.25 MiB": enough digits to tell figures near a budget apart.
+std::string Size(uint64_t bytes) {
+  char text[32];
+  if (bytes < 1024) std::snprintf(text, sizeof text, "%llu bytes", static_cast<unsigned long long>(bytes));
+  else if (bytes < (1 << 20)) std::snprintf(text, sizeof text, "%.1f KiB", static_cast<double>(bytes) / 1024);
+  else std::snprintf(text, sizeof text, "%.2f MiB", static_cast<double>(bytes) / (1 << 20));
+  return text;
+}
 
 }  // namespace
 
@@ -72,8 +80,8 @@ uint8_t* CpuKvMemory::Row(KvPoolId pool, KvPageId page, int64_t row) const {
 KvPageId CpuKvMemory::TakePage(Pool& p) {
   if (budget_ && in_use_.load(std::memory_order_relaxed) + static_cast<uint64_t>(p.page_bytes) > budget_) {
     Fail(StatusCode::kResourceExhausted,
-         "KV memory budget of " + Mib(budget_) + " is exhausted: pool '" + p.desc.name + "' needs a page of " +
-             std::to_string(p.page_bytes) + " bytes and " + Mib(in_use_.load()) + " are in use");
+         "KV memory budget of " + Size(budget_) + " is exhausted: pool '" + p.desc.name + "' needs a page of " +
+             std::to_string(p.page_bytes) + " bytes and " + Size(in_use_.load()) + " are in use");
   }
   if (p.free_pages.empty()) {
     if (p.slab_count == kMaxSlabs) Fail(StatusCode::kOutOfMemory, "KV pool '" + p.desc.name + "' has no more slabs");
@@ -81,7 +89,7 @@ KvPageId CpuKvMemory::TakePage(Pool& p) {
     slab->bytes = static_cast<size_t>(p.pages_per_slab * p.page_bytes);
     void* data = mmap(nullptr, slab->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (data == MAP_FAILED) {
-      Fail(StatusCode::kOutOfMemory, "KV pool '" + p.desc.name + "': could not map " + Mib(slab->bytes) + " of memory");
+      Fail(StatusCode::kOutOfMemory, "KV pool '" + p.desc.name + "': could not map " + Size(slab->bytes) + " of memory");
     }
     slab->data = static_cast<uint8_t*>(data);
     // Room for every page of the pool on the free list, so Release never allocates.

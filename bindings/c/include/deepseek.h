@@ -59,7 +59,7 @@ extern "C" {
  * trailing struct fields are added. A program built against MAJOR.MINOR runs with any library
  * of the same MAJOR and a MINOR at least as large. */
 #define DS_ABI_VERSION_MAJOR 1
-#define DS_ABI_VERSION_MINOR 0
+#define DS_ABI_VERSION_MINOR 1
 #define DS_ABI_VERSION (DS_ABI_VERSION_MAJOR * 1000 + DS_ABI_VERSION_MINOR)
 
 /* DS_VERSION_NUMBER of the loaded library (may differ from the header's). Thread-safe. */
@@ -333,6 +333,46 @@ DS_API ds_status ds_sampler_sample(ds_sampler *sampler, const float *logits, siz
 /* ---------------------------------------------------------------------------------------- */
 /* Sessions: raw prefill / decode / logits                                                   */
 
+/* ---------------------------------------------------------------------------------------- */
+/* KV caches                                                                                 */
+
+/* Where sessions keep their KV caches: pages in the packed V4 formats (584-byte latents,
+ * 68-byte MXFP4 indexer keys) under a byte budget. Sessions sharing a cache share pages, so
+ * snapshots restore across them without copying. Thread-safe; sessions and snapshots keep it
+ * alive, so the handle may be destroyed while they still use it. */
+typedef struct ds_kv_cache ds_kv_cache;
+
+typedef struct ds_kv_cache_params {
+  size_t struct_size;
+  uint64_t budget_bytes; /* default 0 = no limit; a request past it fails with
+                            DS_RESOURCE_EXHAUSTED and leaves its session unchanged */
+} ds_kv_cache_params;
+
+DS_API void ds_kv_cache_params_init(ds_kv_cache_params *params) DS_NOEXCEPT;
+/* A new, empty cache for sessions of `model` (which it keeps alive). params may be NULL. */
+DS_API ds_status ds_kv_cache_create(const ds_model *model, const ds_kv_cache_params *params,
+                                    ds_kv_cache **out) DS_NOEXCEPT;
+DS_API void ds_kv_cache_destroy(ds_kv_cache *cache) DS_NOEXCEPT;
+
+typedef struct ds_kv_cache_stats {
+  size_t struct_size;
+  uint64_t budget_bytes;    /* 0: no limit */
+  uint64_t bytes_in_use;    /* pages referenced by sessions and snapshots */
+  uint64_t bytes_storage;   /* memory set aside for pages, in use or free */
+  int64_t tokens_available; /* tokens one more sequence could grow to in what is left */
+} ds_kv_cache_stats;
+
+/* Fills *stats (set stats->struct_size first). */
+DS_API ds_status ds_kv_cache_get_stats(const ds_kv_cache *cache, ds_kv_cache_stats *stats) DS_NOEXCEPT;
+
+/* Bytes one sequence of `tokens` tokens holds in a KV cache (whole pages; with with_mtp
+ * nonzero, as a session with enable_mtp holds them); 0 for NULL. */
+DS_API uint64_t ds_model_kv_bytes_for_tokens(const ds_model *model, int64_t tokens,
+                                             int32_t with_mtp) DS_NOEXCEPT;
+/* The longest sequence whose pages fit in `bytes`; -1 for NULL. */
+DS_API int64_t ds_model_kv_tokens_for_bytes(const ds_model *model, uint64_t bytes,
+                                            int32_t with_mtp) DS_NOEXCEPT;
+
 /* One sequence being processed by a model: its caches and position. One thread at a time. */
 typedef struct ds_session ds_session;
 
@@ -348,6 +388,8 @@ typedef struct ds_session_params {
   int64_t prefill_chunk;  /* default 512 tokens */
   ds_prefill_progress_fn progress; /* NULL = none */
   void *progress_user_data;
+  ds_kv_cache *kv_cache;  /* NULL = a cache of the session's own, without a budget; else a
+                             cache of the same model, shared (the session keeps it alive) */
 } ds_session_params;
 
 DS_API void ds_session_params_init(ds_session_params *params) DS_NOEXCEPT;
@@ -357,9 +399,9 @@ DS_API ds_status ds_session_create(const ds_model *model, const ds_session_param
                                    ds_session **out) DS_NOEXCEPT;
 DS_API void ds_session_destroy(ds_session *session) DS_NOEXCEPT;
 
-/* Appends tokens[0, n_tokens) and computes the logits after the last one. An invalid request
- * leaves the session unchanged; a cancelled one keeps the finished chunks; any other failure
- * resets it. */
+/* Appends tokens[0, n_tokens) and computes the logits after the last one. An invalid request,
+ * or one its KV cache's budget cannot hold (DS_RESOURCE_EXHAUSTED), leaves the session
+ * unchanged; a cancelled one keeps the finished chunks; any other failure resets it. */
 DS_API ds_status ds_session_prefill(ds_session *session, const int32_t *tokens,
                                     size_t n_tokens) DS_NOEXCEPT;
 /* ds_session_prefill of one token. */
@@ -386,9 +428,11 @@ DS_API void ds_session_reset(ds_session *session) DS_NOEXCEPT;
 /* A saved copy of a session's sequence. Immutable: thread-safe. */
 typedef struct ds_snapshot ds_snapshot;
 
-/* Copies the sequence as it is now into a new snapshot. */
+/* Saves the sequence as it is now into a new snapshot; it shares the KV cache's pages with the
+ * session (a page is copied only when one of them writes it). */
 DS_API ds_status ds_session_snapshot(const ds_session *session, ds_snapshot **out) DS_NOEXCEPT;
-/* Puts `session` back to `snapshot` (which must come from a session of the same model). */
+/* Puts `session` back to `snapshot` (which must come from a session of the same model): sharing
+ * pages within one KV cache, copying rows from another. */
 DS_API ds_status ds_session_restore(ds_session *session, const ds_snapshot *snapshot) DS_NOEXCEPT;
 /* Tokens the snapshot holds; -1 for NULL. */
 DS_API int64_t ds_snapshot_position(const ds_snapshot *snapshot) DS_NOEXCEPT;

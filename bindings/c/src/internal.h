@@ -23,6 +23,10 @@ struct ds_tokenizer {
   std::shared_ptr<const deepseek::Tokenizer> tokenizer;
 };
 
+struct ds_kv_cache {
+  std::shared_ptr<deepseek::KvCache> cache;
+};
+
 struct ds_session {
   std::unique_ptr<deepseek::Session> session;
 };

@@ -81,7 +81,14 @@ DS_FIELD(ds_session_params, enable_mtp, 12);
 DS_FIELD(ds_session_params, max_context, 16);
 DS_FIELD(ds_session_params, prefill_chunk, 24);
 DS_FIELD(ds_session_params, progress, 32);
-DS_ENDS_WITH(ds_session_params, progress_user_data, 48);
+DS_FIELD(ds_session_params, progress_user_data, 40);
+DS_ENDS_WITH(ds_session_params, kv_cache, 56);
+
+DS_ENDS_WITH(ds_kv_cache_params, budget_bytes, 16);
+DS_FIELD(ds_kv_cache_stats, budget_bytes, 8);
+DS_FIELD(ds_kv_cache_stats, bytes_in_use, 16);
+DS_FIELD(ds_kv_cache_stats, bytes_storage, 24);
+DS_ENDS_WITH(ds_kv_cache_stats, tokens_available, 40);
 
 DS_FIELD(ds_generation_params, sampling, 8);
 DS_FIELD(ds_generation_params, max_tokens, 16);

@@ -11,6 +11,7 @@ SessionOptions ToSessionOptions(const ds_session_params* params) {
   options.max_context = p.max_context;
   options.prefill_chunk = p.prefill_chunk;
   options.enable_mtp = p.enable_mtp != 0;
+  if (p.kv_cache) options.kv_cache = p.kv_cache->cache;
   if (p.progress) {
     options.progress = [p](int64_t done, int64_t total) { return p.progress(done, total, p.progress_user_data) == 0; };
   }

@@ -348,6 +348,59 @@ static int on_prefill(int64_t done, int64_t total, void *user_data) {
   return 0;
 }
 
+/* KV caches: a shared cache with a budget, snapshots restored across its sessions, a refused
+ * request that leaves its session as it was, and the model's size figures. */
+static void test_kv_cache(const ds_model *model) {
+  ds_kv_cache_params kp;
+  ds_kv_cache *cache = NULL;
+  ds_kv_cache_stats stats;
+  ds_session_params params;
+  ds_session *a = NULL, *b = NULL;
+  ds_snapshot *snap = NULL;
+  int32_t prompt[300];
+  size_t i, n = 0;
+  const uint64_t budget = ds_model_kv_bytes_for_tokens(model, 256, 0);
+  for (i = 0; i < 300; ++i) prompt[i] = (int32_t)((7 * i + 3) % 500);
+
+  CHECK(budget > 0 && ds_model_kv_bytes_for_tokens(NULL, 10, 0) == 0);
+  CHECK(ds_model_kv_bytes_for_tokens(model, 256, 1) > budget); /* the MTP layer's window too */
+  CHECK(ds_model_kv_tokens_for_bytes(model, budget, 0) >= 256 && ds_model_kv_tokens_for_bytes(NULL, 1, 0) == -1);
+  ds_kv_cache_params_init(&kp);
+  CHECK(kp.budget_bytes == 0);
+  kp.budget_bytes = budget;
+  CHECK_FAILS(ds_kv_cache_create(NULL, &kp, &cache), DS_INVALID_ARGUMENT, "model");
+  CHECK_OK(ds_kv_cache_create(model, &kp, &cache));
+  memset(&stats, 0, sizeof stats);
+  stats.struct_size = sizeof stats;
+  CHECK_OK(ds_kv_cache_get_stats(cache, &stats));
+  CHECK(stats.budget_bytes == budget && stats.bytes_in_use == 0 && stats.tokens_available >= 256);
+  CHECK_FAILS(ds_kv_cache_get_stats(NULL, &stats), DS_INVALID_ARGUMENT, "cache");
+
+  ds_session_params_init(&params);
+  CHECK(params.kv_cache == NULL);
+  params.num_threads = 1;
+  params.kv_cache = cache;
+  CHECK_OK(ds_session_create(model, &params, &a));
+  CHECK_OK(ds_session_create(model, &params, &b));
+  ds_kv_cache_destroy(cache); /* the sessions keep it alive */
+  CHECK_OK(ds_session_prefill(a, prompt, 200));
+  CHECK_OK(ds_session_snapshot(a, &snap));
+  CHECK_OK(ds_session_restore(b, snap));
+  CHECK(ds_session_position(b) == 200);
+  CHECK_FAILS(ds_session_prefill(a, prompt + 200, 100), DS_RESOURCE_EXHAUSTED, "unchanged");
+  CHECK(strcmp(ds_status_string(DS_RESOURCE_EXHAUSTED), "RESOURCE_EXHAUSTED") == 0);
+  CHECK(ds_session_position(a) == 200 && ds_session_logits(a, &n) != NULL && n > 0);
+  /* Decoding writes a's window pages, which it shares with b and the snapshot: the copies do
+   * not fit, until the others let go of the pages. */
+  CHECK_FAILS(ds_session_decode(a, prompt[200]), DS_RESOURCE_EXHAUSTED, "window");
+  ds_snapshot_destroy(snap);
+  ds_session_destroy(b);
+  CHECK_OK(ds_session_decode(a, prompt[200]));
+  CHECK(ds_session_position(a) == 201);
+  ds_session_destroy(a);
+  ds_kv_cache_destroy(NULL);
+}
+
 static void test_generation(const ds_model *model, const ds_tokenizer *tok) {
   ds_session_params sp;
   ds_generator *gen = NULL;
@@ -474,6 +527,7 @@ int main(int argc, char **argv) {
   test_parse();
   if (model && tok) {
     test_session(model);
+    test_kv_cache(model);
     test_generation(model, tok);
   }
   /* Handles may go in any order: generators and sessions keep what they use alive. */
