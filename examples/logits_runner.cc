@@ -1,7 +1,10 @@
 // deepseek-logits: the conformance runner. Prefills the first N tokens of a file (optionally
 // in chunks), feeds the rest one at a time, and writes the logits after each step as .npy.
+// --save-kv writes the session to a file after the prefill; --load-kv starts from such a file
+// (its tokens must begin the token file) and prefills only the rest of the first N.
 //   deepseek-logits --model DIR --tokens FILE --prefill N [--chunks A,B,...] --out OUT.npy
-//                   [--mtp OUT2.npy] [--threads T]
+//                   [--mtp OUT2.npy] [--threads T] [--save-kv FILE] [--load-kv FILE]
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -16,7 +19,7 @@
 namespace {
 
 struct Args {
-  std::string model, tokens, out, mtp;
+  std::string model, tokens, out, mtp, save_kv, load_kv;
   long long prefill = -1;
   std::vector<long long> chunks;
   int threads = 0;
@@ -25,7 +28,7 @@ struct Args {
 [[noreturn]] void Usage(const std::string& why) {
   std::cerr << "deepseek-logits: " << why << "\n"
             << "usage: deepseek-logits --model DIR --tokens FILE --prefill N [--chunks A,B,...] --out OUT.npy "
-               "[--mtp OUT2.npy] [--threads T]\n";
+               "[--mtp OUT2.npy] [--threads T] [--save-kv FILE] [--load-kv FILE]\n";
   std::exit(2);
 }
 
@@ -50,6 +53,8 @@ Args ParseArgs(int argc, char** argv) {
     else if (flag == "--tokens") a.tokens = v;
     else if (flag == "--out") a.out = v;
     else if (flag == "--mtp") a.mtp = v;
+    else if (flag == "--save-kv") a.save_kv = v;
+    else if (flag == "--load-kv") a.load_kv = v;
     else if (flag == "--prefill") a.prefill = ParseInt(v, "--prefill");
     else if (flag == "--threads") a.threads = static_cast<int>(ParseInt(v, "--threads"));
     else if (flag == "--chunks") {
@@ -58,6 +63,7 @@ Args ParseArgs(int argc, char** argv) {
     } else Usage("unknown flag " + flag);
   }
   if (a.model.empty() || a.tokens.empty() || a.out.empty() || a.prefill < 0) Usage("--model, --tokens, --prefill and --out are required");
+  if (!a.load_kv.empty() && !a.chunks.empty()) Usage("--chunks and --load-kv exclude each other");
   return a;
 }
 
@@ -137,9 +143,23 @@ int main(int argc, char** argv) {
     return deepseek::Status::Ok();
   };
   size_t pos = 0;
+  if (!args.load_kv.empty()) {
+    if (auto st = s.Load(args.load_kv); !st.ok()) return Fail(st);
+    const std::span<const int32_t> loaded = s.tokens();
+    if (loaded.size() > static_cast<size_t>(args.prefill) || !std::equal(loaded.begin(), loaded.end(), tokens.begin())) {
+      return Fail({deepseek::StatusCode::kInvalidArgument,
+                   args.load_kv + ": its " + std::to_string(loaded.size()) + " tokens do not begin the first --prefill tokens"});
+    }
+    pos = loaded.size();
+    chunks = {args.prefill - static_cast<long long>(pos)};
+  }
   for (long long c : chunks) {
+    if (c == 0) continue;
     if (auto st = s.Prefill({tokens.data() + pos, static_cast<size_t>(c)}); !st.ok()) return Fail(st);
     pos += static_cast<size_t>(c);
+  }
+  if (!args.save_kv.empty()) {
+    if (auto st = s.Save(args.save_kv); !st.ok()) return Fail(st);
   }
   if (auto st = record(pos); !st.ok()) return Fail(st);
   const auto t2 = std::chrono::steady_clock::now();

@@ -24,11 +24,11 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDS_SANITIZ
 cmake --build build-asan -j"$jobs"
 ctest --test-dir build-asan --output-on-failure -j"$jobs" -E "c_api_abi_baseline|packaging_consumers"
 
-echo "== fuzzing the parsers of untrusted input (bounded): safetensors headers, tokenizer input, model output (DSML)"
+echo "== fuzzing the parsers of untrusted input (bounded): safetensors headers, tokenizer input, model output (DSML), saved sequences"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDS_BUILD_FUZZERS=ON \
       -DDS_BUILD_TESTS=ON -DDS_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build build-fuzz -j"$jobs" --target safetensors_fuzz tokenizer_fuzz dsml_fuzz
-for target in safetensors tokenizer dsml; do
+cmake --build build-fuzz -j"$jobs" --target safetensors_fuzz tokenizer_fuzz dsml_fuzz sequence_file_fuzz
+for target in safetensors tokenizer dsml sequence_file; do
   corpus=$(mktemp -d)
   cp tests/fuzz/corpus/"$target"/* "$corpus"/
   echo "-- ${target}_fuzz"

@@ -105,6 +105,17 @@ class Session {
   Result<SessionSnapshot> Snapshot() const;
   Status Restore(const SessionSnapshot& snapshot);
 
+  // Writes the sequence — caches in their packed formats, compressor state, tokens, logits, MTP
+  // bookkeeping — to `path`: a versioned file naming this model (its checkpoint's fingerprint)
+  // and the library version, with a checksum per section, written to a temporary file, synced
+  // and renamed, so a crash never leaves a file that loads. A session of the same model in
+  // another process can Load it and continue exactly as this one would.
+  Status Save(const std::string& path) const;
+  // Replaces the sequence with the one saved at `path`. A missing file (kNotFound), a truncated
+  // or corrupted one (kCorruptFile), one saved with another model (kInvalidArgument) or by an
+  // incompatible library (kUnsupported) is refused with its cause, and the session stays as it was.
+  Status Load(const std::string& path);
+
  private:
   struct Impl;
   explicit Session(std::unique_ptr<Impl> impl);

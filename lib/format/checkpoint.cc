@@ -1,11 +1,13 @@
 // Checkpoint folders: reads the shard index, maps every shard once and builds one name table.
 #include "format/checkpoint.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 #include <string_view>
 
 #include "core/error.h"
+#include "core/mapped_file.h"
 #include "core/json_text.h"
 
 namespace deepseek::format {
@@ -98,7 +100,28 @@ std::unique_ptr<Checkpoint> Checkpoint::Open(const std::string& dir) {
                (found ? "it is in " + *found->file : "that shard does not contain it"));
     }
   }
+  ckpt->fingerprint_ = ckpt->ComputeFingerprint();
   return ckpt;
+}
+
+Fingerprint Checkpoint::ComputeFingerprint() const {
+  std::vector<uint8_t> identity;
+  const auto add = [&](const void* data, size_t n) {
+    identity.insert(identity.end(), static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + n);
+  };
+  const fs::path config = fs::path(dir_) / "config.json";
+  if (IsRegularFile(config)) {
+    const MappedFile file = MappedFile::Open(config.string());
+    add(file.data(), file.size());
+  }
+  int sampled = 0;
+  for (const auto& [name, t] : by_name_) {
+    add(name.data(), name.size() + 1);  // with its terminator, so names cannot run together
+    add(&t->dtype, sizeof t->dtype);
+    add(t->shape.data(), t->shape.size() * sizeof(int64_t));
+    if (sampled++ < 8) add(t->data, std::min<size_t>(t->nbytes, 4096));
+  }
+  return FingerprintOf(identity);
 }
 
 const TensorInfo* Checkpoint::Find(const std::string& name) const {

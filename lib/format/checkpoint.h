@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "format/safetensors.h"
+#include "format/section_file.h"
 
 namespace deepseek::format {
 
@@ -31,10 +32,19 @@ class Checkpoint {
   std::vector<std::string> TensorNames() const;  // sorted
   size_t total_bytes() const;                     // sum of all tensors' bytes
 
+  // Identifies this checkpoint for state saved with it (KV snapshots): an xxh3-128 over
+  // config.json, every tensor's name, dtype and shape, and the first 4 KiB of the first eight
+  // tensors' data (so a checkpoint of the same shapes with other weights differs). Cheap: it
+  // reads no more than that. Computed by Open.
+  const Fingerprint& fingerprint() const { return fingerprint_; }
+
  private:
   std::string dir_;
   std::vector<SafetensorsFile> shards_;
+  Fingerprint ComputeFingerprint() const;
+
   std::map<std::string, const TensorInfo*> by_name_;
+  Fingerprint fingerprint_{};
 };
 
 }  // namespace deepseek::format

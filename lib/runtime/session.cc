@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "runtime/kv_cache_impl.h"
+#include "runtime/sequence_file.h"
 #include "model/state.h"
 #include "model/transformer.h"
 
@@ -249,6 +250,24 @@ Status Session::Restore(const SessionSnapshot& snapshot) {
     impl_->logits = std::move(logits);
     impl_->mtp_expected = snapshot.data_->mtp_expected;
     impl_->mtp_diverged = snapshot.data_->mtp_diverged;
+  });
+}
+
+Status Session::Save(const std::string& path) const {
+  return CatchAll([&] {
+    const SequenceRecord record{impl_->state, impl_->logits, impl_->mtp_expected, impl_->mtp_diverged};
+    SaveSequenceFile(path, record, impl_->net().checkpoint().fingerprint(), *impl_->stream);
+  });
+}
+
+Status Session::Load(const std::string& path) {
+  return CatchAll([&] {
+    SequenceRecord record = LoadSequenceFile(path, impl_->model->config(), impl_->net().checkpoint().fingerprint(),
+                                             impl_->kv_cache->impl_->pools, *impl_->stream);
+    impl_->state = std::move(record.state);
+    impl_->logits = std::move(record.logits);
+    impl_->mtp_expected = record.mtp_expected;
+    impl_->mtp_diverged = record.mtp_diverged;
   });
 }
 

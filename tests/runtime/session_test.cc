@@ -450,6 +450,22 @@ TEST_CASE("runtime: deepseek-logits writes the Session API's logits") {
     check_rows(logits, want);
     check_rows(mtp, want_mtp);
   }
+  SUBCASE("a session saved by one process continues exactly in another (--save-kv, --load-kv)") {
+    const std::string kv = dir + "/session.dskv";
+    const std::string mtp = " --mtp '" + dir + "/mtp.npy'";
+    std::string first_text;  // 12 tokens to prefill, and the 13th that the MTP head is given
+    for (size_t i = 0; i < 13; ++i) first_text += std::to_string(tokens[i]) + "\n";
+    WriteFile(dir + "/first.txt", first_text);
+    // The first process prefills 12 tokens and saves; the second loads them, prefills the other
+    // 8 of the 20 and decodes the rest: the same rows as feeding everything in one process.
+    const ToolRun first = RunLogits(model + " --tokens '" + dir + "/first.txt' --prefill 12 --out '" + dir +
+                                    "/first.npy' --save-kv '" + kv + "'" + mtp);
+    REQUIRE_MESSAGE(first.exit_code == 0, first.err);
+    const ToolRun second = RunLogits(model + token_file + " --prefill 20" + out + " --load-kv '" + kv + "'" + mtp);
+    REQUIRE_MESSAGE(second.exit_code == 0, second.err);
+    check_rows(Npy::Read(dir + "/logits.npy"), want);
+    check_rows(Npy::Read(dir + "/mtp.npy"), want_mtp);
+  }
   SUBCASE("bad arguments exit non-zero with a message") {
     struct Case {
       std::string args, needle;
