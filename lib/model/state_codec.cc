@@ -112,7 +112,13 @@ SequenceState DecodeState(std::span<const format::Section> sections, const Model
   for (int32_t t : state.tokens) {
     if (t < 0 || t >= c.vocab_size) Corrupt(r.what(), "token id " + std::to_string(t) + " is outside the vocabulary");
   }
-  state.mtp_pending_streams = r.Array<float>((position - mtp_position) * c.hc_mult * c.dim);
+  // The MTP streams are kept only by sessions with MTP enabled: all of them, or none.
+  state.mtp_pending_streams = r.Array<float>();
+  const int64_t pending = (position - mtp_position) * c.hc_mult * c.dim;
+  if (!state.mtp_pending_streams.empty() && state.mtp_pending_streams.size() != static_cast<size_t>(pending)) {
+    Corrupt(r.what(), std::to_string(state.mtp_pending_streams.size()) + " MTP stream values where " +
+                          std::to_string(pending) + " (or none) are expected");
+  }
   r.ExpectEnd();
   state.Advance(position);
   state.mtp_position = mtp_position;

@@ -105,6 +105,11 @@ struct Session::Impl {
     ValidateIds({&next_token, 1});
     // Next tokens of the pending positions: the consumed history, then `next_token`.
     const int64_t first = state.mtp_position, n = state.position() - first;
+    if (state.mtp_pending_streams.size() != static_cast<size_t>(n * c.hc_mult * c.dim)) {
+      Fail(StatusCode::kFailedPrecondition, "the MTP head has no streams for positions " + std::to_string(first) + ".." +
+                                                std::to_string(state.position() - 1) +
+                                                ": they were computed, restored or loaded without enable_mtp");
+    }
     std::vector<int32_t> next(state.tokens.begin() + first + 1, state.tokens.end());
     next.push_back(next_token);
     std::vector<float> out(static_cast<size_t>(c.vocab_size));

@@ -74,6 +74,15 @@ TEST_CASE("sequence file: a loaded session continues exactly as the saved one wo
       REQUIRE(BitDiff(ma.value(), mb.value()).empty());
     }
   }
+  // A sequence computed without MTP loads into a session with MTP, whose head then says why it
+  // cannot run instead of reading streams that were never kept.
+  auto plain = NewSession(Options(1));
+  Step(*plain, std::span(saved.tokens).first(20));
+  REQUIRE(plain->Save(saved.dir + "/plain.dskv").ok());
+  auto with_mtp = NewSession(Options(1).Mtp());
+  REQUIRE(with_mtp->Load(saved.dir + "/plain.dskv").ok());
+  CheckStatus(with_mtp->MtpLogits(saved.tokens[20]).status(), StatusCode::kFailedPrecondition, {"without enable_mtp"});
+
   // An empty session saves and loads too.
   auto empty = NewSession(Options(1));
   REQUIRE(empty->Save(saved.dir + "/empty.dskv").ok());

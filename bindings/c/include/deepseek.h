@@ -434,6 +434,13 @@ DS_API ds_status ds_session_snapshot(const ds_session *session, ds_snapshot **ou
 /* Puts `session` back to `snapshot` (which must come from a session of the same model): sharing
  * pages within one KV cache, copying rows from another. */
 DS_API ds_status ds_session_restore(ds_session *session, const ds_snapshot *snapshot) DS_NOEXCEPT;
+/* Writes the session's sequence to `path` (atomically: a file that exists always loads) in a
+ * versioned, checksummed format that names the model; Session::Save in the C++ API. */
+DS_API ds_status ds_session_save(const ds_session *session, const char *path) DS_NOEXCEPT;
+/* Replaces the session's sequence with the one saved at `path`. A missing (DS_NOT_FOUND),
+ * damaged (DS_CORRUPT_FILE), foreign-model (DS_INVALID_ARGUMENT) or other-version
+ * (DS_UNSUPPORTED) file is refused with the cause and leaves the session unchanged. */
+DS_API ds_status ds_session_load(ds_session *session, const char *path) DS_NOEXCEPT;
 /* Tokens the snapshot holds; -1 for NULL. */
 DS_API int64_t ds_snapshot_position(const ds_snapshot *snapshot) DS_NOEXCEPT;
 DS_API void ds_snapshot_destroy(ds_snapshot *snapshot) DS_NOEXCEPT;

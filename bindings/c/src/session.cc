@@ -123,6 +123,22 @@ ds_status ds_session_restore(ds_session* session, const ds_snapshot* snapshot) D
   });
 }
 
+ds_status ds_session_save(const ds_session* session, const char* path) DS_NOEXCEPT {
+  return Guard([&] {
+    Require(session, "session");
+    Require(path, "path");
+    ThrowIfError(session->session->Save(path));
+  });
+}
+
+ds_status ds_session_load(ds_session* session, const char* path) DS_NOEXCEPT {
+  return Guard([&] {
+    Require(session, "session");
+    Require(path, "path");
+    ThrowIfError(session->session->Load(path));
+  });
+}
+
 int64_t ds_snapshot_position(const ds_snapshot* snapshot) DS_NOEXCEPT {
   return snapshot ? snapshot->snapshot.position() : -1;
 }

@@ -355,7 +355,7 @@ static void test_kv_cache(const ds_model *model) {
   ds_kv_cache *cache = NULL;
   ds_kv_cache_stats stats;
   ds_session_params params;
-  ds_session *a = NULL, *b = NULL;
+  ds_session *a = NULL, *b = NULL, *c = NULL;
   ds_snapshot *snap = NULL;
   int32_t prompt[300];
   size_t i, n = 0;
@@ -387,6 +387,21 @@ static void test_kv_cache(const ds_model *model) {
   CHECK_OK(ds_session_snapshot(a, &snap));
   CHECK_OK(ds_session_restore(b, snap));
   CHECK(ds_session_position(b) == 200);
+  /* Saved to a file and loaded into a session with a cache of its own (the budget of the
+   * shared one is taken). */
+  CHECK_OK(ds_session_save(b, "c_api_test_session.dskv"));
+  CHECK_FAILS(ds_session_load(b, "c_api_test_session.dskv"), DS_RESOURCE_EXHAUSTED, "budget");
+  CHECK(ds_session_position(b) == 200);
+  params.kv_cache = NULL;
+  CHECK_OK(ds_session_create(model, &params, &c));
+  CHECK_OK(ds_session_load(c, "c_api_test_session.dskv"));
+  CHECK(ds_session_position(c) == 200);
+  remove("c_api_test_session.dskv");
+  CHECK_FAILS(ds_session_load(c, "c_api_test_session.dskv"), DS_NOT_FOUND, "does not exist");
+  CHECK_FAILS(ds_session_save(NULL, "x"), DS_INVALID_ARGUMENT, "session");
+  CHECK_FAILS(ds_session_load(c, NULL), DS_INVALID_ARGUMENT, "path");
+  CHECK(ds_session_position(c) == 200);
+  ds_session_destroy(c);
   CHECK_FAILS(ds_session_prefill(a, prompt + 200, 100), DS_RESOURCE_EXHAUSTED, "unchanged");
   CHECK(strcmp(ds_status_string(DS_RESOURCE_EXHAUSTED), "RESOURCE_EXHAUSTED") == 0);
   CHECK(ds_session_position(a) == 200 && ds_session_logits(a, &n) != NULL && n > 0);
