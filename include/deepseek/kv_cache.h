@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -17,17 +19,28 @@ namespace deepseek {
 namespace model {
 struct KvPools;
 }
+class SessionSnapshot;
 
 struct KvCacheOptions {
   // Bytes the pages may take, summed over every session using the cache; 0 = no limit. A
-  // request that would need more fails with kResourceExhausted and leaves its session as it was.
+  // request that would need more first drops cached prefixes (least recently used first),
+  // then fails with kResourceExhausted and leaves its session as it was.
   uint64_t budget_bytes = 0;
+  // The prefix cache: up to this many snapshots kept by the tokens they hold, so that any
+  // session of this cache (a Generator's, a server request's) resumes a prompt from the longest
+  // cached start of it instead of computing it again. 0 = off.
+  size_t max_prefixes = 0;
+  // With a folder, cached prefixes are also files there (one per prefix, written atomically),
+  // and a cache created with the folder starts with the prefixes found in it: a restarted
+  // process keeps them. Files of another model, or damaged ones, are skipped (see warnings()).
+  std::string prefix_dir;
 };
 
 struct KvCacheStats {
   uint64_t budget_bytes = 0;   // 0: no limit
   uint64_t bytes_in_use = 0;   // pages referenced by sessions or snapshots (what the budget bounds)
   uint64_t bytes_storage = 0;  // memory set aside for pages, in use or free
+  int64_t prefixes = 0;        // cached prefixes held
   struct Pool {
     std::string name;          // "window", "compressed_r4", "compressed_r128", "index_keys"
     int64_t row_bytes = 0;
@@ -51,9 +64,20 @@ class KvCache {
   // model's maximum when there is no budget).
   int64_t tokens_available() const;
 
+  // Keeps `snapshot` (of a session of this cache's model) as a cached prefix; a no-op when the
+  // prefix cache is off. With prefix_dir, also writes its file.
+  Status AddPrefix(const SessionSnapshot& snapshot);
+  // The cached prefix with the most tokens, at most `max_tokens`, that begin `tokens`.
+  std::optional<SessionSnapshot> FindPrefix(std::span<const int32_t> tokens, int64_t max_tokens) const;
+  // Drops the least recently used cached prefix; false when there is none.
+  bool EvictPrefix();
+  // What went wrong loading prefix_dir at creation (one line per skipped file).
+  const std::vector<std::string>& warnings() const;
+
+  struct Impl;  // opaque: what the runtime keeps behind a cache
+
  private:
   friend class Session;
-  struct Impl;
   explicit KvCache(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

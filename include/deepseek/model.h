@@ -48,6 +48,7 @@ class Model {
 
  private:
   friend class Session;  // runs the transformer
+  friend class KvCache;  // names the checkpoint in the files of its prefixes
   const model::Transformer& transformer() const { return *transformer_; }
 
   explicit Model(std::unique_ptr<model::Transformer> transformer);

@@ -63,6 +63,7 @@ class SessionSnapshot {
 
  private:
   friend class Session;
+  friend struct SnapshotAccess;
   struct Data;
   std::shared_ptr<const Data> data_;
 };

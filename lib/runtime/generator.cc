@@ -217,13 +217,21 @@ struct Generator::Impl {
     for (const char* text : {"<｜User｜>", "<｜Assistant｜>", "<｜latest_reminder｜>"}) {
       if (std::optional<int32_t> id = tokenizer->TokenId(text)) stop_tokens.push_back(*id);
     }
-    // Snapshot just after the generation prompt's <｜Assistant｜>: the next turn renders this
-    // reply from there (in Expert mode as </think> and the answer, without the reasoning), so
-    // that is where it resumes. And one at the end of the prompt, for regenerating the turn.
+    // Snapshot just before the first <｜User｜>: the system prompt, which other conversations
+    // (other requests to a server) share, through a KV cache's prefix cache. Just after the
+    // generation prompt's <｜Assistant｜>: the next turn renders this reply from there (in Expert
+    // mode as </think> and the answer, without the reasoning), so that is where it resumes.
+    // And one at the end of the prompt, for regenerating the turn.
     std::vector<int64_t> marks;
+    if (std::optional<int32_t> user = tokenizer->TokenId("<｜User｜>")) {
+      const auto it = std::find(ids.begin(), ids.end(), *user);
+      if (it != ids.end() && it != ids.begin()) marks.push_back(static_cast<int64_t>(it - ids.begin()));
+    }
     if (std::optional<int32_t> assistant = tokenizer->TokenId("<｜Assistant｜>")) {
       const auto it = std::find(ids.rbegin(), ids.rend(), *assistant);
-      if (it != ids.rend()) marks.push_back(static_cast<int64_t>(ids.rend() - it));
+      if (it != ids.rend() && (marks.empty() || ids.rend() - it > marks.back())) {
+        marks.push_back(static_cast<int64_t>(ids.rend() - it));
+      }
     }
     marks.push_back(static_cast<int64_t>(ids.size()));
 

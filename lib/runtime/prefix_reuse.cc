@@ -1,6 +1,7 @@
 #include "runtime/prefix_reuse.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace deepseek {
 namespace {
@@ -19,6 +20,13 @@ Result<int64_t> PrefixReuse::Resume(Session& session, std::span<const int32_t> p
       best = s.position();
       from = &s;
     }
+  }
+  // A prefix that another session of the same KV cache computed (a server's other requests).
+  std::optional<SessionSnapshot> shared;
+  if (session.kv_cache()) shared = session.kv_cache()->FindPrefix(prompt, static_cast<int64_t>(prompt.size()));
+  if (shared && shared->position() > best) {
+    best = shared->position();
+    from = &*shared;
   }
   if (best < 0) {
     session.Reset();
@@ -40,10 +48,13 @@ Status PrefixReuse::Advance(Session& session, std::span<const int32_t> prompt, s
     Result<SessionSnapshot> snapshot = session.Snapshot();
     if (!snapshot.ok()) return snapshot.status();
     std::erase_if(snapshots_, [&](const SessionSnapshot& s) { return s.position() == mark; });
+    if (session.kv_cache()) {
+      if (Status st = session.kv_cache()->AddPrefix(snapshot.value()); !st.ok()) return st;
+    }
     snapshots_.push_back(std::move(snapshot).value());
   }
-  // Each snapshot is a full copy of the state today, so only the latest few are kept: those
-  // nearest the end of the prompt serve the next turn.
+  // A snapshot holds its own copy of the compressor state, so only the latest few are kept:
+  // those nearest the end of the prompt serve the next turn.
   std::sort(snapshots_.begin(), snapshots_.end(),
             [](const SessionSnapshot& a, const SessionSnapshot& b) { return a.position() > b.position(); });
   if (snapshots_.size() > kKeep) snapshots_.resize(kKeep);

@@ -2,7 +2,8 @@
 // is already computed — the session itself when the prompt extends what it holds, otherwise a
 // snapshot taken on an earlier prompt's way (a chat turn re-renders the previous reply
 // differently from how it was generated, e.g. without its reasoning, so the session's own
-// tail is often unusable while the point before the reply is not).
+// tail is often unusable while the point before the reply is not), or a prefix that any
+// session of the same KV cache left in its prefix cache (where the marks' snapshots go too).
 #pragma once
 
 #include <cstddef>

@@ -10,6 +10,7 @@
 #include "core/thread_pool.h"
 #include "runtime/kv_cache_impl.h"
 #include "runtime/sequence_file.h"
+#include "runtime/snapshot_data.h"
 #include "model/state.h"
 #include "model/transformer.h"
 
@@ -52,7 +53,15 @@ struct Session::Impl {
   // cannot hold it fails here and leaves the session as it was.
   void ReserveKv(int64_t tokens, bool mtp) {
     try {
-      state.Reserve(tokens, mtp);
+      // Cached prefixes give way first, least recently used first.
+      for (;;) {
+        try {
+          state.Reserve(tokens, mtp);
+          return;
+        } catch (const Error& e) {
+          if (e.code() != StatusCode::kResourceExhausted || !kv_cache->EvictPrefix()) throw;
+        }
+      }
     } catch (const Error& e) {
       if (e.code() != StatusCode::kResourceExhausted) throw;
       Fail(e.code(), std::string(e.what()) + "; the session (" + std::to_string(state.position()) +
@@ -135,25 +144,17 @@ struct Session::Impl {
   int64_t tokens_processed = 0;
 };
 
-struct SessionSnapshot::Data {
-  std::shared_ptr<const Model> model;  // keeps the config the state points to alive
-  model::SequenceState state;
-  std::vector<float> logits;
-  int32_t mtp_expected;
-  bool mtp_diverged;
-};
-
-int64_t SessionSnapshot::position() const { return data_ ? data_->state.position() : 0; }
+int64_t SessionSnapshot::position() const { return data_ ? data_->record.state.position() : 0; }
 
 std::span<const int32_t> SessionSnapshot::tokens() const {
   if (!data_) return {};
-  return data_->state.tokens;
+  return data_->record.state.tokens;
 }
 
 uint64_t SessionSnapshot::bytes() const {
   if (!data_) return 0;
-  const model::SequenceState& s = data_->state;
-  uint64_t floats = s.mtp_pending_streams.size() + data_->logits.size();
+  const model::SequenceState& s = data_->record.state;
+  uint64_t floats = s.mtp_pending_streams.size() + data_->record.logits.size();
   for (int i = 0; i < s.config().n_layers + s.config().n_mtp_layers; ++i) {
     const model::LayerState& l = s.layer(i);
     floats += l.compressor.kv.size() + l.compressor.score.size() + l.index_compressor.kv.size() +
@@ -231,8 +232,7 @@ const std::shared_ptr<KvCache>& Session::kv_cache() const { return impl_->kv_cac
 Result<SessionSnapshot> Session::Snapshot() const {
   SessionSnapshot snapshot;
   Status status = CatchAll([&] {
-    snapshot.data_ = std::make_shared<const SessionSnapshot::Data>(
-        SessionSnapshot::Data{impl_->model, impl_->state, impl_->logits, impl_->mtp_expected, impl_->mtp_diverged});
+    snapshot = SnapshotAccess::Make(impl_->model, {impl_->state, impl_->logits, impl_->mtp_expected, impl_->mtp_diverged});
   });
   if (!status.ok()) return status;
   return snapshot;
@@ -246,15 +246,16 @@ Status Session::Restore(const SessionSnapshot& snapshot) {
     }
     // Copy first, then commit without throwing, so a failed copy leaves the session as it was.
     // Within one KV memory the copy shares the pages; across memories it copies the rows.
-    const model::SequenceState& from = snapshot.data_->state;
+    const SequenceRecord& saved = snapshot.data_->record;
+    const model::SequenceState& from = saved.state;
     model::SequenceState state = &from.pools() == &impl_->state.pools()
                                      ? from
                                      : from.CopyTo(impl_->kv_cache->impl_->pools, *impl_->stream);
-    std::vector<float> logits = snapshot.data_->logits;
+    std::vector<float> logits = saved.logits;
     impl_->state = std::move(state);
     impl_->logits = std::move(logits);
-    impl_->mtp_expected = snapshot.data_->mtp_expected;
-    impl_->mtp_diverged = snapshot.data_->mtp_diverged;
+    impl_->mtp_expected = saved.mtp_expected;
+    impl_->mtp_diverged = saved.mtp_diverged;
   });
 }
 

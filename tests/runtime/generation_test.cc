@@ -254,6 +254,38 @@ TEST_CASE("chat: a second turn resumes before the first reply and matches a fres
   }
 }
 
+TEST_CASE("chat: generators sharing a KV cache reuse each other's system prompt, with the same replies") {
+  KvCacheOptions cache_options;
+  cache_options.max_prefixes = 8;
+  auto cache = KvCache::Create(TinyModel(), cache_options);
+  REQUIRE(cache.ok());
+  GeneratorOptions options;
+  options.session.num_threads = 1;
+  options.session.kv_cache = cache.value();
+  std::string long_system = "You are a careful assistant.";
+  for (int i = 0; i < 20; ++i) long_system += " Answer in plain words, and check every figure twice.";
+  const ChatMessage system = Message("system", long_system);
+  auto system_only = Encode(std::string("<｜begin▁of▁sentence｜>") + long_system);
+  ChatFormatOptions format;
+  for (const char* question : {"What is the weather?", "Name a colour.", "Count to three."}) {
+    CAPTURE(question);
+    auto g = Generator::Create(TinyModel(), TinyTokenizer(), options);  // a new request, a new generator
+    REQUIRE(g.ok());
+    const std::vector<ChatMessage> chat = {system, Message("user", question)};
+    auto reply = g.value()->Chat(chat, format, Sampled(8));
+    REQUIRE_MESSAGE(reply.ok(), reply.status().ToString());
+    // Every request after the first resumes at least after the shared system prompt.
+    if (std::string(question) != "What is the weather?") {
+      CHECK(reply.value().generation.stats.reused_tokens >= static_cast<int64_t>(system_only.size()));
+    }
+    auto alone = NewGenerator();
+    auto expected = alone->Chat(chat, format, Sampled(8));
+    REQUIRE(expected.ok());
+    CHECK(reply.value().generation.tokens == expected.value().generation.tokens);
+  }
+  CHECK(cache.value()->stats().prefixes >= 3);
+}
+
 TEST_CASE("chat: a reply that ends with EOS parses and the EOS text is not in the content") {
   auto g = NewGenerator();
   ChatFormatOptions format;

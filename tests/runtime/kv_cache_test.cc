@@ -3,12 +3,14 @@
 // the same logits whatever the paging, sharing or chunking.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <memory>
 #include <thread>
 #include <vector>
 
 #include "deepseek/deepseek.h"
 #include "session_helpers.h"
+#include "support/shared_data.h"
 #include "tiny_fixture.h"
 
 namespace deepseek::testing {
@@ -166,6 +168,107 @@ TEST_CASE("kv cache: sessions on many threads continue one shared prefix indepen
     auto alone = NewSession(Options(1));
     CheckSameTraces(got[static_cast<size_t>(t)], Last(Feed(*alone, all, Steps({150}, 12)), 12));
   }
+}
+
+std::shared_ptr<KvCache> PrefixCacheOf(size_t max_prefixes, const std::string& dir = "", uint64_t budget = 0) {
+  KvCacheOptions options;
+  options.max_prefixes = max_prefixes;
+  options.prefix_dir = dir;
+  options.budget_bytes = budget;
+  auto cache = KvCache::Create(TinyModel(), options);
+  REQUIRE_MESSAGE(cache.ok(), cache.status().ToString());
+  return cache.value();
+}
+
+SessionSnapshot SnapshotAfter(const std::shared_ptr<KvCache>& cache, std::span<const int32_t> tokens) {
+  auto s = NewSession(Options(1).Cache(cache));
+  Step(*s, tokens);
+  auto snapshot = s->Snapshot();
+  REQUIRE(snapshot.ok());
+  return snapshot.value();
+}
+
+TEST_CASE("prefix cache: the longest cached start of a prompt is found, and continuing from it is exact") {
+  auto cache = PrefixCacheOf(4);
+  const std::vector<int32_t> prompt = Tokens(700, 23);
+  // Lengths on and off the 256-token hash blocks.
+  for (size_t n : {100, 256, 513}) REQUIRE(cache->AddPrefix(SnapshotAfter(cache, std::span(prompt).first(n))).ok());
+  CHECK(cache->stats().prefixes == 3);
+  CHECK(cache->FindPrefix(prompt, 700)->position() == 513);
+  CHECK(cache->FindPrefix(prompt, 512)->position() == 256);
+  CHECK(cache->FindPrefix(std::span(prompt).first(255), 255)->position() == 100);
+  std::vector<int32_t> other = prompt;
+  other[200] = (other[200] + 1) % Vocab();  // differs inside the second block
+  CHECK(cache->FindPrefix(other, 700)->position() == 100);
+  other[5] = (other[5] + 1) % Vocab();
+  CHECK_FALSE(cache->FindPrefix(other, 700).has_value());
+
+  auto s = NewSession(Options(2).Cache(cache));
+  REQUIRE(s->Restore(*cache->FindPrefix(prompt, 700)).ok());
+  const std::vector<Logits> resumed = Feed(*s, std::span(prompt).subspan(513), Steps({180}, 7));
+  auto cold = NewSession(Options(2));
+  CheckSameTraces(resumed, Last(Feed(*cold, prompt, Steps({693}, 7)), 8));
+}
+
+TEST_CASE("prefix cache: least recently used prefixes go first, beyond the limit and for the budget") {
+  const std::vector<int32_t> prompt = Tokens(300, 29);
+  auto cache = PrefixCacheOf(2);
+  REQUIRE(cache->AddPrefix(SnapshotAfter(cache, std::span(prompt).first(50))).ok());
+  REQUIRE(cache->AddPrefix(SnapshotAfter(cache, std::span(prompt).first(60))).ok());
+  CHECK(cache->FindPrefix(prompt, 55)->position() == 50);  // 50 is now the most recently used
+  REQUIRE(cache->AddPrefix(SnapshotAfter(cache, std::span(prompt).first(70))).ok());
+  CHECK(cache->stats().prefixes == 2);
+  CHECK(cache->FindPrefix(prompt, 65)->position() == 50);  // 60 went
+  CHECK(cache->EvictPrefix());
+  CHECK(cache->EvictPrefix());
+  CHECK_FALSE(cache->EvictPrefix());
+  CHECK(cache->stats().bytes_in_use == 0);  // nothing else held their pages
+
+  // A budget that holds one sequence of 300 tokens: cached prefixes give their pages up to a
+  // session that needs them.
+  auto tight = PrefixCacheOf(8, "", TinyModel()->KvBytesForTokens(300));
+  const std::vector<int32_t> other = Tokens(300, 31);
+  for (size_t n : {200, 250}) REQUIRE(tight->AddPrefix(SnapshotAfter(tight, std::span(other).first(n))).ok());
+  auto s = NewSession(Options(1).Cache(tight));
+  Step(*s, prompt);
+  CHECK(tight->stats().prefixes < 2);
+}
+
+TEST_CASE("prefix cache: prefixes kept in a folder come back in a new cache, damaged files are skipped") {
+  const std::string dir = TempDir("prefix-cache-dir");
+  const std::vector<int32_t> prompt = Tokens(400, 37);
+  {
+    auto cache = PrefixCacheOf(4, dir);
+    REQUIRE(cache->AddPrefix(SnapshotAfter(cache, std::span(prompt).first(300))).ok());
+    REQUIRE(cache->AddPrefix(SnapshotAfter(cache, std::span(prompt).first(120))).ok());
+  }
+  size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) files += e.path().extension() == ".dskv";
+  CHECK(files == 2);
+  WriteFile(dir + "/0000000000000bad.dskv", "not a saved sequence");
+  auto cache = PrefixCacheOf(4, dir);  // as a restarted process would
+  CHECK(cache->stats().prefixes == 2);
+  REQUIRE(cache->warnings().size() == 1);
+  CHECK(cache->warnings()[0].find("0000000000000bad.dskv") != std::string::npos);
+  auto found = cache->FindPrefix(prompt, 400);
+  REQUIRE(found.has_value());
+  CHECK(found->position() == 300);
+  auto s = NewSession(Options(2).Cache(cache));
+  REQUIRE(s->Restore(*found).ok());
+  const std::vector<Logits> resumed = Feed(*s, std::span(prompt).subspan(300), Steps({95}, 5));
+  auto cold = NewSession(Options(2));
+  CheckSameTraces(resumed, Last(Feed(*cold, prompt, Steps({395}, 5)), 6));
+  // Evicting a prefix removes its file.
+  while (cache->EvictPrefix()) {
+  }
+  files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) files += e.path().extension() == ".dskv";
+  CHECK(files == 1);  // the damaged file, which was never a prefix, stays
+  CHECK(KvCache::Create(TinyModel(), [] {
+          KvCacheOptions o;
+          o.prefix_dir = "/tmp/x";
+          return o;
+        }()).status().code() == StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("kv cache: Create refuses a null model, and sessions refuse another model's cache") {
