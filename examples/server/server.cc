@@ -1,10 +1,12 @@
 // deepseek-server: an OpenAI-compatible HTTP server for a V4 checkpoint.
 //   deepseek-server --model DIR [--host 127.0.0.1] [--port 8080] [--parallel N] [--threads T]
 //                   [--mode fast|expert|expert-max] [--max-tokens N] [--queue N] [--ctx N]
-//                   [--max-body BYTES]
+//                   [--max-body BYTES] [--kv-budget-mib M] [--prefixes N] [--kv-dir DIR]
 // POST /v1/chat/completions (JSON or server-sent events), GET /v1/models[/ID], GET /health.
-// Requests run on a pool of --parallel generators sharing one Model (see generator_pool.h);
-// the protocol conversion lives in openai_api.h. One log line per request goes to stderr.
+// Requests run on a pool of --parallel generators sharing one Model (see generator_pool.h) and
+// one KV cache, whose prefix cache lets any request resume from what an earlier one computed
+// (a shared system prompt, an agent's history); with --kv-dir the prefixes survive a restart.
+// The protocol conversion lives in openai_api.h. One log line per request goes to stderr.
 #include <httplib.h>
 #include <signal.h>
 
@@ -40,6 +42,9 @@ struct Options {
   int queue = 16;
   int64_t ctx = 0;
   std::size_t max_body = 8 << 20;
+  uint64_t kv_budget_mib = 0;
+  int prefixes = 16;
+  std::string kv_dir;
   deepseek::server::RequestSettings settings;
 };
 
@@ -47,7 +52,7 @@ int Usage() {
   std::fprintf(stderr,
                "usage: deepseek-server --model DIR [--host ADDR] [--port N] [--parallel N] [--threads T]\n"
                "                       [--mode fast|expert|expert-max] [--max-tokens N] [--queue N] [--ctx N]\n"
-               "                       [--max-body BYTES]\n"
+               "                       [--max-body BYTES] [--kv-budget-mib M] [--prefixes N] [--kv-dir DIR]\n"
                "  --port N        0 = any free port (default 8080)\n"
                "  --parallel N    generators, i.e. requests computed at once (default 2)\n"
                "  --threads T     worker threads per generator (default: cores / parallel)\n"
@@ -55,7 +60,10 @@ int Usage() {
                "  --max-tokens N  reply length of requests that give none (default 1024)\n"
                "  --queue N       requests that may wait for a generator; more get 503 (default 16)\n"
                "  --ctx N         tokens each generator's session may hold (default: the model's maximum)\n"
-               "  --max-body B    largest request body; larger gets 413 (default 8 MiB)\n");
+               "  --max-body B    largest request body; larger gets 413 (default 8 MiB)\n"
+               "  --kv-budget-mib M  memory for the KV caches of all requests (default: no limit)\n"
+               "  --prefixes N    prompt prefixes kept for reuse by later requests, 0 = none (default 16)\n"
+               "  --kv-dir DIR    keep those prefixes as files in DIR too, and start with the ones there\n");
   return 2;
 }
 
@@ -73,6 +81,9 @@ bool ParseArgs(int argc, char** argv, Options& o) {
       else if (flag == "--queue") o.queue = std::stoi(v);
       else if (flag == "--ctx") o.ctx = std::stoll(v);
       else if (flag == "--max-body") o.max_body = std::stoull(v);
+      else if (flag == "--kv-budget-mib") o.kv_budget_mib = std::stoull(v);
+      else if (flag == "--prefixes") o.prefixes = std::stoi(v);
+      else if (flag == "--kv-dir") o.kv_dir = v;
       else if (flag == "--max-tokens") o.settings.max_tokens = std::stoll(v);
       else if (flag == "--mode") {
         deepseek::Result<deepseek::ChatMode> mode = deepseek::ParseChatMode(v);
@@ -87,7 +98,7 @@ bool ParseArgs(int argc, char** argv, Options& o) {
     }
   }
   return !o.model.empty() && o.parallel > 0 && o.queue >= 0 && o.threads >= 0 && o.settings.max_tokens > 0 &&
-         o.port >= 0 && o.port < 65536;
+         o.port >= 0 && o.port < 65536 && o.prefixes >= 0 && (o.kv_dir.empty() || o.prefixes > 0);
 }
 
 int64_t UnixNow() { return static_cast<int64_t>(std::time(nullptr)); }
@@ -272,6 +283,21 @@ int main(int argc, char** argv) {
   deepseek::GeneratorOptions generator_options;
   generator_options.session.num_threads = o.threads > 0 ? o.threads : std::max(1, cores / o.parallel);
   generator_options.session.max_context = o.ctx;
+  deepseek::KvCacheOptions cache_options;
+  cache_options.budget_bytes = o.kv_budget_mib << 20;
+  cache_options.max_prefixes = static_cast<std::size_t>(o.prefixes);
+  cache_options.prefix_dir = o.kv_dir;
+  auto kv_cache = deepseek::KvCache::Create(model.value(), cache_options);
+  if (!kv_cache.ok()) {
+    std::fprintf(stderr, "deepseek-server: %s\n", kv_cache.status().ToString().c_str());
+    return 1;
+  }
+  for (const std::string& warning : kv_cache.value()->warnings()) std::fprintf(stderr, "deepseek-server: %s\n", warning.c_str());
+  if (!o.kv_dir.empty()) {
+    std::fprintf(stderr, "deepseek-server: %lld cached prefixes loaded from %s\n",
+                 static_cast<long long>(kv_cache.value()->stats().prefixes), o.kv_dir.c_str());
+  }
+  generator_options.session.kv_cache = kv_cache.value();
   std::vector<std::unique_ptr<deepseek::Generator>> generators;
   for (int i = 0; i < o.parallel; ++i) {
     auto g = deepseek::Generator::Create(model.value(), tokenizer.value(), generator_options);

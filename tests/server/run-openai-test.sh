@@ -35,25 +35,30 @@ trap cleanup EXIT
 
 "$make_tiny_bin" --out "$work/tiny-flash" >/dev/null
 log="$work/server.log"
-"$server_bin" --model "$work/tiny-flash" --port 0 --parallel 2 --threads 1 --ctx 2048 \
-  --max-body "$max_body" 2>"$log" &
-server_pid=$!
+url=
+# Starts the server (its log appended to $log) and waits until it answers; sets url.
+start_server() {
+  "$server_bin" --model "$work/tiny-flash" --port 0 --parallel 2 --threads 1 --ctx 2048 \
+    --max-body "$max_body" --kv-dir "$work/kv" 2>>"$log" &
+  server_pid=$!
+  # The server prints its port once it listens (--port 0 picks a free one).
+  local port=
+  for _ in $(seq 1 600); do
+    port=$(sed -n 's|.*listening on http://[^:]*:\([0-9]*\).*|\1|p' "$log" | tail -1)
+    [ -n "$port" ] && [ "$port" != "$1" ] && break
+    port=
+    kill -0 "$server_pid" 2>/dev/null || { echo "the server exited:"; cat "$log"; exit 1; }
+    sleep 0.1
+  done
+  [ -n "$port" ] || { echo "the server did not start:"; cat "$log"; exit 1; }
+  url="http://127.0.0.1:$port"
+  for _ in $(seq 1 100); do
+    node -e "fetch('$url/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))" && break
+    sleep 0.1
+  done
+}
 
-# The server prints its port once it listens (--port 0 picks a free one).
-port=
-for _ in $(seq 1 600); do
-  port=$(sed -n 's|.*listening on http://[^:]*:\([0-9]*\).*|\1|p' "$log")
-  [ -n "$port" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { echo "the server exited:"; cat "$log"; exit 1; }
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "the server did not start:"; cat "$log"; exit 1; }
-url="http://127.0.0.1:$port"
-for _ in $(seq 1 100); do
-  node -e "fetch('$url/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))" && break
-  sleep 0.1
-done
-
+start_server ""
 status=0
 DS_SERVER_URL="$url" DS_MODEL_ID=tiny-flash DS_MAX_BODY="$max_body" node "$node_dir/openai_test.mjs" || status=1
 
@@ -69,6 +74,14 @@ else
   echo "FAIL the server log shows no cancelled generation"
   status=1
 fi
+
+# Stopped and started again with the same --kv-dir, the server still has the shared prefix.
+kill "$server_pid"
+wait "$server_pid" 2>/dev/null || true
+old_port=${url##*:}
+start_server "$old_port"
+DS_PHASE=restarted DS_SERVER_URL="$url" DS_MODEL_ID=tiny-flash DS_MAX_BODY="$max_body" \
+  node "$node_dir/openai_test.mjs" || status=1
 echo "--- server log"
 cat "$log"
 exit "$status"

@@ -3,7 +3,8 @@
 // and a client that hangs up mid-stream. The served model has random weights, so replies are
 // noise: the checks are on shapes, agreement between calls and the server's behaviour.
 // Environment: DS_SERVER_URL (http://host:port), DS_MODEL_ID, DS_MAX_BODY (the server's limit);
-// the server runs with a context of 2048 tokens.
+// the server runs with a context of 2048 tokens and a prefix cache in a folder. With
+// DS_PHASE=restarted only the check that a restarted server kept its cached prefixes runs.
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 
@@ -54,7 +55,12 @@ async function stream(params, signal) {
 }
 
 const tests = [];
+const restartedTests = [];
 const test = (name, fn) => tests.push([name, fn]);
+
+// A long system prompt that many conversations share (about 700 tokens of the tiny tokenizer).
+const sharedSystem = { role: 'system', content: Array.from({ length: 40 }, (_, i) => `Rule ${i}: answer briefly and kindly.`).join(' ') };
+const sharedParams = (i) => ({ messages: [sharedSystem, user(`Question ${i}: what now?`)], mode: 'fast', seed: 500 + i });
 
 test('models and health', async () => {
   const models = await client.models.list();
@@ -191,6 +197,27 @@ test('concurrent requests all succeed, each as if alone', async () => {
   }
 });
 
+test('many clients sharing one long system prompt: none lost, each as if alone, the prefix reused', async () => {
+  await complete(sharedParams(0));  // computes the system prompt and caches it
+  const alone = [];
+  for (let i = 1; i <= 10; i++) alone.push(await complete(sharedParams(i)));
+  const together = await Promise.all([...Array(10).keys()].map((i) => (i % 2 ? stream(sharedParams(i + 1)) : complete(sharedParams(i + 1)))));
+  for (let i = 0; i < 10; i++) {
+    const expected = alone[i].choices[0].message.content;
+    const got = together[i].choices ? together[i].choices[0].message.content : together[i].content;
+    assert.equal(got, expected, `request ${i + 1}`);
+    // The system prompt is most of each prompt; the cache holds it up to the first user turn.
+    const { prompt_tokens: prompt, prompt_tokens_details: { cached_tokens: cached } } = alone[i].usage;
+    assert.ok(cached >= 0.8 * prompt, `request ${i + 1} reused ${cached} of ${prompt} prompt tokens`);
+  }
+});
+
+restartedTests.push(['a restarted server resumes the shared system prompt from its --kv-dir', async () => {
+  const r = await complete(sharedParams(99));
+  const { prompt_tokens: prompt, prompt_tokens_details: { cached_tokens: cached } } = r.usage;
+  assert.ok(cached >= 0.8 * prompt, `cached ${cached} of ${prompt} prompt tokens`);
+}]);
+
 test('a client that hangs up mid-stream cancels its generation; the server carries on', async () => {
   const controller = new AbortController();
   const s = await client.chat.completions.create(
@@ -210,8 +237,9 @@ test('a client that hangs up mid-stream cancels its generation; the server carri
   await Promise.all([1, 2].map((i) => complete({ messages: [user(`after ${i}`)], seed: i })));
 });
 
+const phase = process.env.DS_PHASE === 'restarted' ? restartedTests : tests;
 let failed = 0;
-for (const [name, fn] of tests) {
+for (const [name, fn] of phase) {
   try {
     await fn();
     console.log(`ok   ${name}`);
@@ -220,5 +248,5 @@ for (const [name, fn] of tests) {
     console.log(`FAIL ${name}\n${e.stack ?? e}`);
   }
 }
-console.log(`${tests.length - failed} of ${tests.length} passed`);
+console.log(`${phase.length - failed} of ${phase.length} passed`);
 process.exit(failed ? 1 : 0);
