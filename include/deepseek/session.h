@@ -112,6 +112,12 @@ class Session {
   // and renamed, so a crash never leaves a file that loads. A session of the same model in
   // another process can Load it and continue exactly as this one would.
   Status Save(const std::string& path) const;
+
+  // For benchmarks of attention at depth: appends `tokens` positions whose caches hold random
+  // (valid, packed) entries, written straight into the KV cache without running the model — a
+  // real prefill of a million tokens takes hours. The token ids are random too; the logits are
+  // cleared, and the next Prefill or Decode computes them. MTP positions are not filled.
+  Status AppendSynthetic(int64_t tokens, uint64_t seed = 1);
   // Replaces the sequence with the one saved at `path`. A missing file (kNotFound), a truncated
   // or corrupted one (kCorruptFile), one saved with another model (kInvalidArgument) or by an
   // incompatible library (kUnsupported) is refused with its cause, and the session stays as it was.

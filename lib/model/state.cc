@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <limits>
+#include <random>
+
+#include "core/numerics.h"
 
 #include "core/error.h"
 
@@ -65,6 +68,77 @@ void SequenceState::Reserve(int64_t tokens, bool mtp) {
     }
     throw;
   }
+}
+
+namespace {
+
+// `count` random rows of `layout` on its grid (latents: FP8 blocks of 64 and bf16 RoPE dims;
+// MXFP4 keys: FP4 blocks of 32), from which synthetic caches are cycled.
+std::vector<float> RandomGridRows(const backend::KvRowLayout& layout, int count, std::mt19937_64& rng) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> rows(static_cast<size_t>(count) * static_cast<size_t>(layout.dim));
+  for (float& v : rows) v = normal(rng);
+  for (int r = 0; r < count; ++r) {
+    float* row = rows.data() + static_cast<size_t>(r) * static_cast<size_t>(layout.dim);
+    if (layout.format == backend::KvRowFormat::kMxfp4) {
+      for (int b = 0; b < layout.dim; b += 32) num::FakeQuantFp4Block(row + b, 32);
+    } else {
+      for (int b = 0; b < layout.dim - layout.rope_dim; b += 64) num::FakeQuantFp8Block(row + b, 64);
+      for (int i = layout.dim - layout.rope_dim; i < layout.dim; ++i) row[i] = num::RoundBf16(row[i]);
+    }
+  }
+  return rows;
+}
+
+// Writes rows [first, end) of `table` from `source` (cycled; its rows shuffled by `rng`).
+void WriteCycled(KvTable& table, int64_t first, int64_t end, const std::vector<float>& source, std::mt19937_64& rng,
+                 backend::Stream& stream) {
+  const int64_t dim = table.dim(), count = static_cast<int64_t>(source.size()) / dim;
+  constexpr int64_t kBatch = 1024;
+  std::vector<float> batch;
+  for (int64_t r = first; r < end; r += kBatch) {
+    const int64_t n = std::min(kBatch, end - r);
+    batch.resize(static_cast<size_t>(n * dim));
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t pick = static_cast<int64_t>(rng() % static_cast<uint64_t>(count));
+      std::copy_n(source.begin() + pick * dim, dim, batch.begin() + i * dim);
+    }
+    table.Write(stream, r, n, batch.data());
+  }
+}
+
+}  // namespace
+
+void SequenceState::AppendSynthetic(int64_t tokens, uint64_t seed, backend::Stream& stream) {
+  if (tokens <= 0) return;
+  Reserve(tokens, false);
+  const ModelConfig& c = *config_;
+  std::mt19937_64 rng(seed);
+  const std::vector<float> latents = RandomGridRows(pools_->memory->pool(pools_->window).row, 1024, rng);
+  std::vector<float> keys;
+  if (pools_->index_keys >= 0) keys = RandomGridRows(pools_->memory->pool(pools_->index_keys).row, 1024, rng);
+  const int64_t end = position_ + tokens;
+  for (int i = 0; i < c.n_layers; ++i) {
+    LayerState& l = layers_[static_cast<size_t>(i)];
+    // The ring holds the last `window` positions: their slots, wrapping at most once.
+    for (int64_t p = std::max(position_, end - c.window); p < end;) {
+      const int64_t slot = p % c.window, run = std::min(end - p, c.window - slot);
+      WriteCycled(l.window, slot, slot + run, latents, rng, stream);
+      p += run;
+    }
+    const int ratio = c.ratio(i);
+    if (ratio == 0) continue;
+    WriteCycled(l.compressed, l.compressed.rows(), end / ratio, latents, rng, stream);
+    l.compressor.Reset(ratio, c.head_dim, ratio == 4);
+    if (ratio == 4) {
+      WriteCycled(l.index_keys, l.index_keys.rows(), end / ratio, keys, rng, stream);
+      l.index_compressor.Reset(ratio, c.index_head_dim, true);
+    }
+  }
+  for (int64_t t = 0; t < tokens; ++t) this->tokens.push_back(static_cast<int32_t>(rng() % static_cast<uint64_t>(c.vocab_size)));
+  position_ = end;
+  mtp_position = end;
+  mtp_pending_streams.clear();
 }
 
 SequenceState SequenceState::CopyTo(std::shared_ptr<const KvPools> pools, backend::Stream& stream) const {

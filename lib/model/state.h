@@ -55,6 +55,11 @@ class SequenceState {
   void Reserve(int64_t tokens, bool mtp);
   // Pool bytes the caches hold (pages shared with other sequences included).
   uint64_t kv_bytes() const;
+  // Appends `tokens` positions of random ids whose cache rows are random values on the packed
+  // formats' grids, written straight into the pools without running the model (benchmarks of
+  // attention at depth: a real 1M-token prefill takes hours). The compressors' open blocks
+  // start empty after it; the MTP layers are not filled. Reserves first (see Reserve).
+  void AppendSynthetic(int64_t tokens, uint64_t seed, backend::Stream& stream);
   // This sequence with its caches' rows copied into `pools` (of another KV memory).
   SequenceState CopyTo(std::shared_ptr<const KvPools> pools, backend::Stream& stream) const;
 

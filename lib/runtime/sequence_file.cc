@@ -56,9 +56,6 @@ SequenceRecord DecodeSequenceFile(std::span<const uint8_t> bytes, const ModelCon
     Fail(StatusCode::kCorruptFile, r.what() + ": " + std::to_string(record.logits.size()) + " logits for a vocabulary of " +
                                        std::to_string(config.vocab_size));
   }
-  if (record.logits.empty() != (record.state.position() == 0)) {
-    Fail(StatusCode::kCorruptFile, r.what() + ": logits must be present exactly when the sequence holds tokens");
-  }
   record.mtp_expected = static_cast<int32_t>(r.U32());
   if (record.mtp_expected < -1 || record.mtp_expected >= config.vocab_size) {
     Fail(StatusCode::kCorruptFile, r.what() + ": token " + std::to_string(record.mtp_expected) + " is outside the vocabulary");

@@ -259,6 +259,20 @@ Status Session::Restore(const SessionSnapshot& snapshot) {
   });
 }
 
+Status Session::AppendSynthetic(int64_t tokens, uint64_t seed) {
+  return CatchAll([&] {
+    if (tokens < 0) Fail(StatusCode::kInvalidArgument, "AppendSynthetic: tokens must be >= 0");
+    if (impl_->state.position() + tokens > impl_->capacity()) {
+      Fail(StatusCode::kOutOfRange, "sequence would hold " + std::to_string(impl_->state.position() + tokens) +
+                                        " tokens; the session allows " + std::to_string(impl_->capacity()));
+    }
+    impl_->ReserveKv(tokens, false);
+    impl_->state.AppendSynthetic(tokens, seed, *impl_->stream);
+    impl_->logits.clear();
+    impl_->mtp_expected = -1;
+  });
+}
+
 Status Session::Save(const std::string& path) const {
   return CatchAll([&] {
     const SequenceRecord record{impl_->state, impl_->logits, impl_->mtp_expected, impl_->mtp_diverged};

@@ -1,0 +1,250 @@
+// deepseek-longctx: the million-token KV memory at work. Fills a session to N tokens — by
+// running the model (chunked prefill, with progress) or, with --fill synthetic, by writing
+// random packed entries straight into the KV cache — then decodes a few tokens and reports the
+// cache's bytes per token (measured from the pools, and the spec's figure for the config),
+// resident memory, bytes on disk, prefill speed and decode time per token at 4K and at N.
+//   deepseek-longctx --model DIR --tokens N [--budget-mib M] [--kv-dir DIR]
+//                    [--fill prefill|synthetic] [--decode K] [--threads T] [--json]
+//                    [--sweep [--sweep-out PREFIX]]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bench/svg_plot.h"
+#include "deepseek/deepseek.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+struct Options {
+  std::string model;
+  int64_t tokens = 0;
+  uint64_t budget_mib = 0;
+  std::string kv_dir;
+  bool synthetic = false;
+  int decode = 4;
+  int threads = 0;
+  bool json = false;
+  bool sweep = false;
+  std::string sweep_out = "out/longctx-sweep";
+};
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: deepseek-longctx --model DIR --tokens N [--budget-mib M] [--kv-dir DIR]\n"
+               "                        [--fill prefill|synthetic] [--decode K] [--threads T] [--json]\n"
+               "                        [--sweep [--sweep-out PREFIX]]\n");
+  return 2;
+}
+
+bool Parse(int argc, char** argv, Options& o) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--json") { o.json = true; continue; }
+    if (flag == "--sweep") { o.sweep = true; continue; }
+    if (i + 1 >= argc) return false;
+    const std::string v = argv[++i];
+    try {
+      if (flag == "--model") o.model = v;
+      else if (flag == "--tokens") o.tokens = std::stoll(v);
+      else if (flag == "--budget-mib") o.budget_mib = std::stoull(v);
+      else if (flag == "--kv-dir") o.kv_dir = v;
+      else if (flag == "--decode") o.decode = std::stoi(v);
+      else if (flag == "--threads") o.threads = std::stoi(v);
+      else if (flag == "--sweep-out") o.sweep_out = v;
+      else if (flag == "--fill" && (v == "prefill" || v == "synthetic")) o.synthetic = v == "synthetic";
+      else return false;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+  return !o.model.empty() && o.tokens >= 1 && o.decode >= 1 && o.threads >= 0;
+}
+
+// Progress and tables go to stderr with --json, so that stdout is the JSON object alone.
+FILE* g_out = stdout;
+
+[[noreturn]] void Die(const deepseek::Status& s) {
+  std::fprintf(stderr, "deepseek-longctx: %s\n", s.ToString().c_str());
+  std::exit(1);
+}
+void Check(const deepseek::Status& s) {
+  if (!s.ok()) Die(s);
+}
+
+double ResidentMib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
+  }
+  return 0;
+}
+
+// Random token ids of the model's vocabulary (BOS first).
+std::vector<int32_t> RandomTokens(const deepseek::ModelConfig& c, int64_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<int32_t> t{c.bos_token_id};
+  while (static_cast<int64_t>(t.size()) < n) t.push_back(static_cast<int32_t>(3 + rng() % static_cast<uint64_t>(c.vocab_size - 3)));
+  return t;
+}
+
+// Brings `s` to `depth` tokens: synthetic entries, or the model over random tokens in chunks of
+// 512 with a progress line per tenth. Returns the prefill rate (tokens/s) of what it computed.
+double FillTo(deepseek::Session& s, int64_t depth, const Options& o, const deepseek::ModelConfig& c) {
+  const int64_t need = depth - s.position();
+  if (need <= 0) return 0;
+  if (o.synthetic) {
+    Check(s.AppendSynthetic(need, static_cast<uint64_t>(depth)));
+    return 0;
+  }
+  const std::vector<int32_t> tokens = RandomTokens(c, need, static_cast<uint64_t>(s.position()) + 7);
+  const auto start = Clock::now();
+  constexpr int64_t kChunk = 512;
+  int reported = -1;
+  for (int64_t done = 0; done < need; done += kChunk) {
+    const int64_t n = std::min(kChunk, need - done);
+    Check(s.Prefill(std::span(tokens).subspan(static_cast<size_t>(done), static_cast<size_t>(n))));
+    const int tenth = static_cast<int>(10 * (done + n) / need);
+    if (tenth != reported) {
+      reported = tenth;
+      std::fprintf(g_out, "  prefill %3d%%  %lld tokens  %.0f s  %.1f tok/s\n", 10 * tenth,
+                   static_cast<long long>(s.position()), Since(start), static_cast<double>(done + n) / Since(start));
+    }
+  }
+  return static_cast<double>(need) / Since(start);
+}
+
+// Milliseconds per decoded token at the session's depth, the session left where it was.
+double DecodeMs(deepseek::Session& s, int steps) {
+  auto snapshot = s.Snapshot();
+  if (!snapshot.ok()) Die(snapshot.status());
+  Check(s.Decode(5));  // the first step computes the logits a synthetic fill leaves empty
+  const auto start = Clock::now();
+  for (int i = 0; i < steps; ++i) Check(s.Decode(static_cast<int32_t>(6 + i)));
+  const double ms = 1000 * Since(start) / steps;
+  Check(s.Restore(snapshot.value()));
+  return ms;
+}
+
+// The cache's pages outside the window rings, per token: what grows with the context.
+double MeasuredBytesPerToken(const deepseek::KvCache& cache, int64_t tokens) {
+  uint64_t bytes = 0;
+  for (const auto& p : cache.stats().pools) {
+    if (p.name != "window") bytes += static_cast<uint64_t>(p.pages_in_use * p.rows_per_page * p.row_bytes);
+  }
+  return static_cast<double>(bytes) / static_cast<double>(tokens);
+}
+
+uint64_t FolderBytes(const std::string& dir) {
+  uint64_t bytes = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir, ec)) {
+    if (e.is_regular_file()) bytes += e.file_size();
+  }
+  return bytes;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (!Parse(argc, argv, o)) return Usage();
+  if (o.json) g_out = stderr;
+  auto loaded = deepseek::Model::Load(o.model);
+  if (!loaded.ok()) Die(loaded.status());
+  const std::shared_ptr<const deepseek::Model> model = loaded.value();
+  const deepseek::ModelConfig& c = model->config();
+
+  deepseek::KvCacheOptions cache_options;
+  cache_options.budget_bytes = o.budget_mib << 20;
+  auto cache = deepseek::KvCache::Create(model, cache_options);
+  if (!cache.ok()) Die(cache.status());
+  deepseek::SessionOptions session_options;
+  session_options.num_threads = o.threads;
+  session_options.kv_cache = cache.value();
+  auto created = deepseek::Session::Create(model, session_options);
+  if (!created.ok()) Die(created.status());
+  deepseek::Session& s = *created.value();
+  std::fprintf(g_out, "%s: %d layers; KV for %lld tokens: %.1f MiB (%.1f bytes/token packed)%s\n", o.model.c_str(),
+               c.n_layers, static_cast<long long>(o.tokens), static_cast<double>(model->KvBytesForTokens(o.tokens)) / (1 << 20),
+               model->KvBytesPerToken(), o.synthetic ? "; synthetic fill" : "");
+
+  // Decode at 4K (or at N when N is smaller), then at N.
+  std::vector<double> depths, decode_ms, rss;
+  const auto measure_at = [&](int64_t depth) {
+    FillTo(s, depth, o, c);
+    depths.push_back(static_cast<double>(depth));
+    decode_ms.push_back(DecodeMs(s, o.decode));
+    rss.push_back(ResidentMib());
+    std::fprintf(g_out, "  depth %8lld: decode %8.2f ms/token, resident %.0f MiB, KV in use %.1f MiB\n",
+                 static_cast<long long>(depth), decode_ms.back(), rss.back(),
+                 static_cast<double>(cache.value()->stats().bytes_in_use) / (1 << 20));
+  };
+  const int64_t first = std::min<int64_t>(4096, o.tokens);
+  const auto fill_start = Clock::now();
+  measure_at(first);
+  if (o.sweep) {
+    for (int64_t depth = 4 * first; depth < o.tokens; depth *= 4) measure_at(depth);
+  }
+  if (o.tokens > first) measure_at(o.tokens);
+  // The fill's rate over the whole run (decode measurements are on snapshots, so they add a
+  // little time but no tokens).
+  double prefill_tok_s = static_cast<double>(s.position()) / Since(fill_start);
+  if (o.synthetic) {  // prefill speed at depth: one 512-token chunk on top of the synthetic context
+    auto snapshot = s.Snapshot();
+    if (!snapshot.ok()) Die(snapshot.status());
+    const std::vector<int32_t> chunk = RandomTokens(c, 512, 99);
+    const auto start = Clock::now();
+    Check(s.Prefill(chunk));
+    prefill_tok_s = 512 / Since(start);
+    Check(s.Restore(snapshot.value()));
+  }
+  uint64_t disk = 0;
+  if (!o.kv_dir.empty()) {
+    std::filesystem::create_directories(o.kv_dir);
+    const auto start = Clock::now();
+    Check(s.Save(o.kv_dir + "/longctx.dskv"));
+    std::fprintf(g_out, "  saved the session to %s/longctx.dskv in %.1f s\n", o.kv_dir.c_str(), Since(start));
+    disk = FolderBytes(o.kv_dir);
+  }
+
+  const double measured = MeasuredBytesPerToken(*cache.value(), s.position());
+  const double spec = model->KvBytesPerToken();
+  std::fprintf(g_out,
+               "\n| tokens | %lld |\n| KV bytes/token (pools, beyond the windows) | %.1f |\n| KV bytes/token (spec, packed) | %.1f |\n"
+               "| resident memory | %.0f MiB |\n| on disk | %.1f MiB |\n| prefill%s | %.1f tok/s |\n"
+               "| decode at %lld | %.2f ms/token |\n| decode at %lld | %.2f ms/token |\n",
+               static_cast<long long>(s.position()), measured, spec, ResidentMib(), static_cast<double>(disk) / (1 << 20),
+               o.synthetic ? " (512 tokens at depth)" : "", prefill_tok_s, static_cast<long long>(first), decode_ms.front(),
+               static_cast<long long>(s.position()), decode_ms.back());
+  if (o.json) {
+    std::printf("{\"tokens\": %lld, \"kv_bytes_per_token\": %.6g, \"kv_bytes_per_token_spec\": %.6g, \"rss_mib\": %.6g, "
+                "\"disk_mib\": %.6g, \"decode_ms_4k\": %.6g, \"decode_ms_last\": %.6g, \"prefill_tok_s\": %.6g, "
+                "\"fill\": \"%s\", \"layers\": %d}\n",
+                static_cast<long long>(s.position()), measured, spec, ResidentMib(), static_cast<double>(disk) / (1 << 20),
+                decode_ms.front(), decode_ms.back(), prefill_tok_s, o.synthetic ? "synthetic" : "prefill", c.n_layers);
+  }
+  if (o.sweep) {
+    std::filesystem::path out(o.sweep_out);
+    if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
+    std::ofstream csv(o.sweep_out + ".csv");
+    csv << "depth,decode_ms,rss_mib\n";
+    for (size_t i = 0; i < depths.size(); ++i) csv << depths[i] << "," << decode_ms[i] << "," << rss[i] << "\n";
+    std::ofstream(o.sweep_out + ".svg") << deepseek::bench::LineChartSvg(
+        "deepseek-longctx: " + std::to_string(c.n_layers) + " layers", "context depth (tokens)", "ms / token and MiB / 100",
+        depths, {{"decode ms/token", "#d62728", decode_ms}, {"resident MiB / 100", "#1f77b4", [&] {
+                   std::vector<double> v;
+                   for (double r : rss) v.push_back(r / 100);
+                   return v;
+                 }()}});
+    std::fprintf(g_out, "wrote %s.csv and %s.svg\n", o.sweep_out.c_str(), o.sweep_out.c_str());
+  }
+  return 0;
+}
