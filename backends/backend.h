@@ -47,6 +47,7 @@ enum class Op : uint8_t {
   kSparseAttention,  // softmax attention over indexed cache rows with a per-head sink
   kKvWrite,          // pack rows into a KV pool
   kKvGather,         // unpack rows of a KV pool
+  kIndexerScores,    // the CSA indexer's scores of queries against MXFP4 keys
 };
 
 // ---- KV memory ----------------------------------------------------------------------------
@@ -206,6 +207,17 @@ class Stream {
   virtual void KvWrite(const KvRows& dst, int64_t first, int64_t n, const float* values) = 0;
   // out[i, :] = row rows[i] of `src` unpacked to fp32 (each index < src.rows).
   virtual void KvGather(const KvRows& src, std::span<const int64_t> rows, float* out) = 0;
+
+  // The CSA indexer's scores (spec §4.4f) of n queries against the keys of `keys` (an MXFP4
+  // pool of dim-wide rows), with the reference's bf16 roundings: for b < visible[i],
+  //   scores[i·stride + b] = bf16(Σ_h bf16(max(bf16(dot(i,h,b)), 0) · w[i·heads + h])),
+  // heads summed in ascending order in fp32, where dot(i,h,b) = Σ_blk Σ_{d∈blk} q[i,h,d]·k_b[d]
+  // over blocks of 32 dims, each block's sum exact and the blocks added in ascending order in
+  // fp32 (q [n, heads, dim] must hold values on the FP4 grid per block of 32, as the indexer's
+  // queries do, so that every block sum is an exact multiple of its two scales). Entries at
+  // b >= visible[i] are left as they are.
+  virtual void IndexerScores(const float* q, const float* w, int64_t n, int heads, const KvRows& keys,
+                             std::span<const int64_t> visible, float* scores, int64_t stride) = 0;
 
   // Waits for queued work (the CPU stream runs synchronously).
   virtual void Synchronize() {}

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/cpu/indexer_scores.h"
 #include "backends/cpu/kv_memory.h"
 #include "backends/cpu/kv_ops.h"
 #include "backends/cpu/matmul.h"
@@ -115,6 +116,25 @@ class CpuStream final : public Stream {
     KvGatherRows(memory, src, rows, out, pool_);
   }
 
+  void IndexerScores(const float* q, const float* w, int64_t n, int heads, const KvRows& keys,
+                     std::span<const int64_t> visible, float* scores, int64_t stride) override {
+    if (n < 0 || heads <= 0 || visible.size() != static_cast<size_t>(n)) {
+      InvalidArgument("IndexerScores: bad shape: n " + std::to_string(n) + ", heads " + std::to_string(heads) + ", " +
+                      std::to_string(visible.size()) + " visible counts");
+    }
+    if (n == 0) return;
+    if (q == nullptr || w == nullptr || scores == nullptr) InvalidArgument("IndexerScores: null query, weights or scores");
+    const CpuKvMemory& memory = CpuMemoryOf(keys, "IndexerScores");
+    if (memory.pool(keys.pool).row.format != KvRowFormat::kMxfp4) InvalidArgument("IndexerScores: the keys are not MXFP4 rows");
+    for (int64_t v : visible) {
+      if (v < 0 || v > keys.rows || v > stride) {
+        InvalidArgument("IndexerScores: " + std::to_string(v) + " visible keys of " + std::to_string(keys.rows) +
+                        " (row stride " + std::to_string(stride) + ")");
+      }
+    }
+    IndexerScoresF32(q, w, n, heads, memory, keys, visible, scores, stride, pool_);
+  }
+
  private:
   using Kernel = void (*)(const WeightMatrix&, const float*, int64_t, float*, ThreadPool&);
 
@@ -167,6 +187,7 @@ bool CpuDevice::SupportsOp(Op op, WeightFormat format) const {
     case Op::kSparseAttention:
     case Op::kKvWrite:
     case Op::kKvGather:
+    case Op::kIndexerScores:
       return true;
   }
   return false;

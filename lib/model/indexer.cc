@@ -11,19 +11,9 @@
 namespace deepseek::model {
 namespace {
 
-using num::RoundBf16;
-
-// I[t, b] = Σ_h w_h · ReLU(q_h · k_b), with the bf16 roundings of the reference's bf16 einsum,
-// product and sum, so that near-ties break the way they do there.
-float Score(const float* q, const float* w, const float* key, int heads, int dim) {
-  float total = 0;
-  for (int h = 0; h < heads; ++h) {
-    float dot = 0;
-    for (int d = 0; d < dim; ++d) dot += q[h * dim + d] * key[d];
-    total += RoundBf16(std::fmax(RoundBf16(dot), 0.0f) * w[h]);
-  }
-  return RoundBf16(total);
-}
+// Queries scored per call: their score rows ([queries, visible keys] floats) stay a few MiB
+// even a million tokens deep.
+constexpr int64_t kQueriesPerCall = 8;
 
 }  // namespace
 
@@ -45,28 +35,30 @@ std::vector<std::vector<int32_t>> SelectEntries(const ChunkContext& ctx, int lay
   std::vector<float> weights(static_cast<size_t>(S * heads));
   ops::Linear(ctx.stream, w.weights_proj, x, S, weights.data());
   const float weight_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dim)) / std::sqrt(static_cast<double>(heads)));
-  for (float& v : weights) v = RoundBf16(v * weight_scale);
+  for (float& v : weights) v = num::RoundBf16(v * weight_scale);
 
-  // The keys any query of the chunk may see, unpacked once.
-  const int64_t keys_visible = std::min<int64_t>(state.index_keys.rows(), (ctx.positions.back() + 1) / ratio);
-  std::vector<float> keys(static_cast<size_t>(keys_visible * dim));
-  state.index_keys.Read(ctx.stream, 0, keys_visible, keys.data());
-
+  // Scores of every visible compressed entry, on the backend over the packed keys; the
+  // weights carry the reference's bf16 rounding (applied once here).
   std::vector<std::vector<int32_t>> chosen(static_cast<size_t>(S));
-  std::vector<float> scores;
-  for (int64_t t = 0; t < S; ++t) {
-    const int64_t pos = ctx.positions[static_cast<size_t>(t)];
-    const int64_t visible = (pos + 1) / ratio;  // entries whose block has completed
-    scores.resize(static_cast<size_t>(visible));
-    for (int64_t b = 0; b < visible; ++b) {
-      scores[static_cast<size_t>(b)] = Score(q.data() + t * heads * dim, weights.data() + t * heads,
-                                             keys.data() + b * dim, heads, dim);
-    }
-    std::vector<int32_t>& sel = chosen[static_cast<size_t>(t)];
-    sel = ops::TopK(scores, static_cast<int>(std::min<int64_t>(c.index_topk, visible)));
-    if (ctx.observer) {
-      ctx.observer->ImposeIndexSelection(layer, pos, sel);
-      ctx.observer->OnIndexer(layer, pos, scores, sel);
+  const int64_t stride = std::max<int64_t>(1, (ctx.positions.back() + 1) / ratio);  // the most any query sees
+  std::vector<float> scores(static_cast<size_t>(stride * std::min(kQueriesPerCall, S)));
+  std::vector<int64_t> visible;
+  for (int64_t t0 = 0; t0 < S; t0 += kQueriesPerCall) {
+    const int64_t batch = std::min(kQueriesPerCall, S - t0);
+    visible.clear();
+    for (int64_t t = t0; t < t0 + batch; ++t) visible.push_back((ctx.positions[static_cast<size_t>(t)] + 1) / ratio);
+    ctx.stream.IndexerScores(q.data() + t0 * heads * dim, weights.data() + t0 * heads, batch, heads,
+                             state.index_keys.view(), visible, scores.data(), stride);
+    for (int64_t t = t0; t < t0 + batch; ++t) {
+      const int64_t pos = ctx.positions[static_cast<size_t>(t)];
+      const std::span<const float> row(scores.data() + (t - t0) * stride,
+                                       static_cast<size_t>(visible[static_cast<size_t>(t - t0)]));
+      std::vector<int32_t>& sel = chosen[static_cast<size_t>(t)];
+      sel = ops::TopK(row, static_cast<int>(std::min<int64_t>(c.index_topk, static_cast<int64_t>(row.size()))));
+      if (ctx.observer) {
+        ctx.observer->ImposeIndexSelection(layer, pos, sel);
+        ctx.observer->OnIndexer(layer, pos, row, sel);
+      }
     }
   }
   return chosen;

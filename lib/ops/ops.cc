@@ -110,8 +110,11 @@ std::vector<int32_t> TopK(std::span<const float> values, int k) {
            (values[static_cast<size_t>(a)] == values[static_cast<size_t>(b)] && a < b);
   };
   const size_t kk = std::min(static_cast<size_t>(std::max(k, 0)), idx.size());
-  std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(kk), idx.end(), better);
+  // Linear-time selection, then the k chosen in order: the order is total (ties broken by
+  // index), so the result is the same as a full sort's first k.
+  if (kk < idx.size()) std::nth_element(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(kk), idx.end(), better);
   idx.resize(kk);
+  std::sort(idx.begin(), idx.end(), better);
   return idx;
 }
 
