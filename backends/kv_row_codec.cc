@@ -4,6 +4,7 @@
 // and both represent every such value exactly, so packing them is lossless.
 #include "backends/kv_row_codec.h"
 
+#include <array>
 #include <cstring>
 #include <string>
 
@@ -17,6 +18,17 @@ constexpr int kFp8Block = 64;   // e4m3 values per ue8m0 scale in a latent row
 constexpr int kFp4Block = 32;   // e2m1 values per ue8m0 scale in an MXFP4 row
 
 int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// Every e4m3 code's value: unpacking is a table lookup per value (attention at depth unpacks
+// thousands of rows per step; E4m3ToFloat computes each value with ldexp).
+const std::array<float, 256>& E4m3Values() {
+  static const std::array<float, 256> table = [] {
+    std::array<float, 256> t{};
+    for (int code = 0; code < 256; ++code) t[static_cast<size_t>(code)] = num::E4m3ToFloat(static_cast<uint8_t>(code));
+    return t;
+  }();
+  return table;
+}
 
 void PackLatentFp8(const KvRowLayout& l, const float* v, uint8_t* row) {
   const int nope = l.dim - l.rope_dim;
@@ -40,9 +52,10 @@ void UnpackLatentFp8(const KvRowLayout& l, const uint8_t* row, float* v) {
   const int nope = l.dim - l.rope_dim;
   const uint8_t* rope = row + nope;
   const uint8_t* scales = rope + 2 * l.rope_dim;
+  const std::array<float, 256>& values = E4m3Values();
   for (int b = 0; b < nope / kFp8Block; ++b) {
     const float s = num::E8m0ToFloat(scales[b]);
-    for (int i = 0; i < kFp8Block; ++i) v[b * kFp8Block + i] = num::E4m3ToFloat(row[b * kFp8Block + i]) * s;
+    for (int i = 0; i < kFp8Block; ++i) v[b * kFp8Block + i] = values[row[b * kFp8Block + i]] * s;
   }
   for (int i = 0; i < l.rope_dim; ++i) {
     uint16_t h;

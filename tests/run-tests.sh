@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start, command 2: installs what is needed, then builds and runs every test twice — an
-# optimised build, and an AddressSanitizer + UBSan build — and fuzzes the parsers for a bounded
-# time. Needs ../shared (the reference data) beside the repository.
+# optimised build, and an AddressSanitizer + UBSan build — runs the concurrent tests under
+# ThreadSanitizer, and fuzzes the parsers for a bounded time. Needs ../shared (the reference
+# data) beside the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash cmake/install-deps.sh
@@ -23,6 +24,15 @@ echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDS_SANITIZE="address;undefined" >/dev/null
 cmake --build build-asan -j"$jobs"
 ctest --test-dir build-asan --output-on-failure -j"$jobs" -E "c_api_abi_baseline|packaging_consumers"
+
+echo "== ThreadSanitizer: sessions sharing KV pages on many threads, prefix caches, the thread pool, cancellation"
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDS_SANITIZE=thread -DDS_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build build-tsan -j"$jobs" --target runtime_test backend_cpu_test core_test
+export TSAN_OPTIONS=halt_on_error=1
+build-tsan/tests/runtime_test -tc="kv cache*,prefix cache*,runtime: sessions sharing*,generation: cancelled*,chat: generators sharing*"
+build-tsan/tests/backend_cpu_test -tc="*many threads*,*reference counted*,SparseAttention matches*,IndexerScores*"
+build-tsan/tests/core_test -tc="ThreadPool*"
+unset TSAN_OPTIONS
 
 echo "== fuzzing the parsers of untrusted input (bounded): safetensors headers, tokenizer input, model output (DSML), saved sequences"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDS_BUILD_FUZZERS=ON \

@@ -36,31 +36,95 @@ HWY_INLINE float Dot(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, i
   return dot;
 }
 
-// acc += weight · row, elementwise.
-HWY_INLINE void AddScaled(float weight, const float* HWY_RESTRICT row, float* HWY_RESTRICT acc,
-                          int64_t size) {
+// acc[d] += weight · row[d] and v[d] *= factor for d in [d0, d1) of a `size`-wide row; each
+// element takes the same operation whatever the range (vector lanes up to the last whole
+// vector of the row, scalar past it), so a row done in pieces equals the row done at once.
+// d0 is a multiple of the vector length.
+HWY_INLINE void AddScaled(float weight, const float* HWY_RESTRICT row, float* HWY_RESTRICT acc, int64_t d0,
+                               int64_t d1, int64_t size) {
   const DF df;
-  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df)), whole = size - size % lanes;
   const VF vw = hn::Set(df, weight);
-  int64_t d = 0;
-  for (; d + lanes <= size; d += lanes) {
+  int64_t d = d0;
+  for (; d + lanes <= std::min(d1, whole); d += lanes) {
     hn::StoreU(hn::MulAdd(vw, hn::LoadU(df, row + d), hn::LoadU(df, acc + d)), df, acc + d);
   }
-  for (; d < size; ++d) acc[d] += weight * row[d];
+  for (; d < d1; ++d) acc[d] += weight * row[d];
 }
 
-HWY_INLINE void Scale(float factor, float* HWY_RESTRICT v, int64_t size) {
+HWY_INLINE void Scale(float factor, float* HWY_RESTRICT v, int64_t d0, int64_t d1, int64_t size) {
   const DF df;
-  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df)), whole = size - size % lanes;
   const VF vf = hn::Set(df, factor);
-  int64_t d = 0;
-  for (; d + lanes <= size; d += lanes) hn::StoreU(hn::Mul(vf, hn::LoadU(df, v + d)), df, v + d);
-  for (; d < size; ++d) v[d] *= factor;
+  int64_t d = d0;
+  for (; d + lanes <= std::min(d1, whole); d += lanes) hn::StoreU(hn::Mul(vf, hn::LoadU(df, v + d)), df, v + d);
+  for (; d < d1; ++d) v[d] *= factor;
+}
+
+
+// One query over many rows (an HCA layer deep into a context reads every compressed entry):
+// the rows are streamed once per pass for all heads — scores split over rows, then P·V split
+// over dims — instead of once per head. Each score is the same Dot, and each output element
+// sums its rows in the same order with the same fused multiply-adds, as in the per-head path,
+// so the results are identical.
+void AttendManyRows(const float* q, int heads, int dim, const std::vector<const float*>& kv, const float* sink,
+                    float scale, float* out, ThreadPool& pool) {
+  const DF df;
+  const int64_t rows = static_cast<int64_t>(kv.size()), lanes = static_cast<int64_t>(hn::Lanes(df));
+  std::vector<float> p(static_cast<size_t>(heads * rows)), denominator(static_cast<size_t>(heads));
+  pool.ParallelFor(rows, [&](int64_t begin, int64_t end, int) {
+    for (int64_t j = begin; j < end; ++j) {
+      for (int h = 0; h < heads; ++h) p[static_cast<size_t>(h * rows + j)] = scale * Dot(q + h * dim, kv[static_cast<size_t>(j)], dim);
+    }
+  });
+  pool.ParallelFor(heads, [&](int64_t begin, int64_t end, int) {
+    for (int64_t h = begin; h < end; ++h) {
+      float* ph = p.data() + h * rows;
+      const float max = *std::max_element(ph, ph + rows);
+      float sum = std::exp(sink[h] - max);
+      for (int64_t j = 0; j < rows; ++j) {
+        const float e = std::exp(ph[j] - max);
+        sum += e;
+        ph[j] = deepseek::num::RoundBf16(e);
+      }
+      denominator[static_cast<size_t>(h)] = sum;
+    }
+  });
+  // Dims in whole vectors per thread, so each element takes the operation it takes in a whole row.
+  const int64_t vectors = dim / lanes;
+  pool.ParallelFor(vectors + 1, [&](int64_t begin, int64_t end, int) {
+    const int64_t d0 = begin * lanes, d1 = std::min<int64_t>(end * lanes, dim);
+    if (d0 >= d1) return;
+    for (int h = 0; h < heads; ++h) std::fill(out + h * dim + d0, out + h * dim + d1, 0.0f);
+    for (int64_t j = 0; j < rows; ++j) {
+      for (int h = 0; h < heads; ++h) {
+        AddScaled(p[static_cast<size_t>(h * rows + j)], kv[static_cast<size_t>(j)], out + h * dim, d0, d1, dim);
+      }
+    }
+    for (int h = 0; h < heads; ++h) {
+      const float inv = 1.0f / denominator[static_cast<size_t>(h)];
+      Scale(inv, out + h * dim, d0, d1, dim);
+    }
+  });
 }
 
 void SparseAttentionImpl(const float* q, int64_t n, int heads, int dim,
                          std::span<const std::vector<const float*>> rows, const float* sink, float scale,
                          float* out, ThreadPool& pool) {
+  // Queries over many rows go one by one with the rows streamed once per pass.
+  constexpr size_t kManyRows = 2048;
+  if (std::any_of(rows.begin(), rows.end(), [&](const auto& r) { return r.size() >= kManyRows; })) {
+    for (int64_t i = 0; i < n; ++i) {
+      const auto& kv = rows[static_cast<size_t>(i)];
+      if (kv.size() >= kManyRows) {
+        AttendManyRows(q + i * heads * dim, heads, dim, kv, sink, scale, out + i * heads * dim, pool);
+      } else {
+        SparseAttentionImpl(q + i * heads * dim, 1, heads, dim, rows.subspan(static_cast<size_t>(i), 1), sink, scale,
+                            out + i * heads * dim, pool);
+      }
+    }
+    return;
+  }
   pool.ParallelFor(n * heads, [&](int64_t begin, int64_t end, int) {
     std::vector<float> scores;
     for (int64_t pair = begin; pair < end; ++pair) {
@@ -82,9 +146,9 @@ void SparseAttentionImpl(const float* q, int64_t n, int heads, int dim,
       for (size_t j = 0; j < kv.size(); ++j) {
         const float p = std::exp(scores[j] - max);
         denominator += p;
-        AddScaled(deepseek::num::RoundBf16(p), kv[j], o, dim);
+        AddScaled(deepseek::num::RoundBf16(p), kv[j], o, 0, dim, dim);
       }
-      Scale(1.0f / denominator, o, dim);
+      Scale(1.0f / denominator, o, 0, dim, dim);
     }
   });
 }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -94,9 +95,11 @@ TEST_CASE("SparseAttention matches the reference on every target") {
     CAPTURE(dim);
     CAPTURE(latent);
     const Candidates c(*stream, dim, latent, rng);
-    // Query 1 attends to nothing; query 0 repeats a row; query 3 attends to many rows.
-    std::vector<std::vector<int32_t>> lists = {{3, 27, 27, 50, 0}, {}, {45}, {}};
+    // Query 1 attends to nothing; query 0 repeats a row; query 3 attends to many rows, and
+    // query 4 to more than 2048 (an HCA layer deep in a context: rows streamed once per pass).
+    std::vector<std::vector<int32_t>> lists = {{3, 27, 27, 50, 0}, {}, {45}, {}, {}};
     for (int k = 0; k < 50; ++k) lists[3].push_back(static_cast<int32_t>(rng() % 60));
+    for (int k = 0; k < 2100; ++k) lists[4].push_back(static_cast<int32_t>(rng() % 60));
     std::vector<std::vector<const float*>> rows;
     std::vector<int64_t> offsets{0};
     std::vector<int32_t> indices;
@@ -121,6 +124,12 @@ TEST_CASE("SparseAttention matches the reference on every target") {
       // reference: at most one bf16 step (2^-8 relative) of one weight.
       CHECK(worst <= 2e-6 + 0x1p-8);
       for (int64_t k = heads * dim; k < 2 * heads * dim; ++k) CHECK(out[static_cast<size_t>(k)] == 0.0f);
+      // Any thread count gives the same bits.
+      ThreadPool one(1);
+      const auto single = Registry::Get().Cpu().CreateStream(one);
+      std::vector<float> again(q.size(), -7.0f);
+      single->SparseAttention(q.data(), n, heads, dim, c.kv, offsets, indices, sink.data(), scale, again.data());
+      CHECK(std::memcmp(again.data(), out.data(), out.size() * sizeof(float)) == 0);
     });
   }
 }
