@@ -263,11 +263,11 @@ TEST_CASE("chat: generators sharing a KV cache reuse each other's system prompt,
   options.session.num_threads = 1;
   options.session.kv_cache = cache.value();
   std::string long_system = "You are a careful assistant.";
-  for (int i = 0; i < 20; ++i) long_system += " Answer in plain words, and check every figure twice.";
+  for (int i = 0; i < 6; ++i) long_system += " Answer in plain words, and check every figure twice.";
   const ChatMessage system = Message("system", long_system);
   auto system_only = Encode(std::string("<｜begin▁of▁sentence｜>") + long_system);
   ChatFormatOptions format;
-  for (const char* question : {"What is the weather?", "Name a colour.", "Count to three."}) {
+  for (const char* question : {"What is the weather?", "Name a colour."}) {
     CAPTURE(question);
     auto g = Generator::Create(TinyModel(), TinyTokenizer(), options);  // a new request, a new generator
     REQUIRE(g.ok());
@@ -283,7 +283,7 @@ TEST_CASE("chat: generators sharing a KV cache reuse each other's system prompt,
     REQUIRE(expected.ok());
     CHECK(reply.value().generation.tokens == expected.value().generation.tokens);
   }
-  CHECK(cache.value()->stats().prefixes >= 3);
+  CHECK(cache.value()->stats().prefixes >= 2);
 }
 
 TEST_CASE("chat: a reply that ends with EOS parses and the EOS text is not in the content") {
