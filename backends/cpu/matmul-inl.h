@@ -656,7 +656,8 @@ DEEPSEEK_KERNEL_ATTR void RunMatMul(const WeightMatrix& w, const float* x, int64
   if (n == 1) {
     // Each thread streams its contiguous share of W once, a group of rows at a time.
     constexpr int64_t group = Path::kRowsPerGroup;
-    pool.ParallelFor(CeilDiv(w.rows, group), [&](int64_t begin, int64_t end, int) {
+    // The lambdas carry the kernel attribute too: clang does not pass it on from RunMatMul.
+    pool.ParallelFor(CeilDiv(w.rows, group), [&](int64_t begin, int64_t end, int) DEEPSEEK_KERNEL_ATTR {
       if (begin < end) Path::Dots(w, begin * group, std::min(end * group, w.rows), xs, y);
     });
     return;
@@ -664,7 +665,7 @@ DEEPSEEK_KERNEL_ATTR void RunMatMul(const WeightMatrix& w, const float* x, int64
   // Threads take whole tiles of kRowTile rows; each tile is decoded kColBlock columns at a time
   // into a scratch block that stays in L2 while every input is multiplied against it.
   const int64_t full = w.cols - w.cols % Path::kStep;
-  pool.ParallelFor(CeilDiv(w.rows, kRowTile), [&](int64_t begin, int64_t end, int) {
+  pool.ParallelFor(CeilDiv(w.rows, kRowTile), [&](int64_t begin, int64_t end, int) DEEPSEEK_KERNEL_ATTR {
     if (begin == end) return;
     const auto tile = hwy::AllocateAligned<typename Path::Word>(static_cast<size_t>(kRowTile * kColBlock));
     if (!tile) throw std::bad_alloc();

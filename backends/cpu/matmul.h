@@ -60,8 +60,9 @@ alignas(32) inline constexpr std::array<Mxfp4Bf16Table, 256> kMxfp4Bf16Tables = 
   for (int code = 0; code < 256; ++code) {
     for (int i = 0; i < 16; ++i) {
       // In double: the largest products overflow fp32 (to infinity, as the fp32 path does).
+      // Code 255 (NaN) is not multiplied: clang refuses NaN arithmetic in constant evaluation.
       const float e2m1 = i < 8 ? kE2m1[i] : -kE2m1[i - 8];
-      const double v = static_cast<double>(e2m1) * static_cast<double>(kE8m0Scale[static_cast<size_t>(code)]);
+      const double v = code == 255 ? 0.0 : static_cast<double>(e2m1) * static_cast<double>(kE8m0Scale[static_cast<size_t>(code)]);
       const float f = code == 255 ? std::numeric_limits<float>::quiet_NaN()
                       : v > std::numeric_limits<float>::max()    ? std::numeric_limits<float>::infinity()
                       : v < -std::numeric_limits<float>::max()   ? -std::numeric_limits<float>::infinity()

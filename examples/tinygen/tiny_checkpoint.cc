@@ -256,11 +256,11 @@ std::vector<TensorDesc> DescribeCheckpoint(const TinySpec& s) {
   mtp.Add("enorm.weight", Storage::kBf16, {s.hidden_size}, NormWeight());
   mtp.Add("hnorm.weight", Storage::kBf16, {s.hidden_size}, NormWeight());
   // The official files repeat the shared embedding and head inside the MTP block, byte for byte.
-  for (const auto& [copy, original] : {std::pair{"mtp.0.emb.tok_emb.weight", "embed.weight"},
-                                       std::pair{"mtp.0.head.weight", "head.weight"}}) {
-    const auto it = std::find_if(all.begin(), all.end(), [&](const TensorDesc& t) { return t.name == original; });
+  for (const auto& names : {std::pair{"mtp.0.emb.tok_emb.weight", "embed.weight"},
+                            std::pair{"mtp.0.head.weight", "head.weight"}}) {
+    const auto it = std::find_if(all.begin(), all.end(), [&](const TensorDesc& t) { return t.name == names.second; });
     TensorDesc dup = *it;
-    dup.name = copy;
+    dup.name = names.first;
     dup.shard = last;
     all.push_back(std::move(dup));
   }
