@@ -11,6 +11,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <vector>
 
@@ -32,6 +33,25 @@ struct PreparedQuery {
   std::vector<float> units;   // [heads, dim]: q / s_block
   std::vector<float> scales;  // [heads, dim / kBlock]
 };
+
+// Every key byte's two e2m1 values (low nibble first), and every e8m0 code's scale: decoding a
+// tile is then two table reads per byte (E2m1ToFloat and E8m0ToFloat compute each value).
+struct KeyTables {
+  std::array<std::array<float, 2>, 256> pair;
+  std::array<float, 256> scale;
+};
+
+const KeyTables& Tables() {
+  static const KeyTables tables = [] {
+    KeyTables t{};
+    for (int b = 0; b < 256; ++b) {
+      t.pair[static_cast<size_t>(b)] = {num::E2m1ToFloat(static_cast<uint8_t>(b & 0xf)), num::E2m1ToFloat(static_cast<uint8_t>(b >> 4))};
+      t.scale[static_cast<size_t>(b)] = num::E8m0ToFloat(static_cast<uint8_t>(b));
+    }
+    return t;
+  }();
+  return tables;
+}
 
 PreparedQuery Prepare(const float* q, int heads, int dim) {
   PreparedQuery p;
@@ -74,17 +94,16 @@ HWY_INLINE VF RoundBf16(DF df, VF x) {
 void DecodeTile(const CpuKvMemory& memory, const KvRows& keys, int64_t first, int64_t count, size_t lanes, int dim,
                 float* values, float* scales) {
   const int64_t rpp = memory.pool(keys.pool).rows_per_page;
+  const KeyTables& t = Tables();
   for (size_t lane = 0; lane < lanes; ++lane) {
     const int64_t b = first + (static_cast<int64_t>(lane) < count ? static_cast<int64_t>(lane) : 0);
     const uint8_t* row = memory.Row(keys.pool, keys.pages[static_cast<size_t>(b / rpp)], b % rpp);
     for (int d = 0; d < dim; d += 2) {
-      const uint8_t byte = row[d / 2];
-      values[static_cast<size_t>(d) * lanes + lane] = num::E2m1ToFloat(byte & 0xf);
-      values[static_cast<size_t>(d + 1) * lanes + lane] = num::E2m1ToFloat(byte >> 4);
+      const std::array<float, 2>& pair = t.pair[row[d / 2]];
+      values[static_cast<size_t>(d) * lanes + lane] = pair[0];
+      values[static_cast<size_t>(d + 1) * lanes + lane] = pair[1];
     }
-    for (int blk = 0; blk < dim / kBlock; ++blk) {
-      scales[static_cast<size_t>(blk) * lanes + lane] = num::E8m0ToFloat(row[dim / 2 + blk]);
-    }
+    for (int blk = 0; blk < dim / kBlock; ++blk) scales[static_cast<size_t>(blk) * lanes + lane] = t.scale[row[dim / 2 + blk]];
   }
 }
 
@@ -93,20 +112,40 @@ HWY_INLINE VF ScoreTile(DF df, const PreparedQuery& q, const float* w, int heads
                         const float* scales) {
   const size_t lanes = hn::Lanes(df);
   VF total = hn::Zero(df);
+  const int blocks = dim / kBlock;
   for (int h = 0; h < heads; ++h) {
     const float* units = q.units.data() + static_cast<size_t>(h) * dim;
     VF dot = hn::Zero(df);
-    for (int blk = 0; blk < dim / kBlock; ++blk) {
-      // Two accumulators: each partial sum is exact, so their order does not matter.
-      VF a0 = hn::Zero(df), a1 = hn::Zero(df);
-      const float* v = values + static_cast<size_t>(blk * kBlock) * lanes;
+    // Four blocks at a time, two accumulators each: eight independent chains keep the FMA
+    // units busy. Every partial sum is exact, so how a block's products are split among its
+    // accumulators does not change its sum.
+    // (Named accumulators, not an array: vectors of scalable targets cannot be array elements.)
+    for (int blk0 = 0; blk0 < blocks; blk0 += 4) {
+      const int group = std::min(4, blocks - blk0);
+      VF a0 = hn::Zero(df), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0;
+      const auto fma = [&](int blk, int i, VF& acc0, VF& acc1) HWY_ATTR {
+        const int d = blk * kBlock + i;
+        acc0 = hn::MulAdd(hn::Set(df, units[d]), hn::Load(df, values + static_cast<size_t>(d) * lanes), acc0);
+        acc1 = hn::MulAdd(hn::Set(df, units[d + 1]), hn::Load(df, values + static_cast<size_t>(d + 1) * lanes), acc1);
+      };
       for (int i = 0; i < kBlock; i += 2) {
-        a0 = hn::MulAdd(hn::Set(df, units[blk * kBlock + i]), hn::Load(df, v + static_cast<size_t>(i) * lanes), a0);
-        a1 = hn::MulAdd(hn::Set(df, units[blk * kBlock + i + 1]), hn::Load(df, v + static_cast<size_t>(i + 1) * lanes), a1);
+        fma(blk0, i, a0, a1);
+        if (group > 1) fma(blk0 + 1, i, b0, b1);
+        if (group > 2) fma(blk0 + 2, i, c0, c1);
+        if (group > 3) fma(blk0 + 3, i, e0, e1);
       }
-      const VF scale = hn::Mul(hn::Set(df, q.scales[static_cast<size_t>(h) * (dim / kBlock) + blk]),
-                               hn::Load(df, scales + static_cast<size_t>(blk) * lanes));
-      dot = hn::Add(dot, hn::Mul(hn::Add(a0, a1), scale));
+      // The blocks' exact sums, scaled, added to the dot in ascending block order.
+      const auto add_block = [&](int g, VF sum) HWY_ATTR {
+        if (g >= group) return;
+        const int blk = blk0 + g;
+        const VF scale = hn::Mul(hn::Set(df, q.scales[static_cast<size_t>(h) * blocks + blk]),
+                                 hn::Load(df, scales + static_cast<size_t>(blk) * lanes));
+        dot = hn::Add(dot, hn::Mul(sum, scale));
+      };
+      add_block(0, hn::Add(a0, a1));
+      add_block(1, hn::Add(b0, b1));
+      add_block(2, hn::Add(c0, c1));
+      add_block(3, hn::Add(e0, e1));
     }
     const VF relu = hn::Max(RoundBf16(df, dot), hn::Zero(df));
     total = hn::Add(total, RoundBf16(df, hn::Mul(relu, hn::Set(df, w[h]))));

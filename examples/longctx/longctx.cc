@@ -4,7 +4,7 @@
 // cache's bytes per token (measured from the pools, and the spec's figure for the config),
 // resident memory, bytes on disk, prefill speed and decode time per token at 4K and at N.
 //   deepseek-longctx --model DIR --tokens N [--budget-mib M] [--kv-dir DIR]
-//                    [--fill prefill|synthetic] [--decode K] [--threads T] [--json]
+//                    [--fill prefill|synthetic] [--decode K] [--threads T] [--no-prefill] [--json]
 //                    [--sweep [--sweep-out PREFIX]]
 #include <algorithm>
 #include <chrono>
@@ -33,13 +33,14 @@ struct Options {
   int threads = 0;
   bool json = false;
   bool sweep = false;
+  bool prefill_at_depth = true;  // --no-prefill: decode only (a synthetic fill then skips the 512-token chunk)
   std::string sweep_out = "out/longctx-sweep";
 };
 
 int Usage() {
   std::fprintf(stderr,
                "usage: deepseek-longctx --model DIR --tokens N [--budget-mib M] [--kv-dir DIR]\n"
-               "                        [--fill prefill|synthetic] [--decode K] [--threads T] [--json]\n"
+               "                        [--fill prefill|synthetic] [--decode K] [--threads T] [--no-prefill] [--json]\n"
                "                        [--sweep [--sweep-out PREFIX]]\n");
   return 2;
 }
@@ -49,6 +50,7 @@ bool Parse(int argc, char** argv, Options& o) {
     const std::string flag = argv[i];
     if (flag == "--json") { o.json = true; continue; }
     if (flag == "--sweep") { o.sweep = true; continue; }
+    if (flag == "--no-prefill") { o.prefill_at_depth = false; continue; }
     if (i + 1 >= argc) return false;
     const std::string v = argv[++i];
     try {
@@ -172,6 +174,18 @@ int main(int argc, char** argv) {
   auto created = deepseek::Session::Create(model, session_options);
   if (!created.ok()) Die(created.status());
   deepseek::Session& s = *created.value();
+  // The decode steps measured (and, after a synthetic fill, the 512-token prefill chunk) must
+  // fit: the last depth leaves room for them.
+  o.tokens = std::min<int64_t>(o.tokens, s.capacity() - std::max(o.decode + 1, o.synthetic ? 512 : 0));
+  {
+    // Warm-up, untimed: a short prompt and a few steps map in the weights (most experts), so
+    // that the first measurement is not one of page faults.
+    auto warm = deepseek::Session::Create(model, session_options);
+    if (!warm.ok()) Die(warm.status());
+    std::fprintf(g_out, "warming up (64-token prompt, 8 steps) ...\n");
+    Check(warm.value()->Prefill(RandomTokens(c, 64, 3)));
+    for (int i = 0; i < 8; ++i) Check(warm.value()->Decode(static_cast<int32_t>(100 + i)));
+  }
   std::fprintf(g_out, "%s: %d layers; KV for %lld tokens: %.1f MiB (%.1f bytes/token packed)%s\n", o.model.c_str(),
                c.n_layers, static_cast<long long>(o.tokens), static_cast<double>(model->KvBytesForTokens(o.tokens)) / (1 << 20),
                model->KvBytesPerToken(), o.synthetic ? "; synthetic fill" : "");
@@ -196,8 +210,9 @@ int main(int argc, char** argv) {
   if (o.tokens > first) measure_at(o.tokens);
   // The fill's rate over the whole run (decode measurements are on snapshots, so they add a
   // little time but no tokens).
-  double prefill_tok_s = static_cast<double>(s.position()) / Since(fill_start);
-  if (o.synthetic) {  // prefill speed at depth: one 512-token chunk on top of the synthetic context
+  // (With a synthetic fill there was none: 0 unless the chunk below measures it.)
+  double prefill_tok_s = o.synthetic ? 0 : static_cast<double>(s.position()) / Since(fill_start);
+  if (o.synthetic && o.prefill_at_depth) {  // prefill speed at depth: one 512-token chunk on top of the synthetic context
     auto snapshot = s.Snapshot();
     if (!snapshot.ok()) Die(snapshot.status());
     const std::vector<int32_t> chunk = RandomTokens(c, 512, 99);
