@@ -95,10 +95,50 @@ void AttendManyRows(const float* q, int heads, int dim, const std::vector<const 
   pool.ParallelFor(vectors + 1, [&](int64_t begin, int64_t end, int) {
     const int64_t d0 = begin * lanes, d1 = std::min<int64_t>(end * lanes, dim);
     if (d0 >= d1) return;
-    for (int h = 0; h < heads; ++h) std::fill(out + h * dim + d0, out + h * dim + d1, 0.0f);
-    for (int64_t j = 0; j < rows; ++j) {
-      for (int h = 0; h < heads; ++h) {
-        AddScaled(p[static_cast<size_t>(h * rows + j)], kv[static_cast<size_t>(j)], out + h * dim, d0, d1, dim);
+    // Register blocks of 4 heads × 2 vectors of dims accumulate over all rows before they are
+    // stored: the same fused multiply-adds in the same row order as AddScaled, without loading
+    // and storing the outputs at every row. The rest (other head counts, the last odd vector,
+    // the scalar tail) goes through AddScaled.
+    const int64_t whole = std::min(d1, dim - dim % lanes);
+    const int64_t paired = d0 + (whole > d0 ? (whole - d0) / (2 * lanes) * (2 * lanes) : 0);
+    const int blocked_heads = heads - heads % 4;
+    for (int h = 0; h < blocked_heads; h += 4) {
+      const float* p0 = p.data() + static_cast<size_t>(h) * rows;
+      for (int64_t d = d0; d < paired; d += 2 * lanes) {
+        VF a0 = hn::Zero(df), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0;
+        for (int64_t j = 0; j < rows; ++j) {
+          const float* row = kv[static_cast<size_t>(j)] + d;
+          const VF r0 = hn::LoadU(df, row), r1 = hn::LoadU(df, row + lanes);
+          const VF w0 = hn::Set(df, p0[j]), w1 = hn::Set(df, p0[rows + j]);
+          const VF w2 = hn::Set(df, p0[2 * rows + j]), w3 = hn::Set(df, p0[3 * rows + j]);
+          a0 = hn::MulAdd(w0, r0, a0);
+          a1 = hn::MulAdd(w0, r1, a1);
+          b0 = hn::MulAdd(w1, r0, b0);
+          b1 = hn::MulAdd(w1, r1, b1);
+          c0 = hn::MulAdd(w2, r0, c0);
+          c1 = hn::MulAdd(w2, r1, c1);
+          e0 = hn::MulAdd(w3, r0, e0);
+          e1 = hn::MulAdd(w3, r1, e1);
+        }
+        float* o = out + static_cast<int64_t>(h) * dim + d;
+        hn::StoreU(a0, df, o);
+        hn::StoreU(a1, df, o + lanes);
+        hn::StoreU(b0, df, o + dim);
+        hn::StoreU(b1, df, o + dim + lanes);
+        hn::StoreU(c0, df, o + 2 * dim);
+        hn::StoreU(c1, df, o + 2 * dim + lanes);
+        hn::StoreU(e0, df, o + 3 * dim);
+        hn::StoreU(e1, df, o + 3 * dim + lanes);
+      }
+    }
+    // Whatever the blocks did not cover: every head's [paired, d1), and all of [d0, paired) for
+    // the heads past the last block of 4.
+    for (int h = 0; h < heads; ++h) {
+      const int64_t from = h < blocked_heads ? paired : d0;
+      if (from >= d1) continue;
+      std::fill(out + h * dim + from, out + h * dim + d1, 0.0f);
+      for (int64_t j = 0; j < rows; ++j) {
+        AddScaled(p[static_cast<size_t>(h * rows + j)], kv[static_cast<size_t>(j)], out + h * dim, from, d1, dim);
       }
     }
     for (int h = 0; h < heads; ++h) {

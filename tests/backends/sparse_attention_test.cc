@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <tuple>
 #include <random>
 #include <vector>
 
@@ -88,12 +89,15 @@ TEST_CASE("SparseAttention matches the reference on every target") {
   const auto stream = Registry::Get().Cpu().CreateStream(pool);
   std::mt19937 rng(42);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  const int heads = 3;
   // The sinks span "negligible" to "dominant" (e^{sink − M} far above every row's weight).
-  const std::vector<float> sink = {-2.0f, 0.5f, 30.0f};
-  for (auto [dim, latent] : {std::pair{37, false}, std::pair{64, false}, std::pair{512, false}, std::pair{512, true}}) {
+  const std::vector<float> sinks = {-2.0f, 0.5f, 30.0f, 1.0f, -1.0f, 0.0f, 3.0f, -4.0f, 2.0f};
+  // 3 heads, and 9: two register blocks of 4 heads in the many-rows path, then one more.
+  for (auto [dim, latent, heads] : {std::tuple{37, false, 3}, std::tuple{64, false, 9}, std::tuple{512, false, 3},
+                                    std::tuple{512, true, 9}, std::tuple{72, false, 9}}) {
     CAPTURE(dim);
     CAPTURE(latent);
+    CAPTURE(heads);
+    const std::vector<float> sink(sinks.begin(), sinks.begin() + heads);
     const Candidates c(*stream, dim, latent, rng);
     // Query 1 attends to nothing; query 0 repeats a row; query 3 attends to many rows, and
     // query 4 to more than 2048 (an HCA layer deep in a context: rows streamed once per pass).
