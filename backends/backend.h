@@ -169,6 +169,12 @@ struct StreamStats {
     int64_t calls = 0;
   };
   Counts by_format[kWeightFormatCount];  // indexed by WeightFormat
+  // The indexer's scoring (IndexerScores): multiply-adds of queries with keys, and wall time.
+  struct Indexer {
+    uint64_t macs = 0;  // Σ visible keys · heads · dim over queries
+    double seconds = 0;
+    int64_t calls = 0;
+  } indexer;
 
   Counts Total() const {
     Counts t;

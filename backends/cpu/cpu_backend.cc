@@ -132,7 +132,12 @@ class CpuStream final : public Stream {
                         " (row stride " + std::to_string(stride) + ")");
       }
     }
+    const auto start = std::chrono::steady_clock::now();
     IndexerScoresF32(q, w, n, heads, memory, keys, visible, scores, stride, pool_);
+    StreamStats::Indexer& s = stats_.indexer;
+    s.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    for (int64_t v : visible) s.macs += static_cast<uint64_t>(v) * static_cast<uint64_t>(heads) * static_cast<uint64_t>(memory.pool(keys.pool).row.dim);
+    s.calls += 1;
   }
 
  private:

@@ -15,7 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "backends/cpu/machine_probe.h"
 #include "bench/svg_plot.h"
+#include "core/thread_pool.h"
 #include "deepseek/deepseek.h"
 
 namespace {
@@ -123,16 +125,26 @@ double FillTo(deepseek::Session& s, int64_t depth, const Options& o, const deeps
   return static_cast<double>(need) / Since(start);
 }
 
-// Milliseconds per decoded token at the session's depth, the session left where it was.
-double DecodeMs(deepseek::Session& s, int steps) {
+struct DecodeResult {
+  double ms = 0;                // per token
+  double indexer_gmacs = 0;     // the indexer's multiply-add rate during those steps (0: no indexer work)
+};
+
+// Decode speed at the session's depth, the session left where it was.
+DecodeResult MeasureDecode(deepseek::Session& s, int steps) {
   auto snapshot = s.Snapshot();
   if (!snapshot.ok()) Die(snapshot.status());
   Check(s.Decode(5));  // the first step computes the logits a synthetic fill leaves empty
+  const deepseek::SessionStats before = s.stats();
   const auto start = Clock::now();
   for (int i = 0; i < steps; ++i) Check(s.Decode(static_cast<int32_t>(6 + i)));
-  const double ms = 1000 * Since(start) / steps;
+  DecodeResult r;
+  r.ms = 1000 * Since(start) / steps;
+  const deepseek::SessionStats after = s.stats();
+  const double seconds = after.indexer_seconds - before.indexer_seconds;
+  if (seconds > 0) r.indexer_gmacs = static_cast<double>(after.indexer_macs - before.indexer_macs) / seconds / 1e9;
   Check(s.Restore(snapshot.value()));
-  return ms;
+  return r;
 }
 
 // The cache's pages outside the window rings, per token: what grows with the context.
@@ -192,13 +204,16 @@ int main(int argc, char** argv) {
 
   // Decode at 4K (or at N when N is smaller), then at N.
   std::vector<double> depths, decode_ms, rss;
+  double indexer_gmacs = 0;  // at the last depth
   const auto measure_at = [&](int64_t depth) {
     FillTo(s, depth, o, c);
     depths.push_back(static_cast<double>(depth));
-    decode_ms.push_back(DecodeMs(s, o.decode));
+    const DecodeResult d = MeasureDecode(s, o.decode);
+    decode_ms.push_back(d.ms);
+    indexer_gmacs = d.indexer_gmacs;
     rss.push_back(ResidentMib());
-    std::fprintf(g_out, "  depth %8lld: decode %8.2f ms/token, resident %.0f MiB, KV in use %.1f MiB\n",
-                 static_cast<long long>(depth), decode_ms.back(), rss.back(),
+    std::fprintf(g_out, "  depth %8lld: decode %8.2f ms/token (indexer %.1f GMAC/s), resident %.0f MiB, KV in use %.1f MiB\n",
+                 static_cast<long long>(depth), decode_ms.back(), d.indexer_gmacs, rss.back(),
                  static_cast<double>(cache.value()->stats().bytes_in_use) / (1 << 20));
   };
   const int64_t first = std::min<int64_t>(4096, o.tokens);
@@ -230,21 +245,29 @@ int main(int argc, char** argv) {
     disk = FolderBytes(o.kv_dir);
   }
 
+  // The machine's fp32 FMA peak in this run, for the indexer's rate (one MAC = 2 flops).
+  deepseek::ThreadPool probe_pool(o.threads);
+  const double peak_gflops = deepseek::backend::cpu::MeasurePeakFma(probe_pool);
+  const double indexer_fraction = 2 * indexer_gmacs / peak_gflops;
   const double measured = MeasuredBytesPerToken(*cache.value(), s.position());
   const double spec = model->KvBytesPerToken();
   std::fprintf(g_out,
                "\n| tokens | %lld |\n| KV bytes/token (pools, beyond the windows) | %.1f |\n| KV bytes/token (spec, packed) | %.1f |\n"
                "| resident memory | %.0f MiB |\n| on disk | %.1f MiB |\n| prefill%s | %.1f tok/s |\n"
-               "| decode at %lld | %.2f ms/token |\n| decode at %lld | %.2f ms/token |\n",
+               "| decode at %lld | %.2f ms/token |\n| decode at %lld | %.2f ms/token |\n"
+               "| indexer at %lld | %.1f GMAC/s, %.3f of the fp32 FMA peak (%.0f GFLOP/s) |\n",
                static_cast<long long>(s.position()), measured, spec, ResidentMib(), static_cast<double>(disk) / (1 << 20),
                o.synthetic ? " (512 tokens at depth)" : "", prefill_tok_s, static_cast<long long>(first), decode_ms.front(),
-               static_cast<long long>(s.position()), decode_ms.back());
+               static_cast<long long>(s.position()), decode_ms.back(), static_cast<long long>(s.position()), indexer_gmacs,
+               indexer_fraction, peak_gflops);
   if (o.json) {
     std::printf("{\"tokens\": %lld, \"kv_bytes_per_token\": %.6g, \"kv_bytes_per_token_spec\": %.6g, \"rss_mib\": %.6g, "
                 "\"disk_mib\": %.6g, \"decode_ms_4k\": %.6g, \"decode_ms_last\": %.6g, \"prefill_tok_s\": %.6g, "
+                "\"indexer_gmacs\": %.6g, \"indexer_peak_fraction\": %.6g, \"peak_gflops\": %.6g, "
                 "\"fill\": \"%s\", \"layers\": %d}\n",
                 static_cast<long long>(s.position()), measured, spec, ResidentMib(), static_cast<double>(disk) / (1 << 20),
-                decode_ms.front(), decode_ms.back(), prefill_tok_s, o.synthetic ? "synthetic" : "prefill", c.n_layers);
+                decode_ms.front(), decode_ms.back(), prefill_tok_s, indexer_gmacs, indexer_fraction, peak_gflops,
+                o.synthetic ? "synthetic" : "prefill", c.n_layers);
   }
   if (o.sweep) {
     std::filesystem::path out(o.sweep_out);

@@ -47,6 +47,8 @@ struct SessionStats {
   };
   std::vector<Format> by_format;  // formats the session has read, in enum order
   uint64_t kv_bytes = 0;          // KV cache pages the sequence holds now (shared ones included)
+  uint64_t indexer_macs = 0;      // the CSA indexer's query·key multiply-adds
+  double indexer_seconds = 0;     // wall time spent scoring them
 };
 
 // A saved copy of one session's sequence — caches, compressor state, consumed tokens and the

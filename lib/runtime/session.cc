@@ -212,7 +212,8 @@ Result<std::vector<float>> Session::MtpLogits(int32_t next_token) {
 SessionStats Session::stats() const {
   const backend::StreamStats& s = impl_->stream->stats();
   const backend::StreamStats::Counts total = s.Total();
-  SessionStats out{impl_->tokens_processed, total.weight_bytes, total.flops, total.seconds, {}, impl_->state.kv_bytes()};
+  SessionStats out{impl_->tokens_processed, total.weight_bytes, total.flops, total.seconds, {}, impl_->state.kv_bytes(),
+                   s.indexer.macs, s.indexer.seconds};
   for (size_t f = 0; f < std::size(s.by_format); ++f) {
     const backend::StreamStats::Counts& p = s.by_format[f];
     if (p.calls == 0) continue;

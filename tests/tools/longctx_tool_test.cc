@@ -33,12 +33,14 @@ nlohmann::json RunJson(const std::string& args) {
 
 void CheckFigures(const nlohmann::json& j, int64_t tokens) {
   for (const char* key : {"kv_bytes_per_token", "kv_bytes_per_token_spec", "rss_mib", "decode_ms_4k", "decode_ms_last",
-                          "prefill_tok_s"}) {
+                          "prefill_tok_s", "indexer_gmacs", "indexer_peak_fraction", "peak_gflops"}) {
     CAPTURE(key);
     REQUIRE(j.contains(key));
     CHECK(j[key].get<double>() > 0);
   }
   CHECK(j["tokens"] == tokens);
+  CHECK(j["indexer_peak_fraction"].get<double>() ==
+        doctest::Approx(2 * j["indexer_gmacs"].get<double>() / j["peak_gflops"].get<double>()).epsilon(1e-4));
   // The tiny model: 3 CSA layers (584 + 68) / 4 and 2 ratio-8 layers 584 / 8 bytes per token.
   CHECK(j["kv_bytes_per_token_spec"].get<double>() == doctest::Approx(635.0));
   // Measured from whole pages: above the figure by less than one page per table.
