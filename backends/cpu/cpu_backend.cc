@@ -72,18 +72,22 @@ class CpuStream final : public Stream {
       InvalidArgument("SparseAttention: null query, sink or output");
     }
     if (kv.fresh_rows < 0 || (kv.fresh_rows > 0 && kv.fresh == nullptr)) InvalidArgument("SparseAttention: bad fresh rows");
-    for (const KvRows* rows : {&kv.window, &kv.compressed}) {
-      if (rows->rows > 0 && CpuMemoryOf(*rows, "SparseAttention").pool(rows->pool).row.dim != dim) {
-        InvalidArgument("SparseAttention: cache rows are not " + std::to_string(dim) + " wide");
-      }
-    }
+    // The caches' memories, checked once (every page of their tables) for the whole call.
+    const auto memory_of = [&](const KvRows& rows) -> const CpuKvMemory* {
+      if (rows.rows == 0) return nullptr;
+      const CpuKvMemory& memory = CpuMemoryOf(rows, "SparseAttention");
+      if (memory.pool(rows.pool).row.dim != dim) InvalidArgument("SparseAttention: cache rows are not " + std::to_string(dim) + " wide");
+      return &memory;
+    };
+    const CpuKvMemory* window = memory_of(kv.window);
+    const CpuKvMemory* compressed = memory_of(kv.compressed);
     const int64_t space = kv.fresh_rows + kv.window.rows + kv.compressed.rows;
     for (int32_t idx : indices) {
       if (idx < 0 || idx >= space) {
         InvalidArgument("SparseAttention: row index " + std::to_string(idx) + " outside [0, " + std::to_string(space) + ")");
       }
     }
-    AttendIndexed(q, n, heads, dim, kv, offsets, indices, sink, scale, out, attention_scratch_, pool_);
+    AttendIndexed(q, n, heads, dim, kv, window, compressed, offsets, indices, sink, scale, out, attention_scratch_, pool_);
   }
 
   void KvWrite(const KvRows& dst, int64_t first, int64_t n, const float* values) override {
@@ -136,7 +140,8 @@ class CpuStream final : public Stream {
     IndexerScoresF32(q, w, n, heads, memory, keys, visible, scores, stride, pool_);
     StreamStats::Indexer& s = stats_.indexer;
     s.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    for (int64_t v : visible) s.macs += static_cast<uint64_t>(v) * static_cast<uint64_t>(heads) * static_cast<uint64_t>(memory.pool(keys.pool).row.dim);
+    const auto per_key = static_cast<uint64_t>(heads) * static_cast<uint64_t>(memory.pool(keys.pool).row.dim);
+    for (int64_t v : visible) s.macs += static_cast<uint64_t>(v) * per_key;
     s.calls += 1;
   }
 

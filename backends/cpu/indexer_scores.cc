@@ -93,11 +93,10 @@ HWY_INLINE VF RoundBf16(DF df, VF x) {
 // `scales` [dim / 32][lanes]; lanes past `count` decode key `first` again (never stored).
 void DecodeTile(const CpuKvMemory& memory, const KvRows& keys, int64_t first, int64_t count, size_t lanes, int dim,
                 float* values, float* scales) {
-  const int64_t rpp = memory.pool(keys.pool).rows_per_page;
   const KeyTables& t = Tables();
   for (size_t lane = 0; lane < lanes; ++lane) {
     const int64_t b = first + (static_cast<int64_t>(lane) < count ? static_cast<int64_t>(lane) : 0);
-    const uint8_t* row = memory.Row(keys.pool, keys.pages[static_cast<size_t>(b / rpp)], b % rpp);
+    const uint8_t* row = memory.RowOf(keys, b);
     for (int d = 0; d < dim; d += 2) {
       const std::array<float, 2>& pair = t.pair[row[d / 2]];
       values[static_cast<size_t>(d) * lanes + lane] = pair[0];

@@ -32,6 +32,11 @@ class CpuKvMemory final : public KvMemory {
   // The bytes of row `row` of `page` (for the CPU stream's operators). The caller holds a
   // reference to the page.
   uint8_t* Row(KvPoolId pool, KvPageId page, int64_t row) const;
+  // The bytes of logical row `r` of a block table in this memory.
+  uint8_t* RowOf(const KvRows& rows, int64_t r) const {
+    const int64_t rpp = pool(rows.pool).rows_per_page;
+    return Row(rows.pool, rows.pages[static_cast<size_t>(r / rpp)], r % rpp);
+  }
   // Throws Error(kInvalidArgument) unless `pool` exists and `page` is one of its pages.
   void CheckPage(KvPoolId pool, KvPageId page) const;
 

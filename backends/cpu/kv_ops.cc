@@ -43,37 +43,29 @@ CpuKvMemory& CpuMemoryOf(const KvRows& rows, const char* op) {
 
 void KvWriteRows(CpuKvMemory& memory, const KvRows& dst, int64_t first, int64_t n, const float* values,
                  ThreadPool& pool) {
-  const KvPoolDesc& desc = memory.pool(dst.pool);
-  const int64_t rpp = desc.rows_per_page;
-  ForRows(pool, n, [&](int64_t i) {
-    const int64_t r = first + i;
-    PackKvRow(desc.row, values + i * desc.row.dim, memory.Row(dst.pool, dst.pages[static_cast<size_t>(r / rpp)], r % rpp));
-  });
+  const KvRowLayout& layout = memory.pool(dst.pool).row;
+  ForRows(pool, n, [&](int64_t i) { PackKvRow(layout, values + i * layout.dim, memory.RowOf(dst, first + i)); });
 }
 
 void KvGatherRows(CpuKvMemory& memory, const KvRows& src, std::span<const int64_t> rows, float* out,
                   ThreadPool& pool) {
-  const KvPoolDesc& desc = memory.pool(src.pool);
-  const int64_t rpp = desc.rows_per_page;
+  const KvRowLayout& layout = memory.pool(src.pool).row;
   ForRows(pool, static_cast<int64_t>(rows.size()), [&](int64_t i) {
-    const int64_t r = rows[static_cast<size_t>(i)];
-    UnpackKvRow(desc.row, memory.Row(src.pool, src.pages[static_cast<size_t>(r / rpp)], r % rpp), out + i * desc.row.dim);
+    UnpackKvRow(layout, memory.RowOf(src, rows[static_cast<size_t>(i)]), out + i * layout.dim);
   });
 }
 
 // Queries are taken in rounds: a round's cache rows (the union of its queries' window and
 // compressed rows) are unpacked once into scratch, then its queries attend through pointers.
-void AttendIndexed(const float* q, int64_t n, int heads, int dim, const AttentionKv& kv,
-                   std::span<const int64_t> offsets, std::span<const int32_t> indices, const float* sink,
-                   float scale, float* out, AttentionScratch& scratch, ThreadPool& pool) {
+void AttendIndexed(const float* q, int64_t n, int heads, int dim, const AttentionKv& kv, const CpuKvMemory* window,
+                   const CpuKvMemory* compressed, std::span<const int64_t> offsets, std::span<const int32_t> indices,
+                   const float* sink, float scale, float* out, AttentionScratch& scratch, ThreadPool& pool) {
   const int64_t window_end = kv.fresh_rows + kv.window.rows;
   const size_t space = static_cast<size_t>(window_end + kv.compressed.rows);
   if (scratch.mark.size() < space) {
     scratch.mark.resize(space, 0);
     scratch.slot.resize(space);
   }
-  CpuKvMemory* window = kv.window.rows ? &CpuMemoryOf(kv.window, "SparseAttention") : nullptr;
-  CpuKvMemory* compressed = kv.compressed.rows ? &CpuMemoryOf(kv.compressed, "SparseAttention") : nullptr;
   std::vector<std::vector<const float*>> rows;
   for (int64_t q0 = 0; q0 < n;) {
     if (++scratch.round == 0) {  // the marks wrapped: forget them all
@@ -97,10 +89,8 @@ void AttendIndexed(const float* q, int64_t n, int heads, int dim, const Attentio
       const int64_t idx = scratch.listed[static_cast<size_t>(i)];
       const bool in_window = idx < window_end;
       const KvRows& src = in_window ? kv.window : kv.compressed;
-      const int64_t r = idx - (in_window ? kv.fresh_rows : window_end);
       const CpuKvMemory& memory = in_window ? *window : *compressed;
-      const KvPoolDesc& desc = memory.pool(src.pool);
-      UnpackKvRow(desc.row, memory.Row(src.pool, src.pages[static_cast<size_t>(r / desc.rows_per_page)], r % desc.rows_per_page),
+      UnpackKvRow(memory.pool(src.pool).row, memory.RowOf(src, idx - (in_window ? kv.fresh_rows : window_end)),
                   scratch.rows.data() + i * dim);
     });
     rows.assign(static_cast<size_t>(q1 - q0), {});

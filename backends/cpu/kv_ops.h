@@ -34,8 +34,10 @@ struct AttentionScratch {
   std::vector<int64_t> listed;  // indices unpacked this round, in slot order
 };
 
-void AttendIndexed(const float* q, int64_t n, int heads, int dim, const AttentionKv& kv,
-                   std::span<const int64_t> offsets, std::span<const int32_t> indices, const float* sink,
-                   float scale, float* out, AttentionScratch& scratch, ThreadPool& pool);
+// `window` and `compressed` are the memories of kv.window and kv.compressed, already checked
+// (CpuMemoryOf); null where those hold no rows.
+void AttendIndexed(const float* q, int64_t n, int heads, int dim, const AttentionKv& kv, const CpuKvMemory* window,
+                   const CpuKvMemory* compressed, std::span<const int64_t> offsets, std::span<const int32_t> indices,
+                   const float* sink, float scale, float* out, AttentionScratch& scratch, ThreadPool& pool);
 
 }  // namespace deepseek::backend::cpu

@@ -100,13 +100,13 @@ std::vector<int32_t> RandomTokens(const deepseek::ModelConfig& c, int64_t n, uin
 }
 
 // Brings `s` to `depth` tokens: synthetic entries, or the model over random tokens in chunks of
-// 512 with a progress line per tenth. Returns the prefill rate (tokens/s) of what it computed.
-double FillTo(deepseek::Session& s, int64_t depth, const Options& o, const deepseek::ModelConfig& c) {
+// 512 with a progress line per tenth.
+void FillTo(deepseek::Session& s, int64_t depth, const Options& o, const deepseek::ModelConfig& c) {
   const int64_t need = depth - s.position();
-  if (need <= 0) return 0;
+  if (need <= 0) return;
   if (o.synthetic) {
     Check(s.AppendSynthetic(need, static_cast<uint64_t>(depth)));
-    return 0;
+    return;
   }
   const std::vector<int32_t> tokens = RandomTokens(c, need, static_cast<uint64_t>(s.position()) + 7);
   const auto start = Clock::now();
@@ -122,7 +122,6 @@ double FillTo(deepseek::Session& s, int64_t depth, const Options& o, const deeps
                    static_cast<long long>(s.position()), Since(start), static_cast<double>(done + n) / Since(start));
     }
   }
-  return static_cast<double>(need) / Since(start);
 }
 
 struct DecodeResult {

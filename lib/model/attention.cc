@@ -100,17 +100,14 @@ void OutputProjection(const ChunkContext& ctx, const AttentionWeights& w, const 
   ops::Linear(ctx.stream, w.wo_b, low.data(), S, out);
 }
 
-// The chunk's latents enter the ring after attention, so earlier queries still saw the old rows.
-// Their slots run from the first kept position's, wrapping at most once.
+// The chunk's latents (its last `window` of them) enter the ring after attention, so earlier
+// queries still saw the old rows.
 void UpdateWindow(const ChunkContext& ctx, const std::vector<float>& kv, LayerState& st) {
   const ModelConfig& c = ctx.config;
-  const int64_t first = std::max<int64_t>(0, ctx.size() - c.window);
-  for (int64_t t = first; t < ctx.size();) {
-    const int64_t slot = ctx.positions[static_cast<size_t>(t)] % c.window;
-    const int64_t run = std::min(ctx.size() - t, c.window - slot);
-    st.window.Write(ctx.stream, slot, run, kv.data() + t * c.head_dim);
-    t += run;
-  }
+  const int64_t start = ctx.positions.front(), end = start + ctx.size();
+  ForEachRingRun(std::max<int64_t>(start, end - c.window), end, c.window, [&](int64_t slot, int64_t pos, int64_t n) {
+    st.window.Write(ctx.stream, slot, n, kv.data() + (pos - start) * c.head_dim);
+  });
 }
 
 }  // namespace

@@ -23,22 +23,13 @@ int64_t Pages(int64_t rows, int64_t rows_per_page) { return (rows + rows_per_pag
 
 }  // namespace
 
-std::vector<backend::KvPoolDesc> KvPoolDescs(const ModelConfig& c) {
-  std::vector<backend::KvPoolDesc> pools{{"window", Latent(c), c.window}};
-  for (int ratio : Ratios(c)) pools.push_back({"compressed_r" + std::to_string(ratio), Latent(c), kCompressedRowsPerPage});
-  if (HasIndexer(c)) pools.push_back({"index_keys", IndexKey(c), kCompressedRowsPerPage});
-  return pools;
-}
-
 std::shared_ptr<const KvPools> CreateKvPools(const ModelConfig& c, std::shared_ptr<backend::KvMemory> memory) {
   auto pools = std::make_shared<KvPools>();
-  pools->window = memory->AddPool(KvPoolDescs(c).front());
-  for (const backend::KvPoolDesc& desc : KvPoolDescs(c)) {
-    if (desc.name == "window") continue;
-    const backend::KvPoolId id = memory->AddPool(desc);
-    if (desc.name == "index_keys") pools->index_keys = id;
-    else pools->compressed[std::stoi(desc.name.substr(std::string("compressed_r").size()))] = id;
+  pools->window = memory->AddPool({"window", Latent(c), c.window});
+  for (int ratio : Ratios(c)) {
+    pools->compressed[ratio] = memory->AddPool({"compressed_r" + std::to_string(ratio), Latent(c), kCompressedRowsPerPage});
   }
+  if (HasIndexer(c)) pools->index_keys = memory->AddPool({"index_keys", IndexKey(c), kCompressedRowsPerPage});
   pools->memory = std::move(memory);
   return pools;
 }

@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <vector>
 
 #include "backends/backend.h"
 #include "deepseek/config.h"
@@ -29,9 +28,7 @@ struct KvPools {
   backend::KvPoolId index_keys = -1;            // -1 when no layer has an indexer
 };
 
-// The pools `config` needs (for the ratios it uses), in the order CreateKvPools adds them.
-std::vector<backend::KvPoolDesc> KvPoolDescs(const ModelConfig& config);
-// Adds those pools to `memory`.
+// Adds the pools `config` needs (for the ratios it uses) to `memory`.
 std::shared_ptr<const KvPools> CreateKvPools(const ModelConfig& config, std::shared_ptr<backend::KvMemory> memory);
 
 // Pool bytes one sequence of `tokens` tokens holds (whole pages; the MTP layers' too with `mtp`).

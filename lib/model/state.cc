@@ -4,9 +4,8 @@
 #include <limits>
 #include <random>
 
-#include "core/numerics.h"
-
 #include "core/error.h"
+#include "core/numerics.h"
 
 namespace deepseek::model {
 
@@ -120,12 +119,9 @@ void SequenceState::AppendSynthetic(int64_t tokens, uint64_t seed, backend::Stre
   const int64_t end = position_ + tokens;
   for (int i = 0; i < c.n_layers; ++i) {
     LayerState& l = layers_[static_cast<size_t>(i)];
-    // The ring holds the last `window` positions: their slots, wrapping at most once.
-    for (int64_t p = std::max(position_, end - c.window); p < end;) {
-      const int64_t slot = p % c.window, run = std::min(end - p, c.window - slot);
-      WriteCycled(l.window, slot, slot + run, latents, rng, stream);
-      p += run;
-    }
+    ForEachRingRun(std::max(position_, end - c.window), end, c.window, [&](int64_t slot, int64_t, int64_t n) {
+      WriteCycled(l.window, slot, slot + n, latents, rng, stream);
+    });
     const int ratio = c.ratio(i);
     if (ratio == 0) continue;
     WriteCycled(l.compressed, l.compressed.rows(), end / ratio, latents, rng, stream);

@@ -4,6 +4,7 @@
 // compressor state (fp32, as in the reference).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -23,6 +24,17 @@ struct CompressorState {
   std::vector<float> score;  // −inf where no token has been seen
   void Reset(int ratio, int width, bool overlap);
 };
+
+// The ring slots (slot = position mod `ring`) of positions [first, end), end − first ≤ ring, as
+// runs of consecutive slots — the ring wraps at most once: fn(slot, position, count) per run.
+template <typename Fn>
+void ForEachRingRun(int64_t first, int64_t end, int64_t ring, Fn&& fn) {
+  for (int64_t p = first; p < end;) {
+    const int64_t slot = p % ring, run = std::min(end - p, ring - slot);
+    fn(slot, p, run);
+    p += run;
+  }
+}
 
 struct LayerState {
   KvTable window;      // [window, head_dim] ring: slot p mod window holds position p

@@ -87,25 +87,30 @@ std::optional<SessionSnapshot> PrefixCache::Find(std::span<const int32_t> tokens
   return lru_.front().snapshot;
 }
 
+uint64_t PrefixCache::PopOldest() {
+  const uint64_t key = lru_.back().key;
+  by_key_.erase(key);
+  lru_.pop_back();
+  return key;
+}
+
+void PrefixCache::RemoveFile(uint64_t key) const {
+  if (!dir_.empty()) std::remove(PathOf(key).c_str());
+}
+
 bool PrefixCache::EvictOne() {
   uint64_t key;
   {
     const std::lock_guard<std::mutex> lock(mutex_);
     if (lru_.empty()) return false;
-    key = lru_.back().key;
-    by_key_.erase(key);
-    lru_.pop_back();
+    key = PopOldest();
   }
-  if (!dir_.empty()) std::remove(PathOf(key).c_str());
+  RemoveFile(key);
   return true;
 }
 
 void PrefixCache::Trim() {
-  while (lru_.size() > max_entries_) {
-    if (!dir_.empty()) std::remove(PathOf(lru_.back().key).c_str());
-    by_key_.erase(lru_.back().key);
-    lru_.pop_back();
-  }
+  while (lru_.size() > max_entries_) RemoveFile(PopOldest());
 }
 
 }  // namespace deepseek

@@ -52,7 +52,9 @@ class PrefixCache {
     SessionSnapshot snapshot;
   };
   bool Insert(const SessionSnapshot& snapshot, uint64_t key);  // false when already kept
-  void Trim();  // under mutex_
+  uint64_t PopOldest();                // under mutex_: drops the least recently used entry
+  void RemoveFile(uint64_t key) const;  // an entry's file, when there is a folder
+  void Trim();                         // under mutex_
 
   const size_t max_entries_;
   const std::string dir_;

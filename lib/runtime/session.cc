@@ -41,33 +41,43 @@ struct Session::Impl {
     }
   }
 
-  void Validate(std::span<const int32_t> tokens) const {
-    ValidateIds(tokens);
-    if (state.position() + static_cast<int64_t>(tokens.size()) > capacity()) {
-      Fail(StatusCode::kOutOfRange, "sequence would hold " + std::to_string(state.position() + static_cast<int64_t>(tokens.size())) +
+  void CheckCapacity(int64_t more) const {
+    if (state.position() + more > capacity()) {
+      Fail(StatusCode::kOutOfRange, "sequence would hold " + std::to_string(state.position() + more) +
                                         " tokens; the session allows " + std::to_string(capacity()));
     }
   }
 
+  void Validate(std::span<const int32_t> tokens) const {
+    ValidateIds(tokens);
+    CheckCapacity(static_cast<int64_t>(tokens.size()));
+  }
+
   // Takes every cache page the request will write before anything changes, so a budget that
-  // cannot hold it fails here and leaves the session as it was.
+  // cannot hold it fails here and leaves the session as it was. Cached prefixes give way
+  // first, least recently used first.
   void ReserveKv(int64_t tokens, bool mtp) {
-    try {
-      // Cached prefixes give way first, least recently used first.
-      for (;;) {
-        try {
-          state.Reserve(tokens, mtp);
-          return;
-        } catch (const Error& e) {
-          if (e.code() != StatusCode::kResourceExhausted || !kv_cache->EvictPrefix()) throw;
-        }
+    for (;;) {
+      try {
+        state.Reserve(tokens, mtp);
+        return;
+      } catch (const Error& e) {
+        if (e.code() != StatusCode::kResourceExhausted) throw;
+        if (kv_cache->EvictPrefix()) continue;
+        Fail(e.code(), std::string(e.what()) + "; the session (" + std::to_string(state.position()) +
+                           " tokens) is unchanged and the budget has room for about " +
+                           std::to_string(kv_cache->tokens_available()) + " more tokens of a new sequence");
       }
-    } catch (const Error& e) {
-      if (e.code() != StatusCode::kResourceExhausted) throw;
-      Fail(e.code(), std::string(e.what()) + "; the session (" + std::to_string(state.position()) +
-                         " tokens) is unchanged and the budget has room for about " +
-                         std::to_string(kv_cache->tokens_available()) + " more tokens of a new sequence");
     }
+  }
+
+  // The sequence as a record (its caches' pages shared), and the session put back to one.
+  SequenceRecord Record() const { return {state, logits, mtp_expected, mtp_diverged}; }
+  void Adopt(SequenceRecord record) noexcept {
+    state = std::move(record.state);
+    logits = std::move(record.logits);
+    mtp_expected = record.mtp_expected;
+    mtp_diverged = record.mtp_diverged;
   }
 
   void Prefill(std::span<const int32_t> tokens) {
@@ -233,7 +243,7 @@ const std::shared_ptr<KvCache>& Session::kv_cache() const { return impl_->kv_cac
 Result<SessionSnapshot> Session::Snapshot() const {
   SessionSnapshot snapshot;
   Status status = CatchAll([&] {
-    snapshot = SnapshotAccess::Make(impl_->model, {impl_->state, impl_->logits, impl_->mtp_expected, impl_->mtp_diverged});
+    snapshot = SnapshotAccess::Make(impl_->model, impl_->Record());
   });
   if (!status.ok()) return status;
   return snapshot;
@@ -249,24 +259,15 @@ Status Session::Restore(const SessionSnapshot& snapshot) {
     // Within one KV memory the copy shares the pages; across memories it copies the rows.
     const SequenceRecord& saved = snapshot.data_->record;
     const model::SequenceState& from = saved.state;
-    model::SequenceState state = &from.pools() == &impl_->state.pools()
-                                     ? from
-                                     : from.CopyTo(impl_->kv_cache->impl_->pools, *impl_->stream);
-    std::vector<float> logits = saved.logits;
-    impl_->state = std::move(state);
-    impl_->logits = std::move(logits);
-    impl_->mtp_expected = saved.mtp_expected;
-    impl_->mtp_diverged = saved.mtp_diverged;
+    impl_->Adopt({&from.pools() == &impl_->state.pools() ? from : from.CopyTo(impl_->kv_cache->impl_->pools, *impl_->stream),
+                  saved.logits, saved.mtp_expected, saved.mtp_diverged});
   });
 }
 
 Status Session::AppendSynthetic(int64_t tokens, uint64_t seed) {
   return CatchAll([&] {
     if (tokens < 0) Fail(StatusCode::kInvalidArgument, "AppendSynthetic: tokens must be >= 0");
-    if (impl_->state.position() + tokens > impl_->capacity()) {
-      Fail(StatusCode::kOutOfRange, "sequence would hold " + std::to_string(impl_->state.position() + tokens) +
-                                        " tokens; the session allows " + std::to_string(impl_->capacity()));
-    }
+    impl_->CheckCapacity(tokens);
     impl_->ReserveKv(tokens, false);
     impl_->state.AppendSynthetic(tokens, seed, *impl_->stream);
     impl_->logits.clear();
@@ -276,19 +277,14 @@ Status Session::AppendSynthetic(int64_t tokens, uint64_t seed) {
 
 Status Session::Save(const std::string& path) const {
   return CatchAll([&] {
-    const SequenceRecord record{impl_->state, impl_->logits, impl_->mtp_expected, impl_->mtp_diverged};
-    SaveSequenceFile(path, record, impl_->net().checkpoint().fingerprint(), *impl_->stream);
+    SaveSequenceFile(path, impl_->Record(), impl_->net().checkpoint().fingerprint(), *impl_->stream);
   });
 }
 
 Status Session::Load(const std::string& path) {
   return CatchAll([&] {
-    SequenceRecord record = LoadSequenceFile(path, impl_->model->config(), impl_->net().checkpoint().fingerprint(),
-                                             impl_->kv_cache->impl_->pools, *impl_->stream);
-    impl_->state = std::move(record.state);
-    impl_->logits = std::move(record.logits);
-    impl_->mtp_expected = record.mtp_expected;
-    impl_->mtp_diverged = record.mtp_diverged;
+    impl_->Adopt(LoadSequenceFile(path, impl_->model->config(), impl_->net().checkpoint().fingerprint(),
+                                  impl_->kv_cache->impl_->pools, *impl_->stream));
   });
 }
 
