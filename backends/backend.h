@@ -88,11 +88,30 @@ const char* KvRowFormatName(KvRowFormat format);
 using KvPoolId = int32_t;
 using KvPageId = int32_t;  // a page of its pool; pages of different pools are unrelated
 
+// How a pool's rows are read, which decides where its pages go when a memory has a fast tier
+// of limited size and a slow one (see KvMemoryOptions).
+enum class KvPlacement : uint8_t {
+  kHot,       // every row is read at every step (the window ring, indexer keys, HCA latents)
+  kSelected,  // rows are read by index, a few per step (CSA latents the indexer picks)
+};
+
 struct KvPoolDesc {
   std::string name;       // names the pool in errors and statistics ("window", "index_keys", ...)
   KvRowLayout row;
   int rows_per_page = 0;
+  KvPlacement placement = KvPlacement::kHot;
   int64_t page_bytes() const { return row.bytes() * rows_per_page; }
+};
+
+// What a KV memory is made with.
+struct KvMemoryOptions {
+  uint64_t budget_bytes = 0;  // pages in use over all pools and tiers; 0 = no limit
+  // The slow tier: with a folder, pages may live in files there (the CPU maps them; the kernel
+  // keeps the recently read ones in RAM and writes the others back). Pages of kSelected pools
+  // always go there; kHot pools take fast memory until their storage reaches fast_bytes, then
+  // go there too. Without a folder every page is in fast memory and fast_bytes must be 0.
+  std::string tier_dir;
+  uint64_t fast_bytes = 0;
 };
 
 struct KvMemoryStats {
@@ -103,15 +122,17 @@ struct KvMemoryStats {
     int64_t pages_in_use = 0;   // pages with a reference
     int64_t pages_shared = 0;   // of those, pages referenced more than once
     int64_t pages_storage = 0;  // pages the device has set aside (in use or free)
+    int64_t pages_tiered = 0;   // of those, pages in the slow tier
   };
   uint64_t budget_bytes = 0;    // 0: no limit
   uint64_t bytes_in_use = 0;    // Σ pages_in_use · page bytes, what the budget bounds
   uint64_t bytes_storage = 0;   // Σ pages_storage · page bytes
+  uint64_t bytes_tiered = 0;    // Σ pages_tiered · page bytes (on disk, for the CPU)
   std::vector<Pool> pools;
 };
 
 // The contract of a KV memory (every backend's implementation keeps it):
-// - Made by Device::CreateKvMemory with a budget; outlives every table that refers to it (the
+// - Made by Device::CreateKvMemory with a budget and tiers; outlives every table that refers to it (the
 //   model holds it by shared_ptr).
 // - AddPool adds a pool of one row format and page size; pools are never removed.
 // - Pages are reference counted. Allocate and Duplicate return a page with one reference
@@ -122,6 +143,8 @@ struct KvMemoryStats {
 // - The budget bounds the bytes of pages in use over all pools; Allocate and Duplicate throw
 //   Error(kResourceExhausted), naming the pool and the figures, when the next page would pass it.
 //   Storage the device could not get is Error(kOutOfMemory). Either way nothing changes.
+// - A page stays in the tier it was first placed in; which tier holds a page changes nothing
+//   for the operators (the slow tier is slower to read, never different).
 // - Thread safety: every member function may be called from any thread at any time. Rows of a
 //   page are written only by the page's sole owner, and read by anyone holding a reference.
 class KvMemory {
@@ -245,9 +268,10 @@ class Device {
   virtual bool SupportsOp(Op op, WeightFormat format = WeightFormat::kF32) const = 0;
   // The stream runs its work on `pool` (owned by the caller, outliving the stream).
   virtual std::unique_ptr<Stream> CreateStream(ThreadPool& pool) = 0;
-  // An empty KV memory in this device's memory; budget_bytes 0 means no limit. Its pages are
-  // read and written by this device's streams.
-  virtual std::shared_ptr<KvMemory> CreateKvMemory(uint64_t budget_bytes) = 0;
+  // An empty KV memory in this device's memory (and its slow tier); its pages are read and
+  // written by this device's streams. Throws Error(kInvalidArgument) for options it cannot
+  // keep (a tier folder it cannot write to).
+  virtual std::shared_ptr<KvMemory> CreateKvMemory(const KvMemoryOptions& options) = 0;
 };
 
 // Compiled-in backends, registered once at first use.

@@ -207,8 +207,8 @@ std::unique_ptr<Stream> CpuDevice::CreateStream(ThreadPool& pool) {
   return std::make_unique<CpuStream>(pool);
 }
 
-std::shared_ptr<KvMemory> CpuDevice::CreateKvMemory(uint64_t budget_bytes) {
-  return std::make_shared<CpuKvMemory>(budget_bytes);
+std::shared_ptr<KvMemory> CpuDevice::CreateKvMemory(const KvMemoryOptions& options) {
+  return std::make_shared<CpuKvMemory>(options);
 }
 
 }  // namespace deepseek::backend::cpu

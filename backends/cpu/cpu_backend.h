@@ -15,7 +15,7 @@ class CpuDevice final : public Device {
   DeviceKind kind() const override { return DeviceKind::kCpu; }
   bool SupportsOp(Op op, WeightFormat format = WeightFormat::kF32) const override;
   std::unique_ptr<Stream> CreateStream(ThreadPool& pool) override;
-  std::shared_ptr<KvMemory> CreateKvMemory(uint64_t budget_bytes) override;
+  std::shared_ptr<KvMemory> CreateKvMemory(const KvMemoryOptions& options) override;
 };
 
 }  // namespace deepseek::backend::cpu

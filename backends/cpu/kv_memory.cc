@@ -1,10 +1,14 @@
 #include "backends/cpu/kv_memory.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "core/error.h"
@@ -21,7 +25,54 @@ std::string Size(uint64_t bytes) {
   return text;
 }
 
+// A new file of `bytes` in the tier folder, already unlinked (it lives as long as its mapping,
+// so a crash leaves nothing behind), with its disk blocks allocated: a full disk is an error
+// here rather than a SIGBUS at the first write through the mapping. Returns the open file.
+int CreateTierFile(const std::string& dir, size_t bytes, const std::string& pool) {
+  std::string path = dir + "/deepseek-kv-XXXXXX";
+  const int fd = mkstemp(path.data());
+  if (fd < 0) {
+    Fail(StatusCode::kIoError, "KV pool '" + pool + "': could not create a tier file in '" + dir + "': " + std::strerror(errno));
+  }
+  unlink(path.c_str());
+  const int error = posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+  if (error != 0) {
+    close(fd);
+    Fail(StatusCode::kOutOfMemory, "KV pool '" + pool + "': could not allocate " + Size(bytes) + " in the tier folder '" +
+                                       dir + "': " + std::strerror(error));
+  }
+  return fd;
+}
+
+// A slab of `bytes`: anonymous memory, or shared file pages in the tier folder.
+uint8_t* MapSlab(size_t bytes, bool tiered, const std::string& dir, const std::string& pool) {
+  void* data = MAP_FAILED;
+  if (tiered) {
+    const int fd = CreateTierFile(dir, bytes, pool);
+    data = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);  // the mapping keeps the file
+  } else {
+    data = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  }
+  if (data == MAP_FAILED) {
+    Fail(StatusCode::kOutOfMemory, "KV pool '" + pool + "': could not map " + Size(bytes) + (tiered ? " of its tier file" : " of memory"));
+  }
+  return static_cast<uint8_t*>(data);
+}
+
 }  // namespace
+
+CpuKvMemory::CpuKvMemory(const KvMemoryOptions& options) : options_(options) {
+  if (options.tier_dir.empty()) {
+    if (options.fast_bytes != 0) Fail(StatusCode::kInvalidArgument, "KV memory: fast_bytes needs a tier folder");
+    return;
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_directory(options.tier_dir, ec)) {
+    Fail(StatusCode::kInvalidArgument, "KV memory: the tier folder '" + options.tier_dir + "' is not a folder");
+  }
+  close(CreateTierFile(options.tier_dir, 1, "(probe)"));  // writable, and takes a file
+}
 
 CpuKvMemory::~CpuKvMemory() {
   for (int i = 0; i < pool_count_.load(); ++i) {
@@ -78,20 +129,20 @@ uint8_t* CpuKvMemory::Row(KvPoolId pool, KvPageId page, int64_t row) const {
 }
 
 KvPageId CpuKvMemory::TakePage(Pool& p) {
-  if (budget_ && in_use_.load(std::memory_order_relaxed) + static_cast<uint64_t>(p.page_bytes) > budget_) {
+  const uint64_t budget = options_.budget_bytes;
+  if (budget && in_use_.load(std::memory_order_relaxed) + static_cast<uint64_t>(p.page_bytes) > budget) {
     Fail(StatusCode::kResourceExhausted,
-         "KV memory budget of " + Size(budget_) + " is exhausted: pool '" + p.desc.name + "' needs a page of " +
+         "KV memory budget of " + Size(budget) + " is exhausted: pool '" + p.desc.name + "' needs a page of " +
              std::to_string(p.page_bytes) + " bytes and " + Size(in_use_.load()) + " are in use");
   }
   if (p.free_pages.empty()) {
     if (p.slab_count == kMaxSlabs) Fail(StatusCode::kOutOfMemory, "KV pool '" + p.desc.name + "' has no more slabs");
     auto slab = std::make_unique<Slab>();
     slab->bytes = static_cast<size_t>(p.pages_per_slab * p.page_bytes);
-    void* data = mmap(nullptr, slab->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (data == MAP_FAILED) {
-      Fail(StatusCode::kOutOfMemory, "KV pool '" + p.desc.name + "': could not map " + Size(slab->bytes) + " of memory");
-    }
-    slab->data = static_cast<uint8_t*>(data);
+    slab->tiered = NextSlabTiered(p);
+    slab->data = MapSlab(slab->bytes, slab->tiered, options_.tier_dir, p.desc.name);
+    if (slab->tiered) ++p.tiered_slabs;
+    else fast_storage_ += slab->bytes;
     // Room for every page of the pool on the free list, so Release never allocates.
     p.free_pages.reserve(static_cast<size_t>((p.slab_count + 1) * p.pages_per_slab));
     slab->refs.reset(new std::atomic<int32_t>[static_cast<size_t>(p.pages_per_slab)]());
@@ -106,6 +157,12 @@ KvPageId CpuKvMemory::TakePage(Pool& p) {
   in_use_.fetch_add(static_cast<uint64_t>(p.page_bytes), std::memory_order_relaxed);
   ++p.pages_in_use;
   return page;
+}
+
+bool CpuKvMemory::NextSlabTiered(const Pool& p) const {
+  if (options_.tier_dir.empty()) return false;
+  if (p.desc.placement == KvPlacement::kSelected) return true;
+  return fast_storage_ + static_cast<uint64_t>(p.pages_per_slab * p.page_bytes) > options_.fast_bytes;
 }
 
 KvPageId CpuKvMemory::Allocate(KvPoolId pool) {
@@ -143,15 +200,16 @@ bool CpuKvMemory::Shared(KvPoolId pool, KvPageId page) const {
 
 KvMemoryStats CpuKvMemory::stats() const {
   KvMemoryStats s;
-  s.budget_bytes = budget_;
+  s.budget_bytes = options_.budget_bytes;
   const std::lock_guard<std::mutex> lock(mutex_);
   for (int i = 0; i < pool_count_.load(); ++i) {
     const Pool& p = *pools_[static_cast<size_t>(i)];
     KvMemoryStats::Pool out{p.desc.name, p.desc.row.bytes(), p.desc.rows_per_page, p.pages_in_use, 0,
-                            int64_t{p.slab_count} * p.pages_per_slab};
+                            int64_t{p.slab_count} * p.pages_per_slab, int64_t{p.tiered_slabs} * p.pages_per_slab};
     for (int page = 0; page < out.pages_storage; ++page) out.pages_shared += Ref(p, page).load() > 1;
     s.bytes_in_use += static_cast<uint64_t>(out.pages_in_use * p.page_bytes);
     s.bytes_storage += static_cast<uint64_t>(out.pages_storage * p.page_bytes);
+    s.bytes_tiered += static_cast<uint64_t>(out.pages_tiered * p.page_bytes);
     s.pools.push_back(std::move(out));
   }
   return s;

@@ -1,5 +1,8 @@
-// The CPU device's KV memory: per pool, pages carved from 2 MiB anonymous mappings ("slabs")
-// that are mapped on demand and kept for reuse; a free list per pool; atomic reference counts.
+// The CPU device's KV memory: per pool, pages carved from 2 MiB mappings ("slabs") that are
+// mapped on demand and kept for reuse; a free list per pool; atomic reference counts. A slab is
+// anonymous memory, or in the slow tier a file of its own in the tier folder (unlinked at
+// once, its disk blocks allocated up front), mapped shared: the kernel keeps the pages read
+// recently in RAM and writes the others back to disk.
 #pragma once
 
 #include <array>
@@ -15,7 +18,9 @@ namespace deepseek::backend::cpu {
 
 class CpuKvMemory final : public KvMemory {
  public:
-  explicit CpuKvMemory(uint64_t budget_bytes) : budget_(budget_bytes) {}
+  // Throws Error(kInvalidArgument) when the tier folder is not a writable folder, or fast_bytes
+  // is set without one.
+  explicit CpuKvMemory(const KvMemoryOptions& options);
   ~CpuKvMemory() override;
 
   KvPoolId AddPool(const KvPoolDesc& desc) override;
@@ -25,7 +30,7 @@ class CpuKvMemory final : public KvMemory {
   void Retain(KvPoolId pool, KvPageId page) override;
   void Release(KvPoolId pool, KvPageId page) noexcept override;
   bool Shared(KvPoolId pool, KvPageId page) const override;
-  uint64_t budget_bytes() const override { return budget_; }
+  uint64_t budget_bytes() const override { return options_.budget_bytes; }
   uint64_t bytes_in_use() const override { return in_use_.load(std::memory_order_relaxed); }
   KvMemoryStats stats() const override;
 
@@ -49,6 +54,7 @@ class CpuKvMemory final : public KvMemory {
     uint8_t* data = nullptr;  // pages_per_slab pages
     size_t bytes = 0;
     std::unique_ptr<std::atomic<int32_t>[]> refs;
+    bool tiered = false;  // a file in the tier folder
   };
   struct Pool {
     KvPoolDesc desc;
@@ -56,6 +62,7 @@ class CpuKvMemory final : public KvMemory {
     int pages_per_slab = 0;
     std::unique_ptr<std::atomic<Slab*>[]> slabs{new std::atomic<Slab*>[kMaxSlabs]()};
     int slab_count = 0;                 // guarded by mutex_
+    int tiered_slabs = 0;               // guarded by mutex_
     std::vector<KvPageId> free_pages;   // guarded by mutex_
     int64_t pages_in_use = 0;           // guarded by mutex_
   };
@@ -63,8 +70,10 @@ class CpuKvMemory final : public KvMemory {
   const Pool& Get(KvPoolId id) const;
   std::atomic<int32_t>& Ref(const Pool& p, KvPageId page) const;
   KvPageId TakePage(Pool& p);  // under mutex_
+  bool NextSlabTiered(const Pool& p) const;  // under mutex_
 
-  const uint64_t budget_;
+  const KvMemoryOptions options_;
+  uint64_t fast_storage_ = 0;  // bytes of anonymous slabs, guarded by mutex_
   std::atomic<uint64_t> in_use_{0};
   mutable std::mutex mutex_;
   std::array<std::unique_ptr<Pool>, kMaxPools> pools_;

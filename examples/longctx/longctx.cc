@@ -2,13 +2,16 @@
 // running the model (chunked prefill, with progress) or, with --fill synthetic, by writing
 // random packed entries straight into the KV cache — then decodes a few tokens and reports the
 // cache's bytes per token (measured from the pools, and the spec's figure for the config),
-// resident memory, bytes on disk, prefill speed and decode time per token at 4K and at N.
-//   deepseek-longctx --model DIR --tokens N [--budget-mib M] [--kv-dir DIR]
+// resident memory, bytes on disk, prefill speed and decode time per token at 4K and at N. With
+// --kv-dir and --ram-mib, pages past M MiB (and all ratio-4 latents) go to the disk tier in
+// DIR/tier.
+//   deepseek-longctx --model DIR --tokens N [--budget-mib M] [--kv-dir DIR [--ram-mib M]]
 //                    [--fill prefill|synthetic] [--decode K] [--threads T] [--no-prefill] [--json]
 //                    [--sweep [--sweep-out PREFIX]]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -30,6 +33,7 @@ struct Options {
   int64_t tokens = 0;
   uint64_t budget_mib = 0;
   std::string kv_dir;
+  int64_t ram_mib = -1;  // -1: no disk tier
   bool synthetic = false;
   int decode = 4;
   int threads = 0;
@@ -41,7 +45,7 @@ struct Options {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: deepseek-longctx --model DIR --tokens N [--budget-mib M] [--kv-dir DIR]\n"
+               "usage: deepseek-longctx --model DIR --tokens N [--budget-mib M] [--kv-dir DIR [--ram-mib M]]\n"
                "                        [--fill prefill|synthetic] [--decode K] [--threads T] [--no-prefill] [--json]\n"
                "                        [--sweep [--sweep-out PREFIX]]\n");
   return 2;
@@ -60,6 +64,7 @@ bool Parse(int argc, char** argv, Options& o) {
       else if (flag == "--tokens") o.tokens = std::stoll(v);
       else if (flag == "--budget-mib") o.budget_mib = std::stoull(v);
       else if (flag == "--kv-dir") o.kv_dir = v;
+      else if (flag == "--ram-mib") o.ram_mib = std::stoll(v);
       else if (flag == "--decode") o.decode = std::stoi(v);
       else if (flag == "--threads") o.threads = std::stoi(v);
       else if (flag == "--sweep-out") o.sweep_out = v;
@@ -69,7 +74,7 @@ bool Parse(int argc, char** argv, Options& o) {
       return false;
     }
   }
-  return !o.model.empty() && o.tokens >= 1 && o.decode >= 1 && o.threads >= 0;
+  return !o.model.empty() && o.tokens >= 1 && o.decode >= 1 && o.threads >= 0 && (o.ram_mib < 0 || !o.kv_dir.empty());
 }
 
 // Progress and tables go to stderr with --json, so that stdout is the JSON object alone.
@@ -83,13 +88,18 @@ void Check(const deepseek::Status& s) {
   if (!s.ok()) Die(s);
 }
 
-double ResidentMib() {
+double Mib(uint64_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
+
+// A figure of /proc/self/status in MiB: VmRSS (all resident pages, the mapped weights among
+// them) or RssAnon (the process's own memory: activations and KV pages in RAM).
+double StatusMib(const char* key = "VmRSS:") {
   std::ifstream status("/proc/self/status");
   for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
+    if (line.rfind(key, 0) == 0) return std::stod(line.substr(std::strlen(key))) / 1024.0;  // kB
   }
   return 0;
 }
+double ResidentMib() { return StatusMib(); }
 
 // Random token ids of the model's vocabulary (BOS first).
 std::vector<int32_t> RandomTokens(const deepseek::ModelConfig& c, int64_t n, uint64_t seed) {
@@ -177,6 +187,11 @@ int main(int argc, char** argv) {
 
   deepseek::KvCacheOptions cache_options;
   cache_options.budget_bytes = o.budget_mib << 20;
+  if (o.ram_mib >= 0) {
+    cache_options.tier_dir = o.kv_dir + "/tier";
+    cache_options.ram_bytes = static_cast<uint64_t>(o.ram_mib) << 20;
+    std::filesystem::create_directories(cache_options.tier_dir);
+  }
   auto cache = deepseek::KvCache::Create(model, cache_options);
   if (!cache.ok()) Die(cache.status());
   deepseek::SessionOptions session_options;
@@ -211,9 +226,11 @@ int main(int argc, char** argv) {
     decode_ms.push_back(d.ms);
     indexer_gmacs = d.indexer_gmacs;
     rss.push_back(ResidentMib());
-    std::fprintf(g_out, "  depth %8lld: decode %8.2f ms/token (indexer %.1f GMAC/s), resident %.0f MiB, KV in use %.1f MiB\n",
-                 static_cast<long long>(depth), decode_ms.back(), d.indexer_gmacs, rss.back(),
-                 static_cast<double>(cache.value()->stats().bytes_in_use) / (1 << 20));
+    const deepseek::KvCacheStats kv = cache.value()->stats();
+    std::fprintf(g_out, "  depth %8lld: decode %8.2f ms/token (indexer %.1f GMAC/s), resident %.0f MiB, KV in use %.1f MiB"
+                 " (%.1f MiB of pages in RAM, %.1f MiB in the disk tier)\n",
+                 static_cast<long long>(depth), decode_ms.back(), d.indexer_gmacs, rss.back(), Mib(kv.bytes_in_use),
+                 Mib(kv.bytes_storage - kv.bytes_tiered), Mib(kv.bytes_tiered));
   };
   const int64_t first = std::min<int64_t>(4096, o.tokens);
   const auto fill_start = Clock::now();
@@ -241,7 +258,8 @@ int main(int argc, char** argv) {
     const auto start = Clock::now();
     Check(s.Save(o.kv_dir + "/longctx.dskv"));
     std::fprintf(g_out, "  saved the session to %s/longctx.dskv in %.1f s\n", o.kv_dir.c_str(), Since(start));
-    disk = FolderBytes(o.kv_dir);
+    // The tier's files are unlinked as they are made: they take disk but are not listed.
+    disk = FolderBytes(o.kv_dir) + cache.value()->stats().bytes_tiered;
   }
 
   // The machine's fp32 FMA peak in this run, for the indexer's rate (one MAC = 2 flops).
@@ -250,23 +268,26 @@ int main(int argc, char** argv) {
   const double indexer_fraction = 2 * indexer_gmacs / peak_gflops;
   const double measured = MeasuredBytesPerToken(*cache.value(), s.position());
   const double spec = model->KvBytesPerToken();
+  const deepseek::KvCacheStats kv = cache.value()->stats();
+  const double kv_ram = Mib(kv.bytes_storage - kv.bytes_tiered), kv_tier = Mib(kv.bytes_tiered), anon = StatusMib("RssAnon:");
   std::fprintf(g_out,
                "\n| tokens | %lld |\n| KV bytes/token (pools, beyond the windows) | %.1f |\n| KV bytes/token (spec, packed) | %.1f |\n"
-               "| resident memory | %.0f MiB |\n| on disk | %.1f MiB |\n| prefill%s | %.1f tok/s |\n"
+               "| resident memory | %.0f MiB (%.0f MiB the process's own) |\n| KV pages | %.1f MiB in RAM, %.1f MiB in the disk tier |\n"
+               "| on disk | %.1f MiB |\n| prefill%s | %.1f tok/s |\n"
                "| decode at %lld | %.2f ms/token |\n| decode at %lld | %.2f ms/token |\n"
                "| indexer at %lld | %.1f GMAC/s, %.3f of the fp32 FMA peak (%.0f GFLOP/s) |\n",
-               static_cast<long long>(s.position()), measured, spec, ResidentMib(), static_cast<double>(disk) / (1 << 20),
-               o.synthetic ? " (512 tokens at depth)" : "", prefill_tok_s, static_cast<long long>(first), decode_ms.front(),
+               static_cast<long long>(s.position()), measured, spec, ResidentMib(), anon, kv_ram, kv_tier,
+               static_cast<double>(disk) / (1 << 20), o.synthetic ? " (512 tokens at depth)" : "", prefill_tok_s, static_cast<long long>(first), decode_ms.front(),
                static_cast<long long>(s.position()), decode_ms.back(), static_cast<long long>(s.position()), indexer_gmacs,
                indexer_fraction, peak_gflops);
   if (o.json) {
     std::printf("{\"tokens\": %lld, \"kv_bytes_per_token\": %.6g, \"kv_bytes_per_token_spec\": %.6g, \"rss_mib\": %.6g, "
                 "\"disk_mib\": %.6g, \"decode_ms_4k\": %.6g, \"decode_ms_last\": %.6g, \"prefill_tok_s\": %.6g, "
                 "\"indexer_gmacs\": %.6g, \"indexer_peak_fraction\": %.6g, \"peak_gflops\": %.6g, "
-                "\"fill\": \"%s\", \"layers\": %d}\n",
+                "\"rss_anon_mib\": %.6g, \"kv_ram_mib\": %.6g, \"kv_tier_mib\": %.6g, \"fill\": \"%s\", \"layers\": %d}\n",
                 static_cast<long long>(s.position()), measured, spec, ResidentMib(), static_cast<double>(disk) / (1 << 20),
-                decode_ms.front(), decode_ms.back(), prefill_tok_s, indexer_gmacs, indexer_fraction, peak_gflops,
-                o.synthetic ? "synthetic" : "prefill", c.n_layers);
+                decode_ms.front(), decode_ms.back(), prefill_tok_s, indexer_gmacs, indexer_fraction, peak_gflops, anon,
+                kv_ram, kv_tier, o.synthetic ? "synthetic" : "prefill", c.n_layers);
   }
   if (o.sweep) {
     std::filesystem::path out(o.sweep_out);

@@ -34,12 +34,21 @@ struct KvCacheOptions {
   // and a cache created with the folder starts with the prefixes found in it: a restarted
   // process keeps them. Files of another model, or damaged ones, are skipped (see warnings()).
   std::string prefix_dir;
+  // The disk tier, for contexts larger than the RAM to spare: with a folder, pages may live in
+  // files there (memory-mapped, unlinked as they are made, so nothing outlives the cache). The
+  // ratio-4 latents, of which the indexer picks a few per token, always go there; the other
+  // pools, read in full at every token, stay in RAM up to ram_bytes of storage, then go there
+  // too. The kernel keeps the file pages read recently in RAM while memory allows and writes
+  // the others back. ram_bytes needs a tier_dir.
+  std::string tier_dir;
+  uint64_t ram_bytes = 0;
 };
 
 struct KvCacheStats {
   uint64_t budget_bytes = 0;   // 0: no limit
   uint64_t bytes_in_use = 0;   // pages referenced by sessions or snapshots (what the budget bounds)
   uint64_t bytes_storage = 0;  // memory set aside for pages, in use or free
+  uint64_t bytes_tiered = 0;   // of those, in the disk tier
   int64_t prefixes = 0;        // cached prefixes held
   struct Pool {
     std::string name;          // "window", "compressed_r4", "compressed_r128", "index_keys"
@@ -47,6 +56,7 @@ struct KvCacheStats {
     int64_t rows_per_page = 0;
     int64_t pages_in_use = 0;
     int64_t pages_shared = 0;  // pages referenced more than once (shared prefixes, snapshots)
+    int64_t pages_tiered = 0;  // pages set aside in the disk tier
   };
   std::vector<Pool> pools;
 };

@@ -27,7 +27,9 @@ std::shared_ptr<const KvPools> CreateKvPools(const ModelConfig& c, std::shared_p
   auto pools = std::make_shared<KvPools>();
   pools->window = memory->AddPool({"window", Latent(c), c.window});
   for (int ratio : Ratios(c)) {
-    pools->compressed[ratio] = memory->AddPool({"compressed_r" + std::to_string(ratio), Latent(c), kCompressedRowsPerPage});
+    // The indexer reads a few of the ratio-4 latents per query: they may wait in the slow tier.
+    const auto placement = ratio == 4 ? backend::KvPlacement::kSelected : backend::KvPlacement::kHot;
+    pools->compressed[ratio] = memory->AddPool({"compressed_r" + std::to_string(ratio), Latent(c), kCompressedRowsPerPage, placement});
   }
   if (HasIndexer(c)) pools->index_keys = memory->AddPool({"index_keys", IndexKey(c), kCompressedRowsPerPage});
   pools->memory = std::move(memory);

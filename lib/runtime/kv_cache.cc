@@ -57,7 +57,8 @@ Result<std::shared_ptr<KvCache>> KvCache::Create(std::shared_ptr<const Model> mo
     auto impl = std::make_unique<Impl>();
     impl->model = std::move(model);
     impl->fingerprint = impl->model->transformer().checkpoint().fingerprint();
-    auto memory = backend::Registry::Get().Cpu().CreateKvMemory(options.budget_bytes);
+    auto memory = backend::Registry::Get().Cpu().CreateKvMemory(
+        {.budget_bytes = options.budget_bytes, .tier_dir = options.tier_dir, .fast_bytes = options.ram_bytes});
     impl->pools = model::CreateKvPools(impl->model->config(), std::move(memory));
     impl->io_stream = backend::Registry::Get().Cpu().CreateStream(impl->io_pool);
     Impl* raw = impl.get();
@@ -77,9 +78,10 @@ const std::shared_ptr<const Model>& KvCache::model() const { return impl_->model
 
 KvCacheStats KvCache::stats() const {
   const backend::KvMemoryStats s = impl_->pools->memory->stats();
-  KvCacheStats out{s.budget_bytes, s.bytes_in_use, s.bytes_storage, static_cast<int64_t>(impl_->prefixes->size()), {}};
+  KvCacheStats out{s.budget_bytes, s.bytes_in_use, s.bytes_storage, s.bytes_tiered,
+                   static_cast<int64_t>(impl_->prefixes->size()), {}};
   for (const backend::KvMemoryStats::Pool& p : s.pools) {
-    out.pools.push_back({p.name, p.row_bytes, p.rows_per_page, p.pages_in_use, p.pages_shared});
+    out.pools.push_back({p.name, p.row_bytes, p.rows_per_page, p.pages_in_use, p.pages_shared, p.pages_tiered});
   }
   return out;
 }

@@ -50,7 +50,7 @@ float ReferenceScore(const float* q, const float* w, const float* key, int heads
 TEST_CASE("IndexerScores matches its contract on every target") {
   ThreadPool pool(3);
   const auto stream = Registry::Get().Cpu().CreateStream(pool);
-  auto memory = Registry::Get().Cpu().CreateKvMemory(0);
+  auto memory = Registry::Get().Cpu().CreateKvMemory({});
   constexpr int kDim = 128, kHeads = 5;
   const KvPoolId id = memory->AddPool({"index_keys", {KvRowFormat::kMxfp4, kDim, 0}, 64});
   std::mt19937 rng(11);

@@ -1,12 +1,16 @@
 // The CPU KV memory against the contract in backends/backend.h: packed row sizes, lossless
 // round trips of values on each format's grid, reference counts and copy-on-write, the budget
-// (refusals change nothing), and pages taken and given back from many threads.
+// (refusals change nothing), the file-backed slow tier, and pages taken and given back from
+// many threads.
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include "backends/backend.h"
 #include "backends/kv_row_codec.h"
@@ -80,7 +84,7 @@ TEST_CASE("packing values on the format's grid is lossless, bit for bit") {
 TEST_CASE("KvWrite and KvGather move rows through pages by block table") {
   ThreadPool pool(2);
   const auto stream = Registry::Get().Cpu().CreateStream(pool);
-  auto memory = Registry::Get().Cpu().CreateKvMemory(0);
+  auto memory = Registry::Get().Cpu().CreateKvMemory({});
   const KvPoolId id = memory->AddPool({"latents", kLatent, 5});
   std::mt19937 rng(3);
   const std::vector<float> rows = GridRows(kLatent, 23, rng);
@@ -113,7 +117,7 @@ TEST_CASE("KvWrite and KvGather move rows through pages by block table") {
 TEST_CASE("pages are reference counted and duplicated for copy-on-write") {
   ThreadPool pool(1);
   const auto stream = Registry::Get().Cpu().CreateStream(pool);
-  auto memory = Registry::Get().Cpu().CreateKvMemory(0);
+  auto memory = Registry::Get().Cpu().CreateKvMemory({});
   const KvPoolId keys = memory->AddPool({"index_keys", kIndexKey, 4});
   std::mt19937 rng(5);
   const std::vector<float> rows = GridRows(kIndexKey, 4, rng);
@@ -138,7 +142,7 @@ TEST_CASE("pages are reference counted and duplicated for copy-on-write") {
 }
 
 TEST_CASE("the budget refuses the page that would pass it, naming the pool, and changes nothing") {
-  auto memory = Registry::Get().Cpu().CreateKvMemory(3 * 584 * 4);
+  auto memory = Registry::Get().Cpu().CreateKvMemory({.budget_bytes = 3 * 584 * 4, .tier_dir = {}, .fast_bytes = 0});
   const KvPoolId id = memory->AddPool({"compressed_r4", kLatent, 4});
   std::vector<KvPageId> pages;
   for (int i = 0; i < 3; ++i) pages.push_back(memory->Allocate(id));
@@ -157,8 +161,51 @@ TEST_CASE("the budget refuses the page that would pass it, naming the pool, and 
   CHECK(memory->bytes_in_use() == 0);
 }
 
+TEST_CASE("the slow tier holds selected pools and what passes fast_bytes, in files nobody else sees") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("deepseek-kv-tier-test-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  {
+    ThreadPool threads(2);
+    const auto stream = Registry::Get().Cpu().CreateStream(threads);
+    // One 2 MiB slab of fast memory: the hot pool's first slab is in RAM, its second in the tier.
+    auto memory = Registry::Get().Cpu().CreateKvMemory({.budget_bytes = 0, .tier_dir = dir.string(), .fast_bytes = 2 << 20});
+    const KvPoolId hot = memory->AddPool({"index_keys", kIndexKey, 64});
+    const KvPoolId selected = memory->AddPool({"compressed_r4", kLatent, 64, KvPlacement::kSelected});
+    const int64_t hot_pages_per_slab = (2 << 20) / (68 * 64);
+    std::vector<KvPageId> hot_pages, selected_pages{memory->Allocate(selected)};
+    for (int64_t i = 0; i <= hot_pages_per_slab; ++i) hot_pages.push_back(memory->Allocate(hot));
+    const KvMemoryStats s = memory->stats();
+    CHECK(s.pools[0].pages_tiered == hot_pages_per_slab);      // the second slab only
+    CHECK(s.pools[1].pages_tiered == s.pools[1].pages_storage);  // all of it
+    CHECK(s.bytes_tiered == static_cast<uint64_t>(hot_pages_per_slab * 68 * 64 + s.pools[1].pages_storage * 584 * 64));
+    CHECK(fs::is_empty(dir));  // the tier's files are unlinked as they are made
+
+    // Rows read back bit for bit from either tier, across the boundary between them.
+    std::mt19937 rng(5);
+    const std::vector<float> keys = GridRows(kIndexKey, 128, rng), latents = GridRows(kLatent, 64, rng);
+    const std::vector<KvPageId> boundary{hot_pages[static_cast<size_t>(hot_pages_per_slab) - 1], hot_pages.back()};
+    const KvRows key_rows{memory.get(), hot, boundary, 128}, latent_rows{memory.get(), selected, selected_pages, 64};
+    stream->KvWrite(key_rows, 0, 128, keys.data());
+    stream->KvWrite(latent_rows, 0, 64, latents.data());
+    std::vector<int64_t> order(128);
+    for (int i = 0; i < 128; ++i) order[static_cast<size_t>(i)] = i;
+    std::vector<float> out(128 * 512);
+    stream->KvGather(key_rows, order, out.data());
+    CHECK(std::memcmp(out.data(), keys.data(), keys.size() * sizeof(float)) == 0);
+    stream->KvGather(latent_rows, std::span(order).first(64), out.data());
+    CHECK(std::memcmp(out.data(), latents.data(), latents.size() * sizeof(float)) == 0);
+    for (KvPageId p : hot_pages) memory->Release(hot, p);
+    memory->Release(selected, selected_pages[0]);
+  }
+  fs::remove_all(dir);
+  // Options the memory cannot keep are refused when it is made.
+  CHECK_THROWS_AS(Registry::Get().Cpu().CreateKvMemory({.budget_bytes = 0, .tier_dir = {}, .fast_bytes = 1 << 20}), Error);
+  CHECK_THROWS_AS(Registry::Get().Cpu().CreateKvMemory({.budget_bytes = 0, .tier_dir = (dir / "missing").string(), .fast_bytes = 0}), Error);
+}
+
 TEST_CASE("pages taken, shared and given back from many threads keep the counts exact") {
-  auto memory = Registry::Get().Cpu().CreateKvMemory(0);
+  auto memory = Registry::Get().Cpu().CreateKvMemory({});
   const KvPoolId a = memory->AddPool({"a", kIndexKey, 64}), b = memory->AddPool({"b", kLatent, 8});
   const KvPageId common = memory->Allocate(b);
   std::vector<std::thread> threads;

@@ -55,7 +55,7 @@ std::vector<double> Reference(const std::vector<float>& q, int64_t n, int heads,
 // lists cross pages. With `latent`, the pools pack rows as 584-byte latents (the rows are made
 // FP8-representable first, so the reference sees exactly what the cache holds).
 struct Candidates {
-  std::shared_ptr<KvMemory> memory = Registry::Get().Cpu().CreateKvMemory(0);
+  std::shared_ptr<KvMemory> memory = Registry::Get().Cpu().CreateKvMemory({});
   std::vector<float> values;
   std::vector<KvPageId> window_pages, compressed_pages;
   AttentionKv kv;

@@ -38,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Fixture f;
   deepseek::format::Fingerprint model{};
   if (size >= 32) std::memcpy(model.data(), data + 16, 16);
-  auto memory = deepseek::backend::Registry::Get().Cpu().CreateKvMemory(uint64_t{256} << 20);
+  auto memory = deepseek::backend::Registry::Get().Cpu().CreateKvMemory({.budget_bytes = uint64_t{256} << 20, .tier_dir = {}, .fast_bytes = 0});
   {
     auto pools = deepseek::model::CreateKvPools(f.config, memory);
     try {

@@ -123,7 +123,7 @@ Replay RunGolden(const model::Transformer& net, backend::Stream& stream, const G
   std::vector<int32_t> tokens(tokens_f.v.begin(), tokens_f.v.end());
   const Array& call_len = run.Get("call_len");
   Replay r;
-  r.state = std::make_unique<model::SequenceState>(c, model::CreateKvPools(c, backend::Registry::Get().Cpu().CreateKvMemory(0)));
+  r.state = std::make_unique<model::SequenceState>(c, model::CreateKvPools(c, backend::Registry::Get().Cpu().CreateKvMemory({})));
   model::SequenceState& st = *r.state;
 
   std::vector<int64_t> calls = chunks;  // our calls: the prompt chunks, then the decode steps

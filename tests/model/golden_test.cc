@@ -131,7 +131,7 @@ TEST_CASE("packed KV rows hold the reference's caches bit for bit") {
     Case k(case_name);
     const ModelConfig& c = k.net->config();
     const GoldenRun run(k.dir, run_name);
-    auto pools = model::CreateKvPools(c, backend::Registry::Get().Cpu().CreateKvMemory(0));
+    auto pools = model::CreateKvPools(c, backend::Registry::Get().Cpu().CreateKvMemory({}));
     int64_t rows = 0, differ = 0;
     const auto round_trip = [&](const Array& ref, backend::KvPoolId pool) {
       if (ref.rows() == 0) return;

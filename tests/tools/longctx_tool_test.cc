@@ -1,6 +1,6 @@
 // deepseek-longctx end to end on the tiny checkpoint: both fills, the JSON figures (the measured
 // KV bytes per token against the model's packed figure), the saved session on disk, the sweep's
-// CSV and SVG, and a budget too small for the request.
+// CSV and SVG, the disk tier, and a budget too small for the request.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -66,6 +66,17 @@ TEST_CASE("deepseek-longctx: filled by running the model") {
   CheckFigures(j, 1500);
   CHECK(j["fill"] == "prefill");
   CHECK(j["disk_mib"].get<double>() == 0);
+}
+
+TEST_CASE("deepseek-longctx: with --ram-mib 0 every page is in the disk tier") {
+  const std::string dir = TempDir("longctx_tool_tier");
+  const nlohmann::json j = RunJson("--tokens 20000 --fill synthetic --kv-dir " + dir + " --ram-mib 0");
+  CheckFigures(j, 20000);
+  CHECK(j["kv_ram_mib"].get<double>() == 0);
+  CHECK(j["kv_tier_mib"].get<double>() > 20000 * 635.0 / (1 << 20));
+  CHECK(j["disk_mib"].get<double>() > 2 * 20000 * 635.0 / (1 << 20));  // the tier and the saved session
+  CHECK(std::filesystem::is_empty(dir + "/tier"));                     // its files are unlinked
+  CHECK(RunTool(DS_LONGCTX_BIN, "--model " + Model() + " --tokens 10 --ram-mib 5").exit_code == 2);  // needs --kv-dir
 }
 
 TEST_CASE("deepseek-longctx: a budget too small for the request is a clear error") {

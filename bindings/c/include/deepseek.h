@@ -59,7 +59,7 @@ extern "C" {
  * trailing struct fields are added. A program built against MAJOR.MINOR runs with any library
  * of the same MAJOR and a MINOR at least as large. */
 #define DS_ABI_VERSION_MAJOR 1
-#define DS_ABI_VERSION_MINOR 1
+#define DS_ABI_VERSION_MINOR 2
 #define DS_ABI_VERSION (DS_ABI_VERSION_MAJOR * 1000 + DS_ABI_VERSION_MINOR)
 
 /* DS_VERSION_NUMBER of the loaded library (may differ from the header's). Thread-safe. */
@@ -346,6 +346,10 @@ typedef struct ds_kv_cache_params {
   size_t struct_size;
   uint64_t budget_bytes; /* default 0 = no limit; a request past it fails with
                             DS_RESOURCE_EXHAUSTED and leaves its session unchanged */
+  /* Since 1.2. The disk tier (see deepseek::KvCacheOptions): a folder for memory-mapped page
+     files (NULL = none), and the bytes of pages kept in RAM before the others go there. */
+  const char *tier_dir;
+  uint64_t ram_bytes;
 } ds_kv_cache_params;
 
 DS_API void ds_kv_cache_params_init(ds_kv_cache_params *params) DS_NOEXCEPT;
@@ -360,6 +364,7 @@ typedef struct ds_kv_cache_stats {
   uint64_t bytes_in_use;    /* pages referenced by sessions and snapshots */
   uint64_t bytes_storage;   /* memory set aside for pages, in use or free */
   int64_t tokens_available; /* tokens one more sequence could grow to in what is left */
+  uint64_t bytes_tiered;    /* since 1.2: of bytes_storage, in the disk tier */
 } ds_kv_cache_stats;
 
 /* Fills *stats (set stats->struct_size first). */

@@ -19,6 +19,8 @@ ds_status ds_kv_cache_create(const ds_model* model, const ds_kv_cache_params* pa
     const ds_kv_cache_params p = ReadStruct(params, ds_kv_cache_params_init, "ds_kv_cache_params");
     deepseek::KvCacheOptions options;
     options.budget_bytes = p.budget_bytes;
+    if (p.tier_dir) options.tier_dir = p.tier_dir;
+    options.ram_bytes = p.ram_bytes;
     auto handle = std::make_unique<ds_kv_cache>();
     handle->cache = Unwrap(deepseek::KvCache::Create(model->model, options));
     *out = handle.release();
@@ -37,6 +39,7 @@ ds_status ds_kv_cache_get_stats(const ds_kv_cache* cache, ds_kv_cache_stats* sta
     out.bytes_in_use = s.bytes_in_use;
     out.bytes_storage = s.bytes_storage;
     out.tokens_available = c.tokens_available();
+    out.bytes_tiered = s.bytes_tiered;
     WriteStruct(out, stats, "ds_kv_cache_stats");
   });
 }

@@ -84,11 +84,14 @@ DS_FIELD(ds_session_params, progress, 32);
 DS_FIELD(ds_session_params, progress_user_data, 40);
 DS_ENDS_WITH(ds_session_params, kv_cache, 56);
 
-DS_ENDS_WITH(ds_kv_cache_params, budget_bytes, 16);
+DS_FIELD(ds_kv_cache_params, budget_bytes, 8);
+DS_FIELD(ds_kv_cache_params, tier_dir, 16);
+DS_ENDS_WITH(ds_kv_cache_params, ram_bytes, 32);
 DS_FIELD(ds_kv_cache_stats, budget_bytes, 8);
 DS_FIELD(ds_kv_cache_stats, bytes_in_use, 16);
 DS_FIELD(ds_kv_cache_stats, bytes_storage, 24);
-DS_ENDS_WITH(ds_kv_cache_stats, tokens_available, 40);
+DS_FIELD(ds_kv_cache_stats, tokens_available, 32);
+DS_ENDS_WITH(ds_kv_cache_stats, bytes_tiered, 48);
 
 DS_FIELD(ds_generation_params, sampling, 8);
 DS_FIELD(ds_generation_params, max_tokens, 16);

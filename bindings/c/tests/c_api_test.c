@@ -4,11 +4,14 @@
 #define _POSIX_C_SOURCE 200809L /* pthreads: cancellation comes from another thread */
 
 #include <deepseek.h>
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int failures = 0;
 
@@ -416,6 +419,45 @@ static void test_kv_cache(const ds_model *model) {
   ds_kv_cache_destroy(NULL);
 }
 
+/* The disk tier: a cache whose pages all live in files of a folder gives the logits of one in
+ * RAM; a folder that is not there is refused by name. */
+static void test_kv_tier(const ds_model *model) {
+  ds_kv_cache_params kp;
+  ds_kv_cache *cache = NULL;
+  ds_kv_cache_stats stats;
+  ds_session_params params;
+  ds_session *ram = NULL, *tiered = NULL;
+  int32_t prompt[150];
+  size_t i, n_ram = 0, n_tiered = 0;
+  const float *a, *b;
+  for (i = 0; i < 150; ++i) prompt[i] = (int32_t)((11 * i + 5) % 500);
+  CHECK(mkdir("c_api_test_tier", 0700) == 0 || errno == EEXIST);
+  ds_kv_cache_params_init(&kp);
+  CHECK(kp.tier_dir == NULL && kp.ram_bytes == 0);
+  kp.tier_dir = "c_api_test_tier/missing";
+  CHECK_FAILS(ds_kv_cache_create(model, &kp, &cache), DS_INVALID_ARGUMENT, "tier folder");
+  kp.tier_dir = "c_api_test_tier";
+  CHECK_OK(ds_kv_cache_create(model, &kp, &cache));
+  ds_session_params_init(&params);
+  params.num_threads = 1;
+  CHECK_OK(ds_session_create(model, &params, &ram));
+  params.kv_cache = cache;
+  CHECK_OK(ds_session_create(model, &params, &tiered));
+  CHECK_OK(ds_session_prefill(ram, prompt, 150));
+  CHECK_OK(ds_session_prefill(tiered, prompt, 150));
+  memset(&stats, 0, sizeof stats);
+  stats.struct_size = sizeof stats;
+  CHECK_OK(ds_kv_cache_get_stats(cache, &stats));
+  CHECK(stats.bytes_storage > 0 && stats.bytes_tiered == stats.bytes_storage);
+  a = ds_session_logits(ram, &n_ram);
+  b = ds_session_logits(tiered, &n_tiered);
+  CHECK(a && b && n_ram == n_tiered && memcmp(a, b, n_ram * sizeof *a) == 0);
+  ds_session_destroy(tiered);
+  ds_session_destroy(ram);
+  ds_kv_cache_destroy(cache);
+  CHECK(rmdir("c_api_test_tier") == 0); /* nothing was left in it */
+}
+
 static void test_generation(const ds_model *model, const ds_tokenizer *tok) {
   ds_session_params sp;
   ds_generator *gen = NULL;
@@ -543,6 +585,7 @@ int main(int argc, char **argv) {
   if (model && tok) {
     test_session(model);
     test_kv_cache(model);
+    test_kv_tier(model);
     test_generation(model, tok);
   }
   /* Handles may go in any order: generators and sessions keep what they use alive. */
