@@ -36,6 +36,44 @@ HWY_INLINE float Dot(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, i
   return dot;
 }
 
+// Dot(q + h·dim, row, dim) for the four heads h0 .. h0 + 3, each with the very operations of
+// Dot (the same two chains, lane sums and tail), but with one load of the row for all four.
+HWY_INLINE void Dot4(const float* HWY_RESTRICT q, const float* HWY_RESTRICT row, int64_t dim, float* dots) {
+  const DF df;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+  const float *q0 = q, *q1 = q + dim, *q2 = q + 2 * dim, *q3 = q + 3 * dim;
+  VF a0 = hn::Zero(df), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0;
+  int64_t d = 0;
+  for (; d + 2 * lanes <= dim; d += 2 * lanes) {
+    const VF r0 = hn::LoadU(df, row + d), r1 = hn::LoadU(df, row + d + lanes);
+    a0 = hn::MulAdd(hn::LoadU(df, q0 + d), r0, a0);
+    a1 = hn::MulAdd(hn::LoadU(df, q0 + d + lanes), r1, a1);
+    b0 = hn::MulAdd(hn::LoadU(df, q1 + d), r0, b0);
+    b1 = hn::MulAdd(hn::LoadU(df, q1 + d + lanes), r1, b1);
+    c0 = hn::MulAdd(hn::LoadU(df, q2 + d), r0, c0);
+    c1 = hn::MulAdd(hn::LoadU(df, q2 + d + lanes), r1, c1);
+    e0 = hn::MulAdd(hn::LoadU(df, q3 + d), r0, e0);
+    e1 = hn::MulAdd(hn::LoadU(df, q3 + d + lanes), r1, e1);
+  }
+  if (d + lanes <= dim) {  // Dot's single whole vector after the pairs (at most one)
+    const VF r0 = hn::LoadU(df, row + d);
+    a0 = hn::MulAdd(hn::LoadU(df, q0 + d), r0, a0);
+    b0 = hn::MulAdd(hn::LoadU(df, q1 + d), r0, b0);
+    c0 = hn::MulAdd(hn::LoadU(df, q2 + d), r0, c0);
+    e0 = hn::MulAdd(hn::LoadU(df, q3 + d), r0, e0);
+    d += lanes;
+  }
+  const auto finish = [&](VF s0, VF s1, const float* qh) HWY_ATTR {
+    float dot = hn::GetLane(hn::SumOfLanes(df, hn::Add(s0, s1)));
+    for (int64_t t = d; t < dim; ++t) dot += qh[t] * row[t];
+    return dot;
+  };
+  dots[0] = finish(a0, a1, q0);
+  dots[1] = finish(b0, b1, q1);
+  dots[2] = finish(c0, c1, q2);
+  dots[3] = finish(e0, e1, q3);
+}
+
 // acc[d] += weight · row[d] and v[d] *= factor for d in [d0, d1) of a `size`-wide row; each
 // element takes the same operation whatever the range (vector lanes up to the last whole
 // vector of the row, scalar past it), so a row done in pieces equals the row done at once.
@@ -73,8 +111,15 @@ void AttendManyRows(const float* q, int heads, int dim, const std::vector<const 
   const int64_t rows = static_cast<int64_t>(kv.size()), lanes = static_cast<int64_t>(hn::Lanes(df));
   std::vector<float> p(static_cast<size_t>(heads * rows)), denominator(static_cast<size_t>(heads));
   pool.ParallelFor(rows, [&](int64_t begin, int64_t end, int) {
+    float dots[4];
     for (int64_t j = begin; j < end; ++j) {
-      for (int h = 0; h < heads; ++h) p[static_cast<size_t>(h * rows + j)] = scale * Dot(q + h * dim, kv[static_cast<size_t>(j)], dim);
+      const float* row = kv[static_cast<size_t>(j)];
+      int h = 0;
+      for (; h + 4 <= heads; h += 4) {
+        Dot4(q + h * dim, row, dim, dots);
+        for (int k = 0; k < 4; ++k) p[static_cast<size_t>((h + k) * rows + j)] = scale * dots[k];
+      }
+      for (; h < heads; ++h) p[static_cast<size_t>(h * rows + j)] = scale * Dot(q + h * dim, row, dim);
     }
   });
   pool.ParallelFor(heads, [&](int64_t begin, int64_t end, int) {
@@ -95,40 +140,50 @@ void AttendManyRows(const float* q, int heads, int dim, const std::vector<const 
   pool.ParallelFor(vectors + 1, [&](int64_t begin, int64_t end, int) {
     const int64_t d0 = begin * lanes, d1 = std::min<int64_t>(end * lanes, dim);
     if (d0 >= d1) return;
-    // Register blocks of 4 heads × 2 vectors of dims accumulate over all rows before they are
-    // stored: the same fused multiply-adds in the same row order as AddScaled, without loading
-    // and storing the outputs at every row. The rest (other head counts, the last odd vector,
+    // Register blocks of 4 heads × 2 vectors of dims accumulate over the rows: the same fused
+    // multiply-adds in the same row order as AddScaled, without loading and storing the
+    // outputs at every row. Rows go in chunks, and within a chunk every block of heads runs
+    // over one slice of dims before the next, so the chunk's slice of each row (kRowChunk ·
+    // 2 vectors) is read from memory once and then from L1 (the rows are far apart: read for
+    // each block in turn, they would come from memory every time). Between chunks the sums
+    // wait in `out`, which changes no value. The rest (other head counts, the last odd vector,
     // the scalar tail) goes through AddScaled.
+    constexpr int64_t kRowChunk = 128;
     const int64_t whole = std::min(d1, dim - dim % lanes);
     const int64_t paired = d0 + (whole > d0 ? (whole - d0) / (2 * lanes) * (2 * lanes) : 0);
     const int blocked_heads = heads - heads % 4;
-    for (int h = 0; h < blocked_heads; h += 4) {
-      const float* p0 = p.data() + static_cast<size_t>(h) * rows;
+    for (int64_t j0 = 0; j0 < rows; j0 += kRowChunk) {
+      const int64_t j1 = std::min(rows, j0 + kRowChunk);
       for (int64_t d = d0; d < paired; d += 2 * lanes) {
-        VF a0 = hn::Zero(df), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0;
-        for (int64_t j = 0; j < rows; ++j) {
-          const float* row = kv[static_cast<size_t>(j)] + d;
-          const VF r0 = hn::LoadU(df, row), r1 = hn::LoadU(df, row + lanes);
-          const VF w0 = hn::Set(df, p0[j]), w1 = hn::Set(df, p0[rows + j]);
-          const VF w2 = hn::Set(df, p0[2 * rows + j]), w3 = hn::Set(df, p0[3 * rows + j]);
-          a0 = hn::MulAdd(w0, r0, a0);
-          a1 = hn::MulAdd(w0, r1, a1);
-          b0 = hn::MulAdd(w1, r0, b0);
-          b1 = hn::MulAdd(w1, r1, b1);
-          c0 = hn::MulAdd(w2, r0, c0);
-          c1 = hn::MulAdd(w2, r1, c1);
-          e0 = hn::MulAdd(w3, r0, e0);
-          e1 = hn::MulAdd(w3, r1, e1);
+        for (int h = 0; h < blocked_heads; h += 4) {
+          const float* p0 = p.data() + static_cast<size_t>(h) * rows;
+          float* o = out + static_cast<int64_t>(h) * dim + d;
+          const auto start = [&](const float* at) HWY_ATTR { return j0 == 0 ? hn::Zero(df) : hn::LoadU(df, at); };
+          VF a0 = start(o), a1 = start(o + lanes), b0 = start(o + dim), b1 = start(o + dim + lanes);
+          VF c0 = start(o + 2 * dim), c1 = start(o + 2 * dim + lanes), e0 = start(o + 3 * dim), e1 = start(o + 3 * dim + lanes);
+          for (int64_t j = j0; j < j1; ++j) {
+            const float* row = kv[static_cast<size_t>(j)] + d;
+            const VF r0 = hn::LoadU(df, row), r1 = hn::LoadU(df, row + lanes);
+            const VF w0 = hn::Set(df, p0[j]), w1 = hn::Set(df, p0[rows + j]);
+            const VF w2 = hn::Set(df, p0[2 * rows + j]), w3 = hn::Set(df, p0[3 * rows + j]);
+            a0 = hn::MulAdd(w0, r0, a0);
+            a1 = hn::MulAdd(w0, r1, a1);
+            b0 = hn::MulAdd(w1, r0, b0);
+            b1 = hn::MulAdd(w1, r1, b1);
+            c0 = hn::MulAdd(w2, r0, c0);
+            c1 = hn::MulAdd(w2, r1, c1);
+            e0 = hn::MulAdd(w3, r0, e0);
+            e1 = hn::MulAdd(w3, r1, e1);
+          }
+          hn::StoreU(a0, df, o);
+          hn::StoreU(a1, df, o + lanes);
+          hn::StoreU(b0, df, o + dim);
+          hn::StoreU(b1, df, o + dim + lanes);
+          hn::StoreU(c0, df, o + 2 * dim);
+          hn::StoreU(c1, df, o + 2 * dim + lanes);
+          hn::StoreU(e0, df, o + 3 * dim);
+          hn::StoreU(e1, df, o + 3 * dim + lanes);
         }
-        float* o = out + static_cast<int64_t>(h) * dim + d;
-        hn::StoreU(a0, df, o);
-        hn::StoreU(a1, df, o + lanes);
-        hn::StoreU(b0, df, o + dim);
-        hn::StoreU(b1, df, o + dim + lanes);
-        hn::StoreU(c0, df, o + 2 * dim);
-        hn::StoreU(c1, df, o + 2 * dim + lanes);
-        hn::StoreU(e0, df, o + 3 * dim);
-        hn::StoreU(e1, df, o + 3 * dim + lanes);
       }
     }
     // Whatever the blocks did not cover: every head's [paired, d1), and all of [d0, paired) for

@@ -47,11 +47,12 @@ float ReferenceScore(const float* q, const float* w, const float* key, int heads
   return num::RoundBf16(total);
 }
 
-TEST_CASE("IndexerScores matches its contract on every target") {
+// heads: 5 fill part of a vector of heads on every target; 64 (V4-Flash's) several.
+void CheckContract(const int kHeads) {
   ThreadPool pool(3);
   const auto stream = Registry::Get().Cpu().CreateStream(pool);
   auto memory = Registry::Get().Cpu().CreateKvMemory({});
-  constexpr int kDim = 128, kHeads = 5;
+  constexpr int kDim = 128;
   const KvPoolId id = memory->AddPool({"index_keys", {KvRowFormat::kMxfp4, kDim, 0}, 64});
   std::mt19937 rng(11);
   constexpr int64_t kKeys = 300;  // five pages, the last partly filled
@@ -101,7 +102,19 @@ TEST_CASE("IndexerScores matches its contract on every target") {
                                         std::vector<int64_t>{1}, alone.data(), 310),
                   Error);
   memory->Release(latents, latent_page[0]);
+  // Queries off the FP4 grid are refused (the exact integer sums need it).
+  std::vector<float> off_grid(q.begin(), q.begin() + kHeads * kDim);
+  off_grid[3] = off_grid[3] == 0 ? 1e-3f : off_grid[3] * 1.01f;
+  CHECK_THROWS_AS(stream->IndexerScores(off_grid.data(), w.data(), 1, kHeads, table, std::vector<int64_t>{3}, alone.data(), 310),
+                  Error);
   for (KvPageId p : pages) memory->Release(id, p);
+}
+
+TEST_CASE("IndexerScores matches its contract on every target") {
+  for (int heads : {5, 64}) {
+    CAPTURE(heads);
+    CheckContract(heads);
+  }
 }
 
 }  // namespace
