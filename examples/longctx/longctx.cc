@@ -4,8 +4,10 @@
 // cache's bytes per token (measured from the pools, and the spec's figure for the config),
 // resident memory, bytes on disk, prefill speed and decode time per token at 4K and at N. With
 // --kv-dir and --ram-mib, pages past M MiB (and all ratio-4 latents) go to the disk tier in
-// DIR/tier.
-//   deepseek-longctx --model DIR --tokens N [--budget-mib M] [--kv-dir DIR [--ram-mib M]]
+// DIR/tier. With --reuse it measures prefix reuse instead: the time to first token of a
+// request of N + 64 tokens run cold, against that of a second request sharing its first N
+// tokens, resumed from the prefix cache.
+//   deepseek-longctx --model DIR --tokens N [--budget-mib M] [--kv-dir DIR [--ram-mib M]] [--reuse]
 //                    [--fill prefill|synthetic] [--decode K] [--threads T] [--no-prefill] [--json]
 //                    [--sweep [--sweep-out PREFIX]]
 #include <algorithm>
@@ -14,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -39,6 +42,7 @@ struct Options {
   int threads = 0;
   bool json = false;
   bool sweep = false;
+  bool reuse = false;            // --reuse: the prefix-reuse measurement alone
   bool prefill_at_depth = true;  // --no-prefill: decode only (a synthetic fill then skips the 512-token chunk)
   std::string sweep_out = "out/longctx-sweep";
 };
@@ -47,7 +51,7 @@ int Usage() {
   std::fprintf(stderr,
                "usage: deepseek-longctx --model DIR --tokens N [--budget-mib M] [--kv-dir DIR [--ram-mib M]]\n"
                "                        [--fill prefill|synthetic] [--decode K] [--threads T] [--no-prefill] [--json]\n"
-               "                        [--sweep [--sweep-out PREFIX]]\n");
+               "                        [--sweep [--sweep-out PREFIX]] [--reuse]\n");
   return 2;
 }
 
@@ -57,6 +61,7 @@ bool Parse(int argc, char** argv, Options& o) {
     if (flag == "--json") { o.json = true; continue; }
     if (flag == "--sweep") { o.sweep = true; continue; }
     if (flag == "--no-prefill") { o.prefill_at_depth = false; continue; }
+    if (flag == "--reuse") { o.reuse = true; continue; }
     if (i + 1 >= argc) return false;
     const std::string v = argv[++i];
     try {
@@ -109,16 +114,9 @@ std::vector<int32_t> RandomTokens(const deepseek::ModelConfig& c, int64_t n, uin
   return t;
 }
 
-// Brings `s` to `depth` tokens: synthetic entries, or the model over random tokens in chunks of
-// 512 with a progress line per tenth.
-void FillTo(deepseek::Session& s, int64_t depth, const Options& o, const deepseek::ModelConfig& c) {
-  const int64_t need = depth - s.position();
-  if (need <= 0) return;
-  if (o.synthetic) {
-    Check(s.AppendSynthetic(need, static_cast<uint64_t>(depth)));
-    return;
-  }
-  const std::vector<int32_t> tokens = RandomTokens(c, need, static_cast<uint64_t>(s.position()) + 7);
+// Prefills `tokens` in chunks of 512 with a progress line per tenth.
+void PrefillChunked(deepseek::Session& s, std::span<const int32_t> tokens) {
+  const int64_t need = static_cast<int64_t>(tokens.size());
   const auto start = Clock::now();
   constexpr int64_t kChunk = 512;
   int reported = -1;
@@ -132,6 +130,58 @@ void FillTo(deepseek::Session& s, int64_t depth, const Options& o, const deepsee
                    static_cast<long long>(s.position()), Since(start), static_cast<double>(done + n) / Since(start));
     }
   }
+}
+
+// Brings `s` to `depth` tokens: synthetic entries, or the model over random tokens.
+void FillTo(deepseek::Session& s, int64_t depth, const Options& o, const deepseek::ModelConfig& c) {
+  const int64_t need = depth - s.position();
+  if (need <= 0) return;
+  if (o.synthetic) {
+    Check(s.AppendSynthetic(need, static_cast<uint64_t>(depth)));
+    return;
+  }
+  PrefillChunked(s, RandomTokens(c, need, static_cast<uint64_t>(s.position()) + 7));
+}
+
+// Prefix reuse as a server meets it. Request A (a shared prefix of `prefix` tokens, then 64 of
+// its own) runs cold and leaves its prefix in the cache, as a Generator does at the end of a
+// system prompt; request B (the same prefix, 64 others) starts in a new session from the
+// longest cached prefix. Time to first token: until the logits of the prompt's last token are
+// ready (creating B's session and finding the prefix included).
+struct ReuseResult {
+  double cold_ms = 0, reused_ms = 0;
+};
+
+ReuseResult MeasurePrefixReuse(const std::shared_ptr<const deepseek::Model>& model, const deepseek::SessionOptions& options,
+                               deepseek::KvCache& cache, int64_t prefix) {
+  const deepseek::ModelConfig& c = model->config();
+  std::vector<int32_t> prompt_a = RandomTokens(c, prefix, 7), prompt_b = prompt_a;
+  for (uint64_t seed : {1u, 2u}) {
+    std::mt19937_64 rng(seed);
+    std::vector<int32_t>& prompt = seed == 1 ? prompt_a : prompt_b;
+    for (int i = 0; i < 64; ++i) prompt.push_back(static_cast<int32_t>(3 + rng() % static_cast<uint64_t>(c.vocab_size - 3)));
+  }
+  ReuseResult r;
+  {
+    const auto start = Clock::now();
+    auto a = deepseek::Session::Create(model, options);
+    if (!a.ok()) Die(a.status());
+    PrefillChunked(*a.value(), std::span(prompt_a).first(static_cast<size_t>(prefix)));
+    auto snapshot = a.value()->Snapshot();
+    if (!snapshot.ok()) Die(snapshot.status());
+    Check(cache.AddPrefix(snapshot.value()));
+    Check(a.value()->Prefill(std::span(prompt_a).subspan(static_cast<size_t>(prefix))));
+    r.cold_ms = 1000 * Since(start);
+  }
+  const auto start = Clock::now();
+  auto b = deepseek::Session::Create(model, options);
+  if (!b.ok()) Die(b.status());
+  const std::optional<deepseek::SessionSnapshot> found = cache.FindPrefix(prompt_b, static_cast<int64_t>(prompt_b.size()) - 1);
+  if (!found || found->position() != prefix) Die(deepseek::Status(deepseek::StatusCode::kInternal, "the shared prefix was not found in the cache"));
+  Check(b.value()->Restore(*found));
+  Check(b.value()->Prefill(std::span(prompt_b).subspan(static_cast<size_t>(prefix))));
+  r.reused_ms = 1000 * Since(start);
+  return r;
 }
 
 struct DecodeResult {
@@ -187,6 +237,7 @@ int main(int argc, char** argv) {
 
   deepseek::KvCacheOptions cache_options;
   cache_options.budget_bytes = o.budget_mib << 20;
+  cache_options.max_prefixes = o.reuse ? 1 : 0;
   if (o.ram_mib >= 0) {
     cache_options.tier_dir = o.kv_dir + "/tier";
     cache_options.ram_bytes = static_cast<uint64_t>(o.ram_mib) << 20;
@@ -215,6 +266,19 @@ int main(int argc, char** argv) {
   std::fprintf(g_out, "%s: %d layers; KV for %lld tokens: %.1f MiB (%.1f bytes/token packed)%s\n", o.model.c_str(),
                c.n_layers, static_cast<long long>(o.tokens), static_cast<double>(model->KvBytesForTokens(o.tokens)) / (1 << 20),
                model->KvBytesPerToken(), o.synthetic ? "; synthetic fill" : "");
+  if (o.reuse) {
+    const ReuseResult r = MeasurePrefixReuse(model, session_options, *cache.value(), o.tokens);
+    const double ratio = r.reused_ms / r.cold_ms;
+    std::fprintf(g_out,
+                 "\n| shared prefix | %lld tokens (+ 64 per request) |\n| time to first token, cold | %.1f ms |\n"
+                 "| time to first token, prefix reused | %.1f ms |\n| reused / cold | %.4f |\n",
+                 static_cast<long long>(o.tokens), r.cold_ms, r.reused_ms, ratio);
+    if (o.json) {
+      std::printf("{\"prefix_tokens\": %lld, \"ttft_cold_ms\": %.6g, \"ttft_reused_ms\": %.6g, \"reuse_ratio\": %.6g}\n",
+                  static_cast<long long>(o.tokens), r.cold_ms, r.reused_ms, ratio);
+    }
+    return 0;
+  }
 
   // Decode at 4K (or at N when N is smaller), then at N.
   std::vector<double> depths, decode_ms, rss;

@@ -1,6 +1,6 @@
 // deepseek-longctx end to end on the tiny checkpoint: both fills, the JSON figures (the measured
 // KV bytes per token against the model's packed figure), the saved session on disk, the sweep's
-// CSV and SVG, the disk tier, and a budget too small for the request.
+// CSV and SVG, the disk tier, prefix reuse, and a budget too small for the request.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -77,6 +77,16 @@ TEST_CASE("deepseek-longctx: with --ram-mib 0 every page is in the disk tier") {
   CHECK(j["disk_mib"].get<double>() > 2 * 20000 * 635.0 / (1 << 20));  // the tier and the saved session
   CHECK(std::filesystem::is_empty(dir + "/tier"));                     // its files are unlinked
   CHECK(RunTool(DS_LONGCTX_BIN, "--model " + Model() + " --tokens 10 --ram-mib 5").exit_code == 2);  // needs --kv-dir
+}
+
+TEST_CASE("deepseek-longctx: --reuse times a request resumed from a cached prefix against one run cold") {
+  const nlohmann::json j = RunJson("--tokens 3000 --reuse");
+  CHECK(j["prefix_tokens"] == 3000);
+  CHECK(j["ttft_cold_ms"].get<double>() > 0);
+  CHECK(j["ttft_reused_ms"].get<double>() > 0);
+  // 64 new tokens against 3,064: well under the cold time whatever the machine's load.
+  CHECK(j["reuse_ratio"].get<double>() < 0.5);
+  CHECK(j["reuse_ratio"].get<double>() == doctest::Approx(j["ttft_reused_ms"].get<double>() / j["ttft_cold_ms"].get<double>()).epsilon(1e-4));
 }
 
 TEST_CASE("deepseek-longctx: a budget too small for the request is a clear error") {
