@@ -10,9 +10,11 @@
 namespace deepseek::backend::cpu {
 namespace {
 
-// Rows unpacked per resolution round at most (plus one query's rows): bounds the scratch of a
-// long prefill chunk deep into a context (~32 MiB at dim 512).
-constexpr size_t kRoundRows = 8192;
+// Rows a round's later queries may add to its first query's rows: bounds the scratch of a long
+// prefill chunk deep into a context (~16 MiB at dim 512 beyond one query's rows), while queries
+// that read the same rows (every query of a chunk reads all of an HCA layer's entries) share
+// one unpacking.
+constexpr size_t kRoundRows = 8192;  // rows of 2 KiB at dim 512
 // Rows packed or unpacked per task when a call is split over the pool.
 constexpr int64_t kRowsPerTask = 16;
 
@@ -74,7 +76,8 @@ void AttendIndexed(const float* q, int64_t n, int heads, int dim, const Attentio
     }
     scratch.listed.clear();
     int64_t q1 = q0;
-    while (q1 < n && (q1 == q0 || scratch.listed.size() < kRoundRows)) {
+    size_t first_rows = 0;
+    while (q1 < n && (q1 == q0 || scratch.listed.size() < first_rows + kRoundRows)) {
       for (int64_t j = offsets[static_cast<size_t>(q1)]; j < offsets[static_cast<size_t>(q1) + 1]; ++j) {
         const int32_t idx = indices[static_cast<size_t>(j)];
         if (idx < kv.fresh_rows || scratch.mark[static_cast<size_t>(idx)] == scratch.round) continue;
@@ -82,6 +85,7 @@ void AttendIndexed(const float* q, int64_t n, int heads, int dim, const Attentio
         scratch.slot[static_cast<size_t>(idx)] = static_cast<int32_t>(scratch.listed.size());
         scratch.listed.push_back(idx);
       }
+      if (q1 == q0) first_rows = scratch.listed.size();
       ++q1;
     }
     scratch.rows.resize(scratch.listed.size() * static_cast<size_t>(dim));

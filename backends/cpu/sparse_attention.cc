@@ -100,46 +100,54 @@ HWY_INLINE void Scale(float factor, float* HWY_RESTRICT v, int64_t d0, int64_t d
 }
 
 
-// One query over many rows (an HCA layer deep into a context reads every compressed entry):
-// the rows are streamed once per pass for all heads — scores split over rows, then P·V split
-// over dims — instead of once per head. Each score is the same Dot, and each output element
-// sums its rows in the same order with the same fused multiply-adds, as in the per-head path,
-// so the results are identical.
-void AttendManyRows(const float* q, int heads, int dim, const std::vector<const float*>& kv, const float* sink,
-                    float scale, float* out, ThreadPool& pool) {
-  const DF df;
-  const int64_t rows = static_cast<int64_t>(kv.size()), lanes = static_cast<int64_t>(hn::Lanes(df));
-  std::vector<float> p(static_cast<size_t>(heads * rows)), denominator(static_cast<size_t>(heads));
-  pool.ParallelFor(rows, [&](int64_t begin, int64_t end, int) {
+// One query's attention over its rows kv, in three passes that each take a range, so that one
+// thread can run a query alone or several threads share one: scores (p [heads][rows]), then
+// per head the probabilities and their denominator, then P·V. The rows are streamed once per
+// pass for all heads rather than once per head; each score is the same Dot, and each output
+// element sums its rows in the same order with the same fused multiply-adds as the per-head
+// path (AttendHead), so the results are identical.
+struct RowsAttention {
+  const float* q;
+  int heads, dim;
+  const std::vector<const float*>& kv;
+  float scale;
+  float* p;            // [heads][rows]
+  float* denominator;  // [heads]
+  int64_t rows() const { return static_cast<int64_t>(kv.size()); }
+
+  void Scores(int64_t j0, int64_t j1) const {
     float dots[4];
-    for (int64_t j = begin; j < end; ++j) {
+    for (int64_t j = j0; j < j1; ++j) {
       const float* row = kv[static_cast<size_t>(j)];
       int h = 0;
       for (; h + 4 <= heads; h += 4) {
         Dot4(q + h * dim, row, dim, dots);
-        for (int k = 0; k < 4; ++k) p[static_cast<size_t>((h + k) * rows + j)] = scale * dots[k];
+        for (int k = 0; k < 4; ++k) p[(h + k) * rows() + j] = scale * dots[k];
       }
-      for (; h < heads; ++h) p[static_cast<size_t>(h * rows + j)] = scale * Dot(q + h * dim, row, dim);
+      for (; h < heads; ++h) p[h * rows() + j] = scale * Dot(q + h * dim, row, dim);
     }
-  });
-  pool.ParallelFor(heads, [&](int64_t begin, int64_t end, int) {
-    for (int64_t h = begin; h < end; ++h) {
-      float* ph = p.data() + h * rows;
-      const float max = *std::max_element(ph, ph + rows);
+  }
+
+  // As the reference kernel: unnormalised probabilities enter P·V as bf16, while the
+  // denominator sums them in fp32 (with the sink; the maximum is over the scores only).
+  void Probabilities(const float* sink, int64_t h0, int64_t h1) const {
+    for (int64_t h = h0; h < h1; ++h) {
+      float* ph = p + h * rows();
+      const float max = *std::max_element(ph, ph + rows());
       float sum = std::exp(sink[h] - max);
-      for (int64_t j = 0; j < rows; ++j) {
+      for (int64_t j = 0; j < rows(); ++j) {
         const float e = std::exp(ph[j] - max);
         sum += e;
         ph[j] = deepseek::num::RoundBf16(e);
       }
-      denominator[static_cast<size_t>(h)] = sum;
+      denominator[h] = sum;
     }
-  });
-  // Dims in whole vectors per thread, so each element takes the operation it takes in a whole row.
-  const int64_t vectors = dim / lanes;
-  pool.ParallelFor(vectors + 1, [&](int64_t begin, int64_t end, int) {
-    const int64_t d0 = begin * lanes, d1 = std::min<int64_t>(end * lanes, dim);
-    if (d0 >= d1) return;
+  }
+
+  // out [heads, dim] for dims [d0, d1), d0 a multiple of the vector length.
+  void Weighted(int64_t d0, int64_t d1, float* out) const {
+    const DF df;
+    const int64_t lanes = static_cast<int64_t>(hn::Lanes(df)), n = rows();
     // Register blocks of 4 heads × 2 vectors of dims accumulate over the rows: the same fused
     // multiply-adds in the same row order as AddScaled, without loading and storing the
     // outputs at every row. Rows go in chunks, and within a chunk every block of heads runs
@@ -152,11 +160,11 @@ void AttendManyRows(const float* q, int heads, int dim, const std::vector<const 
     const int64_t whole = std::min(d1, dim - dim % lanes);
     const int64_t paired = d0 + (whole > d0 ? (whole - d0) / (2 * lanes) * (2 * lanes) : 0);
     const int blocked_heads = heads - heads % 4;
-    for (int64_t j0 = 0; j0 < rows; j0 += kRowChunk) {
-      const int64_t j1 = std::min(rows, j0 + kRowChunk);
+    for (int64_t j0 = 0; j0 < n; j0 += kRowChunk) {
+      const int64_t j1 = std::min(n, j0 + kRowChunk);
       for (int64_t d = d0; d < paired; d += 2 * lanes) {
         for (int h = 0; h < blocked_heads; h += 4) {
-          const float* p0 = p.data() + static_cast<size_t>(h) * rows;
+          const float* p0 = p + static_cast<int64_t>(h) * n;
           float* o = out + static_cast<int64_t>(h) * dim + d;
           const auto start = [&](const float* at) HWY_ATTR { return j0 == 0 ? hn::Zero(df) : hn::LoadU(df, at); };
           VF a0 = start(o), a1 = start(o + lanes), b0 = start(o + dim), b1 = start(o + dim + lanes);
@@ -164,8 +172,8 @@ void AttendManyRows(const float* q, int heads, int dim, const std::vector<const 
           for (int64_t j = j0; j < j1; ++j) {
             const float* row = kv[static_cast<size_t>(j)] + d;
             const VF r0 = hn::LoadU(df, row), r1 = hn::LoadU(df, row + lanes);
-            const VF w0 = hn::Set(df, p0[j]), w1 = hn::Set(df, p0[rows + j]);
-            const VF w2 = hn::Set(df, p0[2 * rows + j]), w3 = hn::Set(df, p0[3 * rows + j]);
+            const VF w0 = hn::Set(df, p0[j]), w1 = hn::Set(df, p0[n + j]);
+            const VF w2 = hn::Set(df, p0[2 * n + j]), w3 = hn::Set(df, p0[3 * n + j]);
             a0 = hn::MulAdd(w0, r0, a0);
             a1 = hn::MulAdd(w0, r1, a1);
             b0 = hn::MulAdd(w1, r0, b0);
@@ -192,58 +200,76 @@ void AttendManyRows(const float* q, int heads, int dim, const std::vector<const 
       const int64_t from = h < blocked_heads ? paired : d0;
       if (from >= d1) continue;
       std::fill(out + h * dim + from, out + h * dim + d1, 0.0f);
-      for (int64_t j = 0; j < rows; ++j) {
-        AddScaled(p[static_cast<size_t>(h * rows + j)], kv[static_cast<size_t>(j)], out + h * dim, from, d1, dim);
-      }
+      for (int64_t j = 0; j < n; ++j) AddScaled(p[h * n + j], kv[static_cast<size_t>(j)], out + h * dim, from, d1, dim);
     }
-    for (int h = 0; h < heads; ++h) {
-      const float inv = 1.0f / denominator[static_cast<size_t>(h)];
-      Scale(inv, out + h * dim, d0, d1, dim);
-    }
-  });
+    for (int h = 0; h < heads; ++h) Scale(1.0f / denominator[h], out + h * dim, d0, d1, dim);
+  }
+};
+
+// One head of one query over its rows, row by row (few rows, where a pass per head is cheap).
+void AttendHead(const float* qv, const std::vector<const float*>& kv, int dim, float head_sink, float scale, float* o,
+                std::vector<float>& scores) {
+  std::fill(o, o + dim, 0.0f);
+  if (kv.empty()) return;
+  scores.resize(kv.size());
+  float max = -INFINITY;  // over the scores only, as the reference (the sink is not a key)
+  for (size_t j = 0; j < kv.size(); ++j) {
+    scores[j] = scale * Dot(qv, kv[j], dim);
+    max = std::max(max, scores[j]);
+  }
+  // As the reference kernel: unnormalised probabilities enter P·V as bf16, while the
+  // denominator sums them in fp32.
+  float denominator = std::exp(head_sink - max);
+  for (size_t j = 0; j < kv.size(); ++j) {
+    const float p = std::exp(scores[j] - max);
+    denominator += p;
+    AddScaled(deepseek::num::RoundBf16(p), kv[j], o, 0, dim, dim);
+  }
+  Scale(1.0f / denominator, o, 0, dim, dim);
 }
 
 void SparseAttentionImpl(const float* q, int64_t n, int heads, int dim,
                          std::span<const std::vector<const float*>> rows, const float* sink, float scale,
                          float* out, ThreadPool& pool) {
-  // Queries over many rows go one by one with the rows streamed once per pass.
-  constexpr size_t kManyRows = 2048;
-  if (std::any_of(rows.begin(), rows.end(), [&](const auto& r) { return r.size() >= kManyRows; })) {
-    for (int64_t i = 0; i < n; ++i) {
-      const auto& kv = rows[static_cast<size_t>(i)];
-      if (kv.size() >= kManyRows) {
-        AttendManyRows(q + i * heads * dim, heads, dim, kv, sink, scale, out + i * heads * dim, pool);
-      } else {
-        SparseAttentionImpl(q + i * heads * dim, 1, heads, dim, rows.subspan(static_cast<size_t>(i), 1), sink, scale,
-                            out + i * heads * dim, pool);
-      }
-    }
+  const int64_t stride = int64_t{heads} * dim;
+  // From this many rows a query's heads share each pass over its rows; below, a query goes
+  // head by head.
+  constexpr size_t kSharedRows = 16;
+  if (n == 1 && rows[0].size() >= kSharedRows) {  // one query (decode): its passes split over the threads
+    const DF df;
+    const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+    std::vector<float> p(static_cast<size_t>(heads) * rows[0].size()), denominator(static_cast<size_t>(heads));
+    const RowsAttention a{q, heads, dim, rows[0], scale, p.data(), denominator.data()};
+    pool.ParallelFor(a.rows(), [&](int64_t begin, int64_t end, int) { a.Scores(begin, end); });
+    pool.ParallelFor(heads, [&](int64_t begin, int64_t end, int) { a.Probabilities(sink, begin, end); });
+    // Dims in whole vectors per thread, so each element takes the operation it takes in a whole row.
+    pool.ParallelFor(dim / lanes + 1, [&](int64_t begin, int64_t end, int) {
+      const int64_t d0 = begin * lanes, d1 = std::min<int64_t>(end * lanes, dim);
+      if (d0 < d1) a.Weighted(d0, d1, out);
+    });
     return;
   }
-  pool.ParallelFor(n * heads, [&](int64_t begin, int64_t end, int) {
-    std::vector<float> scores;
-    for (int64_t pair = begin; pair < end; ++pair) {
-      const std::vector<const float*>& kv = rows[static_cast<size_t>(pair / heads)];
-      const float* qv = q + pair * dim;
-      float* o = out + pair * dim;
-      std::fill(o, o + dim, 0.0f);
-      if (kv.empty()) continue;
-      const float head_sink = sink[pair % heads];
-      scores.resize(kv.size());
-      float max = -INFINITY;  // over the scores only, as the reference (the sink is not a key)
-      for (size_t j = 0; j < kv.size(); ++j) {
-        scores[j] = scale * Dot(qv, kv[j], dim);
-        max = std::max(max, scores[j]);
+  if (n == 1) {  // few rows: the heads split over the threads
+    pool.ParallelFor(heads, [&](int64_t begin, int64_t end, int) {
+      std::vector<float> scores;
+      for (int64_t h = begin; h < end; ++h) AttendHead(q + h * dim, rows[0], dim, sink[h], scale, out + h * dim, scores);
+    });
+    return;
+  }
+  // Many queries (prefill): the queries split over the threads, each query by one thread.
+  pool.ParallelFor(n, [&](int64_t begin, int64_t end, int) {
+    std::vector<float> p, denominator(static_cast<size_t>(heads));
+    for (int64_t i = begin; i < end; ++i) {
+      const std::vector<const float*>& kv = rows[static_cast<size_t>(i)];
+      if (kv.size() < kSharedRows) {
+        for (int h = 0; h < heads; ++h) AttendHead(q + i * stride + h * dim, kv, dim, sink[h], scale, out + i * stride + h * dim, p);
+        continue;
       }
-      // As the reference kernel: unnormalised probabilities enter P·V as bf16, while the
-      // denominator sums them in fp32.
-      float denominator = std::exp(head_sink - max);
-      for (size_t j = 0; j < kv.size(); ++j) {
-        const float p = std::exp(scores[j] - max);
-        denominator += p;
-        AddScaled(deepseek::num::RoundBf16(p), kv[j], o, 0, dim, dim);
-      }
-      Scale(1.0f / denominator, o, 0, dim, dim);
+      p.resize(static_cast<size_t>(heads) * kv.size());
+      const RowsAttention a{q + i * stride, heads, dim, kv, scale, p.data(), denominator.data()};
+      a.Scores(0, a.rows());
+      a.Probabilities(sink, 0, heads);
+      a.Weighted(0, dim, out + i * stride);
     }
   });
 }
