@@ -31,7 +31,7 @@ cmake --build build-tsan -j"$jobs" --target runtime_test backend_cpu_test core_t
 export TSAN_OPTIONS=halt_on_error=1
 build-tsan/tests/runtime_test -tc="kv cache*,prefix cache*,runtime: sessions sharing*,generation: cancelled*,chat: generators sharing*"
 build-tsan/tests/backend_cpu_test -tc="*many threads*,*reference counted*,SparseAttention matches*,IndexerScores*"
-build-tsan/tests/core_test -tc="ThreadPool*"
+build-tsan/tests/core_test -tc="ThreadPool*,a thread slowed*,a pool whose threads*"
 unset TSAN_OPTIONS
 
 echo "== fuzzing the parsers of untrusted input (bounded): safetensors headers, tokenizer input, model output (DSML), saved sequences"

@@ -1,10 +1,19 @@
 // Fork-join thread pool: workers spin briefly (or for as long as the pool is Busy), then park on
-// a condition variable between jobs.
-// One job runs at a time; the calling thread takes range 0 so a one-thread pool has no threads.
+// a condition variable between jobs. A job's range is cut into a few chunks per thread that the
+// threads take in turn from a shared counter, so that a thread slowed down takes fewer of them.
+// One job runs at a time; the calling thread takes part, so a one-thread pool has no threads.
+//
+// On a loaded machine (another process on one of our cores) a worker is sometimes descheduled
+// in the middle of a chunk, and the caller then waits for it for a whole time slice, job after
+// job: two threads end up slower than one. The caller measures how long it waits for the
+// others after its own chunks; when that is a large part of the jobs' time, it runs the jobs
+// alone for a while (the workers park, leaving their cores to whoever needs them), then tries
+// the threads again.
 #include "core/thread_pool.h"
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -37,6 +46,15 @@ struct ThreadPool::Impl {
   // ParallelFor calls of one decode step, short enough not to burn a core while idle.
   static constexpr int kSpinIterations = 4000;
   static constexpr int kYieldEvery = 1024;
+  // Chunks per thread: enough that a thread running slower leaves little of the job to wait
+  // for, few enough that the calls' setup stays small next to their work.
+  static constexpr int64_t kChunksPerThread = 4;
+  // Solo mode: judged over windows of this much job time; entered when the caller waited for
+  // other threads for more than this share of a window; kept for this long.
+  static constexpr auto kJudgeWindow = std::chrono::milliseconds(20);
+  static constexpr double kMaxWaitShare = 0.3;
+  static constexpr auto kSoloTime = std::chrono::milliseconds(500);
+  using Clock = std::chrono::steady_clock;
 
   explicit Impl(int threads) : num_threads_(threads) {
     workers_.reserve(static_cast<size_t>(threads - 1));
@@ -60,18 +78,23 @@ struct ThreadPool::Impl {
     for (auto& w : workers_) w.join();
   }
 
-  // Range t of a static split of [0, n) into num_threads nearly equal contiguous pieces.
-  void RunRange(int t) {
-    const int64_t q = job_n_ / num_threads_, rem = job_n_ % num_threads_;
-    const int64_t begin = q * t + std::min<int64_t>(t, rem);
-    const int64_t end = begin + q + (t < rem ? 1 : 0);
+  // Takes chunks of the current job (nearly equal contiguous pieces of [0, n)) until none is
+  // left, running each as thread t. After an exception the remaining chunks are skipped.
+  void RunChunks(int t) {
     const void* outer = tls_running_pool;
     tls_running_pool = this;
-    try {
-      (*job_fn_)(begin, end, t);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!error_) error_ = std::current_exception();
+    for (int64_t c = next_chunk_.fetch_add(1, std::memory_order_relaxed); c < job_chunks_;
+         c = next_chunk_.fetch_add(1, std::memory_order_relaxed)) {
+      const int64_t q = job_n_ / job_chunks_, rem = job_n_ % job_chunks_;
+      const int64_t begin = q * c + std::min<int64_t>(c, rem);
+      const int64_t end = begin + q + (c < rem ? 1 : 0);
+      try {
+        (*job_fn_)(begin, end, t);
+      } catch (...) {
+        next_chunk_.store(job_chunks_, std::memory_order_relaxed);
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!error_) error_ = std::current_exception();
+      }
     }
     tls_running_pool = outer;
   }
@@ -81,7 +104,7 @@ struct ThreadPool::Impl {
   // machine), otherwise only for the short spin.
   bool KeepSpinning(int i) const {
     if (i < kSpinIterations) return true;
-    if (busy_.load(std::memory_order_relaxed) == 0) return false;
+    if (busy_.load(std::memory_order_relaxed) == 0 || solo_.load(std::memory_order_relaxed)) return false;
     if (i % kYieldEvery == 0) std::this_thread::yield();
     return true;
   }
@@ -101,7 +124,7 @@ struct ThreadPool::Impl {
       }
       seen = g;
       if (stop_) return;
-      RunRange(t);
+      RunChunks(t);
       if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::lock_guard<std::mutex> lock(mu_);
         done_cv_.notify_one();
@@ -114,6 +137,23 @@ struct ThreadPool::Impl {
     job_fn_ = &fn;
     job_n_ = n;
     error_ = nullptr;
+    const Clock::time_point start = Clock::now();
+    if (solo_.load(std::memory_order_relaxed) && start < solo_until_) {
+      job_chunks_ = 1;
+      next_chunk_.store(0, std::memory_order_relaxed);
+      RunChunks(0);
+    } else {
+      solo_.store(false, std::memory_order_relaxed);
+      RunTogether(n);
+      Judge(start);
+    }
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  }
+
+  // Runs the job on every thread; records how long the caller waited for the others.
+  void RunTogether(int64_t n) {
+    job_chunks_ = std::min<int64_t>(n, num_threads_ * kChunksPerThread);
+    next_chunk_.store(0, std::memory_order_relaxed);  // published by the generation bump below
     pending_.store(num_threads_ - 1, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -121,14 +161,26 @@ struct ThreadPool::Impl {
     }
     wake_cv_.notify_all();
 
-    RunRange(0);
-
+    RunChunks(0);
+    const Clock::time_point own_done = Clock::now();
     for (int i = 0; pending_.load(std::memory_order_acquire) != 0 && KeepSpinning(i); ++i) {
       Pause();
     }
     std::unique_lock<std::mutex> lock(mu_);
     done_cv_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
-    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+    waited_ += Clock::now() - own_done;
+  }
+
+  // At the end of each window of job time: solo mode if the caller waited too much of it.
+  void Judge(Clock::time_point start) {
+    const Clock::time_point now = Clock::now();
+    window_ += now - start;
+    if (window_ < kJudgeWindow) return;
+    if (num_threads_ > 1 && waited_ > kMaxWaitShare * window_) {
+      solo_until_ = now + kSoloTime;
+      solo_.store(true, std::memory_order_relaxed);
+    }
+    window_ = waited_ = Clock::duration::zero();
   }
 
   static void Pause() {
@@ -150,6 +202,12 @@ struct ThreadPool::Impl {
   bool stop_ = false;
   const Fn* job_fn_ = nullptr;
   int64_t job_n_ = 0;
+  int64_t job_chunks_ = 0;
+  std::atomic<int64_t> next_chunk_{0};
+  // Solo mode (see the top of the file); the clocks are the caller's, under call_mu_.
+  std::atomic<bool> solo_{false};
+  Clock::time_point solo_until_;
+  Clock::duration window_{0}, waited_{0};
   std::exception_ptr error_;  // first exception of the current job; guarded by mu_
 };
 

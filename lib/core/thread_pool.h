@@ -1,4 +1,4 @@
-// Fork-join thread pool with static partitioning (Highway 1.0.3 ships none).
+// Fork-join thread pool whose threads take chunks of a job in turn (Highway 1.0.3 ships none).
 // Owned by whoever runs work (a session or a benchmark), never a hidden global.
 #pragma once
 
@@ -32,9 +32,12 @@ class ThreadPool {
     ThreadPool& pool_;
   };
 
-  // Splits [0, n) into num_threads() contiguous ranges of (nearly) equal size and runs
-  // fn(begin, end, thread_index) on each, returning when all are done. Ranges may be empty.
-  // Exceptions thrown by fn are rethrown on the calling thread (the first one wins).
+  // Splits [0, n) into contiguous chunks of (nearly) equal size, a few per thread, and runs
+  // fn(begin, end, thread_index) on each, returning when all are done: a thread may run several
+  // chunks, one after the other, and which thread runs which chunk depends on timing (so fn's
+  // results must not depend on the split; thread_index, in [0, num_threads()), is for per-thread
+  // scratch). Exceptions thrown by fn are rethrown on the calling thread (the first one wins;
+  // chunks not yet started are then skipped).
   void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn);
 
  private:

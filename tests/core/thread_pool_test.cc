@@ -1,11 +1,14 @@
-// ThreadPool: every index is visited exactly once, ranges are contiguous and balanced,
-// jobs can follow each other indefinitely, and task exceptions reach the caller.
+// ThreadPool: every index is visited exactly once, in a few balanced contiguous chunks per
+// thread, a slowed thread takes fewer chunks, jobs can follow each other indefinitely, and task
+// exceptions reach the caller.
 #include "core/thread_pool.h"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <thread>
 #include <stdexcept>
 #include <vector>
@@ -15,36 +18,38 @@
 namespace deepseek {
 namespace {
 
-// Runs one job over [0, n) and checks coverage and the shape of the partition.
+// Runs one job over [0, n) and checks coverage and the shape of the partition: min(n, 4 ·
+// threads) contiguous chunks of nearly equal size (one, when the pool runs jobs alone).
 void CheckCoverage(ThreadPool& pool, int64_t n) {
   CAPTURE(n);
   const int threads = pool.num_threads();
   std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
-  std::vector<int64_t> begins(threads, -1), ends(threads, -1);
-  std::vector<int> calls(threads, 0);
+  std::mutex mu;
+  std::vector<std::pair<int64_t, int64_t>> ranges;
   std::atomic<bool> bad_index{false};
   pool.ParallelFor(n, [&](int64_t begin, int64_t end, int t) {
     if (t < 0 || t >= threads) {
       bad_index = true;
       return;
     }
-    begins[t] = begin;
-    ends[t] = end;
-    ++calls[t];
+    {
+      const std::lock_guard<std::mutex> lock(mu);
+      ranges.emplace_back(begin, end);
+    }
     for (int64_t i = begin; i < end; ++i) hits[static_cast<size_t>(i)].fetch_add(1);
   });
   REQUIRE_FALSE(bad_index.load());
   for (int64_t i = 0; i < n; ++i) REQUIRE(hits[static_cast<size_t>(i)].load() == 1);
   if (n == 0) return;
+  const int64_t chunks = static_cast<int64_t>(ranges.size());
+  REQUIRE((chunks == std::min<int64_t>(n, 4 * threads) || chunks == 1));
+  std::sort(ranges.begin(), ranges.end());
   int64_t expected_begin = 0;
-  for (int t = 0; t < threads; ++t) {
-    CAPTURE(t);
-    CHECK(calls[t] == 1);
-    CHECK(begins[t] == expected_begin);
-    const int64_t size = ends[t] - begins[t];
-    CHECK(size >= n / threads);
-    CHECK(size <= n / threads + 1);
-    expected_begin = ends[t];
+  for (const auto& [begin, end] : ranges) {
+    CHECK(begin == expected_begin);
+    CHECK(end - begin >= n / chunks);
+    CHECK(end - begin <= n / chunks + 1);
+    expected_begin = end;
   }
   CHECK(expected_begin == n);
 }
@@ -82,18 +87,60 @@ TEST_CASE("ThreadPool runs many jobs back to back") {
   CHECK(total.load() == expected);
 }
 
+TEST_CASE("a thread slowed down takes fewer chunks") {
+  // The worker sleeps through each chunk it takes; the calling thread, not slowed, takes the
+  // rest meanwhile (a static split would leave half of the job to the sleeper).
+  ThreadPool pool(2);
+  std::atomic<int> by_caller{0}, by_worker{0};
+  pool.ParallelFor(8, [&](int64_t, int64_t, int t) {
+    if (t == 0) {
+      by_caller.fetch_add(1);
+    } else {
+      by_worker.fetch_add(1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  CHECK(by_caller.load() + by_worker.load() == 8);
+  CHECK(by_worker.load() <= 2);
+}
+
+TEST_CASE("a pool whose threads keep the caller waiting runs its jobs alone for a while") {
+  // The worker sleeps through each chunk it takes (as if another process held its core): the
+  // caller waits for it most of the time, so after a window of such jobs it runs them alone.
+  ThreadPool pool(2);
+  const ThreadPool::Busy busy(pool);
+  std::atomic<int> worker_chunks{0};
+  const auto job = [&](int64_t, int64_t, int t) {
+    if (t != 0) {
+      worker_chunks.fetch_add(1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  };
+  for (int i = 0; i < 20; ++i) pool.ParallelFor(8, job);
+  worker_chunks = 0;
+  for (int i = 0; i < 20; ++i) pool.ParallelFor(8, job);
+  CHECK(worker_chunks.load() == 0);
+  // Later the threads are tried again: a job whose caller is the slow one gets help.
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  pool.ParallelFor(8, [&](int64_t, int64_t, int t) {
+    if (t == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    else worker_chunks.fetch_add(1);
+  });
+  CHECK(worker_chunks.load() > 0);
+}
+
 TEST_CASE("ThreadPool rethrows a task's exception on the caller") {
   ThreadPool pool(3);
-  for (int thrower = 0; thrower < 3; ++thrower) {
+  for (int64_t thrower : {0, 5, 11}) {  // the first, a middle and the last chunk
     CAPTURE(thrower);
     std::atomic<int> finished{0};
-    CHECK_THROWS_WITH_AS(pool.ParallelFor(30,
-                                          [&](int64_t, int64_t, int t) {
-                                            if (t == thrower) throw std::runtime_error("boom");
+    CHECK_THROWS_WITH_AS(pool.ParallelFor(12,
+                                          [&](int64_t begin, int64_t, int) {
+                                            if (begin == thrower) throw std::runtime_error("boom");
                                             finished.fetch_add(1);
                                           }),
                          "boom", std::runtime_error);
-    CHECK(finished.load() == 2);  // the other ranges still ran to completion
+    CHECK(finished.load() < 12);
   }
   // Every range throwing: one exception arrives, and the pool stays usable.
   CHECK_THROWS_AS(
@@ -113,8 +160,8 @@ TEST_CASE("ThreadPool rejects invalid use without hanging") {
   // A different pool may be used from inside a task.
   ThreadPool inner(2);
   std::atomic<int> count{0};
-  pool.ParallelFor(2, [&](int64_t, int64_t, int t) {
-    if (t == 0)
+  pool.ParallelFor(2, [&](int64_t begin, int64_t, int) {
+    if (begin == 0)
       inner.ParallelFor(
           10, [&](int64_t b, int64_t e, int) { count.fetch_add(static_cast<int>(e - b)); });
   });
