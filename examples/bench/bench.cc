@@ -4,6 +4,7 @@
 //   deepseek-bench [--layers N] [--experts E] [--threads T] [--model DIR] [--cache DIR]
 //                  [--prompt N] [--decode N] [--no-prefill] [--json]
 //                  [--sweep [--sweep-max N] [--sweep-out PREFIX]]
+//   deepseek-bench --op mxfp4|fp8|bf16 [--rows R] [--cols C] [--n N] [--seconds S] [--threads T] [--json]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "backends/cpu/machine_probe.h"
+#include "op_bench.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "deepseek/deepseek.h"
@@ -39,13 +41,15 @@ struct Options {
   bool prefill = true;           // --no-prefill: decode only (quicker, for kernel work)
   int64_t sweep_max = 65536;
   std::string sweep_out = "out/bench-sweep";
+  deepseek::bench::OpBenchOptions op;  // with --op: the operator benchmark alone
 };
 
 int Usage() {
   std::fprintf(stderr,
                "usage: deepseek-bench [--layers N] [--experts E] [--threads T] [--model DIR] [--cache DIR]\n"
                "                      [--prompt N] [--decode N] [--no-prefill] [--json]\n"
-               "                      [--sweep [--sweep-max N] [--sweep-out PREFIX]]\n");
+               "                      [--sweep [--sweep-max N] [--sweep-out PREFIX]]\n"
+               "       deepseek-bench --op mxfp4|fp8|bf16 [--rows R] [--cols C] [--n N] [--seconds S] [--threads T] [--json]\n");
   return 2;
 }
 
@@ -67,6 +71,11 @@ bool Parse(int argc, char** argv, Options& o) {
       else if (flag == "--decode") o.decode = std::stoi(v);
       else if (flag == "--sweep-max") o.sweep_max = std::stoll(v);
       else if (flag == "--sweep-out") o.sweep_out = v;
+      else if (flag == "--op") o.op.format = v;
+      else if (flag == "--rows") o.op.rows = std::stoll(v);
+      else if (flag == "--cols") o.op.cols = std::stoll(v);
+      else if (flag == "--n") o.op.n = std::stoll(v);
+      else if (flag == "--seconds") o.op.seconds = std::stod(v);
       else return false;
     } catch (const std::exception&) {
       return false;
@@ -290,7 +299,15 @@ int main(int argc, char** argv) {
   Options o;
   if (!Parse(argc, argv, o)) return Usage();
   if (o.json) g_out = stderr;
-  const deepseek::Status st = deepseek::CatchAll([&] { Run(o); });
+  const deepseek::Status st = deepseek::CatchAll([&] {
+    if (o.op.format.empty()) {
+      Run(o);
+      return;
+    }
+    o.op.threads = o.threads;
+    o.op.json = o.json;
+    deepseek::bench::RunOpBench(o.op, g_out);
+  });
   if (!st.ok()) {
     std::fprintf(stderr, "deepseek-bench: %s\n", st.ToString().c_str());
     return 1;

@@ -1,5 +1,6 @@
 // deepseek-bench end to end on the tiny checkpoint: the JSON object has every figure the
-// benchmark promises, the figures agree with each other, and the sweep writes its CSV and SVG.
+// benchmark promises, the figures agree with each other, and the sweep writes its CSV and SVG;
+// the operator benchmark's figures likewise.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -41,6 +42,29 @@ TEST_CASE("deepseek-bench: JSON figures and the depth sweep") {
   CHECK(svg.rfind("<svg ", 0) == 0);
   CHECK(svg.find("<polyline") != std::string::npos);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("deepseek-bench --op: one operator's rates against the machine's, per format") {
+  for (const char* format : {"mxfp4", "fp8", "bf16"}) {
+    CAPTURE(format);
+    const ToolRun run = RunTool(DS_BENCH_BIN, std::string("--op ") + format + " --rows 256 --cols 512 --n 3 --seconds 0.2 --threads 2 --json");
+    INFO(run.err);
+    REQUIRE(run.exit_code == 0);
+    const nlohmann::json j = nlohmann::json::parse(run.out);
+    CHECK(j["op"] == format);
+    CHECK(j["rows"] == 256);
+    CHECK(j["n"] == 3);
+    for (const char* key : {"ms_per_call", "weight_gbs", "bandwidth_gbs", "gflops", "peak_gflops"}) {
+      CAPTURE(key);
+      CHECK(j[key].get<double>() > 0);
+    }
+    CHECK(j["bandwidth_fraction"].get<double>() == doctest::Approx(j["weight_gbs"].get<double>() / j["bandwidth_gbs"].get<double>()).epsilon(1e-4));
+    CHECK(j["peak_fraction"].get<double>() == doctest::Approx(j["gflops"].get<double>() / j["peak_gflops"].get<double>()).epsilon(1e-4));
+    // 2 · n · rows · cols flops per call.
+    CHECK(j["gflops"].get<double>() == doctest::Approx(2.0 * 3 * 256 * 512 / j["ms_per_call"].get<double>() / 1e6).epsilon(1e-3));
+  }
+  CHECK(RunTool(DS_BENCH_BIN, "--op int3").exit_code == 1);                    // a format it does not know
+  CHECK(RunTool(DS_BENCH_BIN, "--op mxfp4 --rows 8 --cols 33").exit_code == 1);  // a shape the operator refuses
 }
 
 TEST_CASE("deepseek-bench: bad flags print the usage") {
