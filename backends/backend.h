@@ -19,7 +19,7 @@ class ThreadPool;
 
 namespace deepseek::backend {
 
-inline constexpr int kBackendApiVersion = 2;
+inline constexpr int kBackendApiVersion = 3;
 
 // How a weight matrix is stored; the stored bytes are used as they are (no fp32 copy).
 enum class WeightFormat : uint8_t {
@@ -41,6 +41,31 @@ struct WeightMatrix {
   const uint8_t* scales = nullptr;  // e8m0 codes; nullptr for kF32 / kBF16
 };
 
+// ---- MoE layer ----------------------------------------------------------------------------
+
+// A SwiGLU expert's matrices, named as in the checkpoint: w1 (gate) and w3 (up) [inter, D],
+// w2 (down) [D, inter].
+struct ExpertMatrices {
+  WeightMatrix w1;
+  WeightMatrix w3;
+  WeightMatrix w2;
+};
+
+// One MoE layer (spec §4.5) as the MoeLayer operator takes it: the router, the experts and the
+// settings of the config.
+struct MoeLayerDesc {
+  WeightMatrix router;                       // [E, D]: scores s = sqrt(softplus(x · routerᵀ))
+  std::span<const float> bias;               // [E]: steers the choice (score-routed layers), or empty
+  const void* hash_routes = nullptr;         // int64 [vocab, k], unaligned: each token id's experts
+  int64_t vocab = 0;                         //   (hash-routed layers: no bias)
+  std::span<const ExpertMatrices> experts;   // [E]
+  ExpertMatrices shared;                     // runs on every token, unweighted
+  int k = 0;                                 // experts per token
+  bool normalize = true;                     // weights divided by their sum (norm_topk_prob)
+  float route_scale = 1;                     // routed_scaling_factor
+  float swiglu_limit = 0;                    // 0: no clamp
+};
+
 // The operators a device may implement; SupportsOp answers per operator (and weight format).
 enum class Op : uint8_t {
   kMatMul,           // y = x · Wᵀ
@@ -48,6 +73,7 @@ enum class Op : uint8_t {
   kKvWrite,          // pack rows into a KV pool
   kKvGather,         // unpack rows of a KV pool
   kIndexerScores,    // the CSA indexer's scores of queries against MXFP4 keys
+  kMoeLayer,         // a whole MoE layer: routing, the selected experts, the shared expert
 };
 
 // ---- KV memory ----------------------------------------------------------------------------
@@ -247,6 +273,23 @@ class Stream {
   // b >= visible[i] are left as they are.
   virtual void IndexerScores(const float* q, const float* w, int64_t n, int heads, const KvRows& keys,
                              std::span<const int64_t> visible, float* scores, int64_t stride) = 0;
+
+  // A MoE layer over S tokens x [S, D] (fp32 holding bf16 values), in one call so that a
+  // device never returns to the host between routing and experts. For each token t:
+  //   s = sqrt(softplus(x_t · routerᵀ)) in fp32 (softplus with torch's threshold 20);
+  //   its k experts: imposed[t·k ..] when `imposed` is not empty (tests hold the reference's
+  //   choices), else hash_routes[tokens[t]] for hash layers, else the k largest s + bias
+  //   (descending, ties to the lower id);
+  //   their weights w_i = s[e_i] (divided by Σ_i s[e_i] when normalize) · route_scale;
+  //   per expert e with input row x_t and weight w (1 for the shared expert), L = swiglu_limit:
+  //     g = bf16(x_t · W1ᵀ), u = bf16(x_t · W3ᵀ); if L > 0: g = min(g, L), u = clamp(u, −L, L);
+  //     h = bf16(g / (1 + e^−g) · u · w); y_e = bf16(h · W2ᵀ);
+  //   out[t] = bf16(Σ y_e over the routed experts in ascending id, then + y_shared), in fp32.
+  // The routes are written to experts [S, k] and weights [S, k]. tokens has S ids (read for
+  // hash layers). Each expert's matrices are read once per call, for all of its tokens.
+  virtual void MoeLayer(const MoeLayerDesc& layer, const float* x, int64_t S, int64_t D, std::span<const int32_t> tokens,
+                        std::span<const int32_t> imposed, std::span<int32_t> experts, std::span<float> weights,
+                        float* out) = 0;
 
   // Waits for queued work (the CPU stream runs synchronously).
   virtual void Synchronize() {}

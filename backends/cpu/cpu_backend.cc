@@ -13,6 +13,7 @@
 #include "backends/cpu/kv_memory.h"
 #include "backends/cpu/kv_ops.h"
 #include "backends/cpu/matmul.h"
+#include "backends/cpu/moe_layer.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 
@@ -145,6 +146,38 @@ class CpuStream final : public Stream {
     s.calls += 1;
   }
 
+  void MoeLayer(const MoeLayerDesc& layer, const float* x, int64_t S, int64_t D, std::span<const int32_t> tokens,
+                std::span<const int32_t> imposed, std::span<int32_t> experts, std::span<float> weights,
+                float* out) override {
+    const int64_t E = layer.router.rows;
+    const auto routes = static_cast<size_t>(std::max<int64_t>(S, 0) * layer.k);
+    if (S < 0 || D <= 0 || layer.router.cols != D || layer.k <= 0 || layer.k > E ||
+        layer.experts.size() != static_cast<size_t>(E)) {
+      InvalidArgument("MoeLayer: bad shape: S " + std::to_string(S) + ", D " + std::to_string(D) + ", router [" +
+                      std::to_string(E) + ", " + std::to_string(layer.router.cols) + "], k " + std::to_string(layer.k) +
+                      ", " + std::to_string(layer.experts.size()) + " experts");
+    }
+    if (experts.size() != routes || weights.size() != routes || (!imposed.empty() && imposed.size() != routes)) {
+      InvalidArgument("MoeLayer: the routes need " + std::to_string(routes) + " entries");
+    }
+    if (layer.hash_routes == nullptr && layer.bias.size() != static_cast<size_t>(E) && imposed.empty()) {
+      InvalidArgument("MoeLayer: a score-routed layer needs a bias per expert");
+    }
+    if (S == 0) return;
+    if (x == nullptr || out == nullptr) InvalidArgument("MoeLayer: null input or output");
+    if (Overlap(x, S * D * kFloatBytes, out, S * D * kFloatBytes)) InvalidArgument("MoeLayer: input and output overlap");
+    for (int32_t e : imposed) {
+      if (e < 0 || e >= E) InvalidArgument("MoeLayer: imposed expert " + std::to_string(e) + " outside [0, " + std::to_string(E) + ")");
+    }
+    if (layer.hash_routes != nullptr && imposed.empty()) {
+      if (tokens.size() != static_cast<size_t>(S)) InvalidArgument("MoeLayer: a hash-routed layer needs the token ids");
+      for (int32_t t : tokens) {
+        if (t < 0 || t >= layer.vocab) InvalidArgument("MoeLayer: token id " + std::to_string(t) + " outside the hash table");
+      }
+    }
+    RunMoeLayer(*this, layer, x, S, D, tokens, imposed, experts, weights, out);
+  }
+
  private:
   using Kernel = void (*)(const WeightMatrix&, const float*, int64_t, float*, ThreadPool&);
 
@@ -198,6 +231,7 @@ bool CpuDevice::SupportsOp(Op op, WeightFormat format) const {
     case Op::kKvWrite:
     case Op::kKvGather:
     case Op::kIndexerScores:
+    case Op::kMoeLayer:
       return true;
   }
   return false;

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/numerics.h"
+#include "core/top_k.h"
 #include "model/compressor.h"
 #include "model/rope.h"
 #include "ops/ops.h"
@@ -54,7 +55,7 @@ std::vector<std::vector<int32_t>> SelectEntries(const ChunkContext& ctx, int lay
       const std::span<const float> row(scores.data() + (t - t0) * stride,
                                        static_cast<size_t>(visible[static_cast<size_t>(t - t0)]));
       std::vector<int32_t>& sel = chosen[static_cast<size_t>(t)];
-      sel = ops::TopK(row, static_cast<int>(std::min<int64_t>(c.index_topk, static_cast<int64_t>(row.size()))));
+      sel = TopK(row, static_cast<int>(std::min<int64_t>(c.index_topk, static_cast<int64_t>(row.size()))));
       if (ctx.observer) {
         ctx.observer->ImposeIndexSelection(layer, pos, sel);
         ctx.observer->OnIndexer(layer, pos, row, sel);

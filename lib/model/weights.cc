@@ -147,7 +147,7 @@ MoeWeights BindMoe(const Binder& b, int layer, const ModelConfig& c) {
   if (layer < c.n_hash_layers) {
     w.tid2eid = b.I64("gate.tid2eid", c.vocab_size, c.n_active_experts);
   } else {
-    w.bias = b.F32("gate.bias", {c.n_experts});
+    w.bias = b.F32("gate.bias", {c.n_experts}).ToFloat();
   }
   for (int e = 0; e < c.n_experts; ++e) w.experts.push_back(BindExpert(b.Sub("experts." + std::to_string(e)), c, true));
   w.shared = BindExpert(b.Sub("shared_experts"), c, false);

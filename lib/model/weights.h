@@ -68,15 +68,12 @@ struct AttentionWeights {
   IndexerWeights indexer;
 };
 
-struct ExpertWeights {     // SwiGLU expert: w1 = gate, w3 = up, w2 = down
-  WeightMatrix w1;         // [inter, D]  (MXFP4 routed, FP8 shared)
-  WeightMatrix w3;         // [inter, D]
-  WeightMatrix w2;         // [D, inter]
-};
+// SwiGLU expert: w1 = gate, w3 = up [inter, D], w2 = down [D, inter]; MXFP4 routed, FP8 shared.
+using ExpertWeights = backend::ExpertMatrices;
 
 struct MoeWeights {
   WeightMatrix gate;                 // BF16 [E, D]
-  WeightVector bias;                 // F32 [E] (score-routed layers; empty for hash layers)
+  std::vector<float> bias;           // F32 [E], copied at load (score-routed layers; empty for hash layers)
   const void* tid2eid = nullptr;     // I64 [vocab, k] (hash layers only), read with LoadUnaligned
   std::vector<ExpertWeights> experts;
   ExpertWeights shared;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 #include "core/error.h"
 #include "core/numerics.h"
@@ -102,20 +101,10 @@ void Hadamard(float* x, int64_t rows, int64_t dim) {
   }
 }
 
-std::vector<int32_t> TopK(std::span<const float> values, int k) {
-  std::vector<int32_t> idx(values.size());
-  std::iota(idx.begin(), idx.end(), 0);
-  const auto better = [&](int32_t a, int32_t b) {
-    return values[static_cast<size_t>(a)] > values[static_cast<size_t>(b)] ||
-           (values[static_cast<size_t>(a)] == values[static_cast<size_t>(b)] && a < b);
-  };
-  const size_t kk = std::min(static_cast<size_t>(std::max(k, 0)), idx.size());
-  // Linear-time selection, then the k chosen in order: the order is total (ties broken by
-  // index), so the result is the same as a full sort's first k.
-  if (kk < idx.size()) std::nth_element(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(kk), idx.end(), better);
-  idx.resize(kk);
-  std::sort(idx.begin(), idx.end(), better);
-  return idx;
+void MoeLayer(Stream& s, const backend::MoeLayerDesc& layer, const float* x, int64_t S, int64_t D,
+              std::span<const int32_t> tokens, std::span<const int32_t> imposed, std::span<int32_t> experts,
+              std::span<float> weights, float* out) {
+  s.MoeLayer(layer, x, S, D, tokens, imposed, experts, weights, out);
 }
 
 void SparseAttention(Stream& s, const float* q, int64_t n, int heads, int dim, const backend::AttentionKv& kv,

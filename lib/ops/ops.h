@@ -45,8 +45,10 @@ void FakeQuantFp4(float* x, int64_t rows, int64_t dim, int block);
 // dim is a power of two; result rounded to bf16.
 void Hadamard(float* x, int64_t rows, int64_t dim);
 
-// Indices of the k largest values, by descending value then ascending index (k ≤ values.size()).
-std::vector<int32_t> TopK(std::span<const float> values, int k);
+// A whole MoE layer, routing included (see backend::Stream::MoeLayer); bf16 output.
+void MoeLayer(Stream& s, const backend::MoeLayerDesc& layer, const float* x, int64_t S, int64_t D,
+              std::span<const int32_t> tokens, std::span<const int32_t> imposed, std::span<int32_t> experts,
+              std::span<float> weights, float* out);
 
 // Sparse attention with a per-head sink (see backend::Stream::SparseAttention); bf16 output.
 void SparseAttention(Stream& s, const float* q, int64_t n, int heads, int dim, const backend::AttentionKv& kv,
