@@ -98,6 +98,13 @@ enum class KvRowFormat : uint8_t {
   // MXFP4 (the V4 indexer keys): dim e2m1 codes two per byte (low nibble = even dim), then one
   // ue8m0 scale per 32 dims: 64 + 4 = 68 bytes for dim 128.
   kMxfp4,
+  // FP8 per 32 (the V4.1 window rows, spec §8.9): all dims as e4m3 codes, RoPE dims included,
+  // then one ue8m0 scale per 32 dims: 512 + 16 = 528 bytes for dim 512.
+  kFp8Per32,
+  // NVFP4 (the V4.1 compressed latents, spec §8.9): dim e2m1 codes two per byte (low nibble =
+  // even dim, as MXFP4 and NVIDIA's packing), then one e4m3 scale per 16 dims, no global
+  // scale: 256 + 32 = 288 bytes for dim 512.
+  kNvfp4,
 };
 
 struct KvRowLayout {

@@ -1,7 +1,8 @@
-// Packed KV rows. The scales are the reference's fake-quantisation scales (core/numerics.h),
-// recomputed from the values: for values the reference already rounded, that scale is the
-// reference's own or half of it (when rounding lowered the block maximum past a power of two),
-// and both represent every such value exactly, so packing them is lossless.
+// Packed KV rows. The power-of-two scales are the reference's fake-quantisation scales
+// (core/numerics.h), recomputed from the values: for values the reference already rounded,
+// that scale is the reference's own or half of it (when rounding lowered the block maximum past
+// a power of two), and both represent every such value exactly, so packing them is lossless.
+// NVFP4's e4m3 scales are not powers of two: see PackNvfp4.
 #include "backends/kv_row_codec.h"
 
 #include <array>
@@ -14,8 +15,10 @@
 namespace deepseek::backend {
 namespace {
 
-constexpr int kFp8Block = 64;   // e4m3 values per ue8m0 scale in a latent row
-constexpr int kFp4Block = 32;   // e2m1 values per ue8m0 scale in an MXFP4 row
+constexpr int kFp8Block = 64;    // e4m3 values per ue8m0 scale in a latent row
+constexpr int kFp4Block = 32;    // e2m1 values per ue8m0 scale in an MXFP4 row
+constexpr int kFp8Block32 = 32;  // e4m3 values per ue8m0 scale in an FP8-per-32 row
+constexpr int kNvfp4Block = 16;  // e2m1 values per e4m3 scale in an NVFP4 row
 
 int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -30,16 +33,29 @@ const std::array<float, 256>& E4m3Values() {
   return table;
 }
 
+// n values (a multiple of `block`) as e4m3 codes with one ue8m0 scale per block.
+void PackFp8Blocks(const float* v, int n, int block, uint8_t* codes, uint8_t* scales) {
+  for (int b = 0; b < n / block; ++b) {
+    const float* values = v + b * block;
+    const float s = num::Fp8BlockScale(num::BlockAmax(values, block));
+    scales[b] = num::Pow2ToE8m0(s);
+    for (int i = 0; i < block; ++i) codes[b * block + i] = num::FloatToE4m3(values[i] / s);
+  }
+}
+
+void UnpackFp8Blocks(const uint8_t* codes, const uint8_t* scales, int n, int block, float* v) {
+  const std::array<float, 256>& values = E4m3Values();
+  for (int b = 0; b < n / block; ++b) {
+    const float s = num::E8m0ToFloat(scales[b]);
+    for (int i = 0; i < block; ++i) v[b * block + i] = values[codes[b * block + i]] * s;
+  }
+}
+
 void PackLatentFp8(const KvRowLayout& l, const float* v, uint8_t* row) {
   const int nope = l.dim - l.rope_dim;
   uint8_t* rope = row + nope;
   uint8_t* scales = rope + 2 * l.rope_dim;
-  for (int b = 0; b < nope / kFp8Block; ++b) {
-    const float* block = v + b * kFp8Block;
-    const float s = num::Fp8BlockScale(num::BlockAmax(block, kFp8Block));
-    scales[b] = num::Pow2ToE8m0(s);
-    for (int i = 0; i < kFp8Block; ++i) row[b * kFp8Block + i] = num::FloatToE4m3(block[i] / s);
-  }
+  PackFp8Blocks(v, nope, kFp8Block, row, scales);
   for (int i = 0; i < l.rope_dim; ++i) {
     const uint16_t h = num::FloatToBf16(v[nope + i]);
     std::memcpy(rope + 2 * i, &h, 2);
@@ -52,11 +68,7 @@ void UnpackLatentFp8(const KvRowLayout& l, const uint8_t* row, float* v) {
   const int nope = l.dim - l.rope_dim;
   const uint8_t* rope = row + nope;
   const uint8_t* scales = rope + 2 * l.rope_dim;
-  const std::array<float, 256>& values = E4m3Values();
-  for (int b = 0; b < nope / kFp8Block; ++b) {
-    const float s = num::E8m0ToFloat(scales[b]);
-    for (int i = 0; i < kFp8Block; ++i) v[b * kFp8Block + i] = values[row[b * kFp8Block + i]] * s;
-  }
+  UnpackFp8Blocks(row, scales, nope, kFp8Block, v);
   for (int i = 0; i < l.rope_dim; ++i) {
     uint16_t h;
     std::memcpy(&h, rope + 2 * i, 2);
@@ -85,6 +97,48 @@ void UnpackMxfp4(const KvRowLayout& l, const uint8_t* row, float* v) {
   }
 }
 
+// The e4m3 scale of an NVFP4 block. Values the reference already rounded are e2m1 multiples
+// of its scale s, and their maximum is m · s for one of the e2m1 magnitudes m: some amax / m
+// is then an e4m3 value that puts every value of the block on the e2m1 grid, and packing with
+// it is lossless (the first found, largest m first, which is the reference's s whenever the
+// block reaches 6 · s). Other values get NVFP4's usual scale, e4m3(amax / 6), and are rounded.
+float Nvfp4Scale(const float* block) {
+  const float amax = num::BlockAmax(block, kNvfp4Block);
+  if (amax == 0) return 0;
+  for (float m : {6.0f, 4.0f, 3.0f, 2.0f, 1.5f, 1.0f, 0.5f}) {
+    const float s = amax / m;
+    if (num::E4m3ToFloat(num::FloatToE4m3(s)) != s) continue;
+    bool exact = true;
+    for (int i = 0; i < kNvfp4Block && exact; ++i) {
+      exact = num::E2m1ToFloat(num::FloatToE2m1(block[i] / s)) * s == block[i];
+    }
+    if (exact) return s;
+  }
+  return num::E4m3ToFloat(num::FloatToE4m3(amax / 6));
+}
+
+void PackNvfp4(const KvRowLayout& l, const float* v, uint8_t* row) {
+  uint8_t* scales = row + l.dim / 2;
+  for (int b = 0; b < l.dim / kNvfp4Block; ++b) {
+    const float* block = v + b * kNvfp4Block;
+    const float s = Nvfp4Scale(block);
+    scales[b] = num::FloatToE4m3(s);
+    for (int i = 0; i < kNvfp4Block; i += 2) {
+      const uint8_t lo = s == 0 ? 0 : num::FloatToE2m1(block[i] / s), hi = s == 0 ? 0 : num::FloatToE2m1(block[i + 1] / s);
+      row[(b * kNvfp4Block + i) / 2] = static_cast<uint8_t>(lo | (hi << 4));
+    }
+  }
+}
+
+void UnpackNvfp4(const KvRowLayout& l, const uint8_t* row, float* v) {
+  const uint8_t* scales = row + l.dim / 2;
+  const std::array<float, 256>& e4m3 = E4m3Values();
+  for (int i = 0; i < l.dim; ++i) {
+    const uint8_t byte = row[i / 2];
+    v[i] = num::E2m1ToFloat(i % 2 ? byte >> 4 : byte & 0xf) * e4m3[scales[i / kNvfp4Block]];
+  }
+}
+
 }  // namespace
 
 const char* KvRowFormatName(KvRowFormat format) {
@@ -95,6 +149,10 @@ const char* KvRowFormatName(KvRowFormat format) {
       return "latent_fp8";
     case KvRowFormat::kMxfp4:
       return "mxfp4";
+    case KvRowFormat::kFp8Per32:
+      return "fp8_per32";
+    case KvRowFormat::kNvfp4:
+      return "nvfp4";
   }
   return "unknown";
 }
@@ -109,6 +167,10 @@ int64_t KvRowLayout::bytes() const {
     }
     case KvRowFormat::kMxfp4:
       return dim / 2 + dim / kFp4Block;
+    case KvRowFormat::kFp8Per32:
+      return dim + dim / kFp8Block32;
+    case KvRowFormat::kNvfp4:
+      return dim / 2 + dim / kNvfp4Block;
   }
   return 0;
 }
@@ -126,6 +188,12 @@ void KvRowLayout::Validate() const {
     case KvRowFormat::kMxfp4:
       ok = ok && dim % kFp4Block == 0;
       break;
+    case KvRowFormat::kFp8Per32:
+      ok = ok && dim % kFp8Block32 == 0;
+      break;
+    case KvRowFormat::kNvfp4:
+      ok = ok && dim % kNvfp4Block == 0;
+      break;
     default:
       ok = false;
   }
@@ -141,6 +209,10 @@ void PackKvRow(const KvRowLayout& layout, const float* values, uint8_t* row) {
       return PackLatentFp8(layout, values, row);
     case KvRowFormat::kMxfp4:
       return PackMxfp4(layout, values, row);
+    case KvRowFormat::kFp8Per32:
+      return PackFp8Blocks(values, layout.dim, kFp8Block32, row, row + layout.dim);
+    case KvRowFormat::kNvfp4:
+      return PackNvfp4(layout, values, row);
   }
 }
 
@@ -153,6 +225,10 @@ void UnpackKvRow(const KvRowLayout& layout, const uint8_t* row, float* values) {
       return UnpackLatentFp8(layout, row, values);
     case KvRowFormat::kMxfp4:
       return UnpackMxfp4(layout, row, values);
+    case KvRowFormat::kFp8Per32:
+      return UnpackFp8Blocks(row, row + layout.dim, layout.dim, kFp8Block32, values);
+    case KvRowFormat::kNvfp4:
+      return UnpackNvfp4(layout, row, values);
   }
 }
 

@@ -23,10 +23,19 @@ namespace {
 
 constexpr KvRowLayout kLatent{KvRowFormat::kLatentFp8, 512, 64};
 constexpr KvRowLayout kIndexKey{KvRowFormat::kMxfp4, 128, 0};
+constexpr KvRowLayout kWindow41{KvRowFormat::kFp8Per32, 512, 0};
+constexpr KvRowLayout kLatent41{KvRowFormat::kNvfp4, 512, 0};
+
+// NVFP4 fake quantisation of a block of 16: scale e4m3(amax / 6), values e2m1(v / s) · s.
+void FakeQuantNvfp4Block(float* v) {
+  const float s = num::E4m3ToFloat(num::FloatToE4m3(num::BlockAmax(v, 16) / 6));
+  for (int i = 0; i < 16; ++i) v[i] = s == 0 ? 0.0f : num::E2m1ToFloat(num::FloatToE2m1(v[i] / s)) * s;
+}
 
 // Rows as the reference stores them: FP8-rounded non-RoPE dims (blocks of 64) and bf16 RoPE
-// dims for latents, FP4-rounded blocks of 32 for indexer keys; magnitudes over many octaves so
-// scales, subnormal codes and zeros all occur.
+// dims for latents, FP4-rounded blocks of 32 for indexer keys; V4.1's FP8 blocks of 32 over
+// all dims and NVFP4 blocks of 16; magnitudes over many octaves so scales, subnormal codes and
+// zeros all occur.
 std::vector<float> GridRows(const KvRowLayout& layout, int rows, std::mt19937& rng) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::uniform_int_distribution<int> octave(-30, 12);
@@ -37,6 +46,10 @@ std::vector<float> GridRows(const KvRowLayout& layout, int rows, std::mt19937& r
     for (int i = 0; i < layout.dim; ++i) row[i] = i % 29 == 0 ? 0.0f : magnitude * normal(rng);
     if (layout.format == KvRowFormat::kMxfp4) {
       for (int b = 0; b < layout.dim; b += 32) num::FakeQuantFp4Block(row + b, 32);
+    } else if (layout.format == KvRowFormat::kFp8Per32) {
+      for (int b = 0; b < layout.dim; b += 32) num::FakeQuantFp8Block(row + b, 32);
+    } else if (layout.format == KvRowFormat::kNvfp4) {
+      for (int b = 0; b < layout.dim; b += 16) FakeQuantNvfp4Block(row + b);
     } else {
       for (int b = 0; b < layout.dim - layout.rope_dim; b += 64) num::FakeQuantFp8Block(row + b, 64);
       for (int i = layout.dim - layout.rope_dim; i < layout.dim; ++i) row[i] = num::RoundBf16(row[i]);
@@ -50,6 +63,10 @@ TEST_CASE("KV row formats have the packed sizes of the spec") {
   CHECK(kIndexKey.bytes() == 68);  // 64 bytes of e2m1 + 4 scales
   CHECK(KvRowLayout{KvRowFormat::kLatentFp8, 256, 64}.bytes() == 328);  // 192 + 128 + 3, padded to 8
   CHECK(KvRowLayout{KvRowFormat::kF32, 37, 0}.bytes() == 148);
+  CHECK(kWindow41.bytes() == 528);  // V4.1 window: 512 e4m3 + 16 ue8m0 scales
+  CHECK(kLatent41.bytes() == 288);  // V4.1 latent: 256 bytes of e2m1 + 32 e4m3 scales
+  CHECK_THROWS_AS(KvRowLayout({KvRowFormat::kNvfp4, 40, 0}).Validate(), Error);
+  CHECK_THROWS_AS(KvRowLayout({KvRowFormat::kFp8Per32, 48, 0}).Validate(), Error);
   CHECK_THROWS_AS(KvRowLayout({KvRowFormat::kLatentFp8, 512, 40}).Validate(), Error);  // 472 not a multiple of 64
   CHECK_THROWS_AS(KvRowLayout({KvRowFormat::kMxfp4, 100, 0}).Validate(), Error);
   CHECK_THROWS_AS(KvRowLayout({KvRowFormat::kF32, 0, 0}).Validate(), Error);
@@ -57,7 +74,7 @@ TEST_CASE("KV row formats have the packed sizes of the spec") {
 
 TEST_CASE("packing values on the format's grid is lossless, bit for bit") {
   std::mt19937 rng(7);
-  for (const KvRowLayout& layout : {kLatent, kIndexKey}) {
+  for (const KvRowLayout& layout : {kLatent, kIndexKey, kWindow41, kLatent41}) {
     CAPTURE(KvRowFormatName(layout.format));
     const std::vector<float> rows = GridRows(layout, 400, rng);
     std::vector<uint8_t> packed(static_cast<size_t>(layout.bytes()));
@@ -79,6 +96,30 @@ TEST_CASE("packing values on the format's grid is lossless, bit for bit") {
   PackKvRow(kLatent, raw.data(), packed.data());
   UnpackKvRow(kLatent, packed.data(), back.data());
   CHECK(std::memcmp(back.data(), want.data(), 512 * sizeof(float)) == 0);
+  // NVFP4 rounds with NVFP4's usual scale, e4m3(amax / 6); the result packs again unchanged.
+  want = raw;
+  for (int b = 0; b < 512; b += 16) FakeQuantNvfp4Block(want.data() + b);
+  std::vector<uint8_t> nvfp4(288), again(288);
+  PackKvRow(kLatent41, raw.data(), nvfp4.data());
+  UnpackKvRow(kLatent41, nvfp4.data(), back.data());
+  CHECK(std::memcmp(back.data(), want.data(), 512 * sizeof(float)) == 0);
+  PackKvRow(kLatent41, back.data(), again.data());
+  CHECK(again == nvfp4);
+}
+
+TEST_CASE("an NVFP4 block whose maximum is below 6 x its scale still packs losslessly") {
+  // The reference's scale s = 0.25 (e4m3), values e2m1 multiples of it whose largest is 4 · s:
+  // the usual scale e4m3(amax / 6) = 0.171875 would round 1.5 · s, and amax / 6 itself is no
+  // e4m3 value; the packer finds s as amax / 4.
+  std::vector<float> v(16);
+  const float grid[16] = {0.5f, -1.0f, 1.5f, 2.0f, -3.0f, 0.0f, 1.0f, -0.5f, 4.0f, 2.0f, 1.5f, -2.0f, 0.5f, 0.0f, -1.5f, 1.0f};
+  for (int i = 0; i < 16; ++i) v[static_cast<size_t>(i)] = grid[i] * 0.25f;
+  std::vector<uint8_t> packed(16);
+  std::vector<float> back(16);
+  const KvRowLayout block{KvRowFormat::kNvfp4, 16, 0};
+  PackKvRow(block, v.data(), packed.data());
+  UnpackKvRow(block, packed.data(), back.data());
+  CHECK(std::memcmp(back.data(), v.data(), 16 * sizeof(float)) == 0);
 }
 
 TEST_CASE("KvWrite and KvGather move rows through pages by block table") {
