@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backends/cpu/machine_probe.h"
+#include "backends/cpu/matmul.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "hwy/aligned_allocator.h"
@@ -106,13 +107,33 @@ double MeasureReadBandwidth(ThreadPool& pool, uint64_t bytes, int passes) {
   return best;
 }
 
-double MeasurePeakFma(ThreadPool& pool) {
+namespace {
+
+#if defined(__x86_64__)
+// `iterations` rounds of twelve independent bf16 dot-product chains (vdpbf16ps: 16 lanes, two
+// products each); only called on CPUs with AVX512_BF16.
+__attribute__((target("avx512f,avx512bf16"))) float Bf16DotChains(int64_t iterations) {
+  __m512i one_bits = _mm512_set1_epi16(0x3f80), tiny_bits = _mm512_set1_epi16(0x3380);  // 1.0 and 2^-24 in bf16
+  const __m512bh one = reinterpret_cast<__m512bh&>(one_bits), tiny = reinterpret_cast<__m512bh&>(tiny_bits);
+  __m512 a[12];
+  for (__m512& v : a) v = _mm512_set1_ps(1.0f);
+  for (int64_t i = 0; i < iterations; ++i) {
+    for (__m512& v : a) v = _mm512_dpbf16_ps(v, one, tiny);
+  }
+  __m512 s = a[0];
+  for (int k = 1; k < 12; ++k) s = _mm512_add_ps(s, a[k]);
+  return _mm512_reduce_add_ps(s);
+}
+#endif
+
+// GFLOP/s of `chains` (flops_per_iteration per call iteration) on every thread of the pool:
+// calibrated to about 50 ms on one thread, then the best of three timed runs on all of them.
+double MeasurePeak(ThreadPool& pool, float (*chains)(int64_t), double flops_per_iteration) {
   const int threads = pool.num_threads();
-  // Calibrate a run of about 50 ms on one thread, then time it on all of them.
   int64_t iterations = 1 << 16;
   for (;;) {
     const auto start = Clock::now();
-    g_sink = g_sink + HWY_DYNAMIC_DISPATCH(FmaChains)(iterations);
+    g_sink = g_sink + chains(iterations);
     if (Since(start) > 0.01 || iterations > (int64_t{1} << 40)) break;
     iterations *= 2;
   }
@@ -122,15 +143,27 @@ double MeasurePeakFma(ThreadPool& pool) {
     std::vector<float> sums(static_cast<size_t>(threads));
     const auto start = Clock::now();
     pool.ParallelFor(threads, [&](int64_t begin, int64_t end, int) {
-      for (int64_t t = begin; t < end; ++t) sums[static_cast<size_t>(t)] = HWY_DYNAMIC_DISPATCH(FmaChains)(iterations);
+      for (int64_t t = begin; t < end; ++t) sums[static_cast<size_t>(t)] = chains(iterations);
     });
     const double seconds = Since(start);
     for (float s : sums) g_sink = g_sink + s;
-    const double flops = 2.0 * 12.0 * static_cast<double>(HWY_DYNAMIC_DISPATCH(FloatLanes)()) *
-                         static_cast<double>(iterations) * threads;
-    best = std::max(best, flops / seconds / 1e9);
+    best = std::max(best, flops_per_iteration * static_cast<double>(iterations) * threads / seconds / 1e9);
   }
   return best;
+}
+
+}  // namespace
+
+double MeasurePeakFma(ThreadPool& pool) {
+  const auto chains = [](int64_t iterations) { return HWY_DYNAMIC_DISPATCH(FmaChains)(iterations); };
+  return MeasurePeak(pool, chains, 2.0 * 12.0 * static_cast<double>(HWY_DYNAMIC_DISPATCH(FloatLanes)()));
+}
+
+double MeasurePeakBf16(ThreadPool& pool) {
+#if defined(__x86_64__)
+  if (Bf16DotEnabled()) return MeasurePeak(pool, Bf16DotChains, 12.0 * 16 * 2 * 2);
+#endif
+  return MeasurePeakFma(pool);
 }
 
 std::string KernelTarget() { return HWY_DYNAMIC_DISPATCH(TargetNameHere)(); }

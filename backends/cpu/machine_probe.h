@@ -22,6 +22,11 @@ double MeasureReadBandwidth(ThreadPool& pool, uint64_t bytes, int passes = 5);
 // per FMA): the best of a few timed runs of about 50 ms each.
 double MeasurePeakFma(ThreadPool& pool);
 
+// GFLOP/s of bf16 dot products (AVX512_BF16's vdpbf16ps, 4 flops per lane) measured the same
+// way, on CPUs that have them; elsewhere bf16 inputs are widened and multiplied with fp32
+// FMAs, so the fp32 FMA peak is the bf16 peak, and that is returned.
+double MeasurePeakBf16(ThreadPool& pool);
+
 // The SIMD target the CPU kernels were dispatched to in this process ("AVX3", "AVX2", ...).
 std::string KernelTarget();
 

@@ -236,9 +236,12 @@ int Run(const Options& o) {
                static_cast<long long>(c.vocab_size), static_cast<double>(model->weight_bytes()) / 1e9, threads,
                deepseek::backend::cpu::KernelTarget().c_str());
 
-  std::fprintf(g_out, "measuring the machine: read bandwidth over 1 GiB, peak FMA rate ...\n");
+  std::fprintf(g_out, "measuring the machine: read bandwidth over 1 GiB, peak FMA and bf16 dot-product rates ...\n");
   const double bandwidth_before = deepseek::backend::cpu::MeasureReadBandwidth(pool, uint64_t{1} << 30);
   const double peak = deepseek::backend::cpu::MeasurePeakFma(pool);
+  // The prefill GEMMs' inputs are bf16: their ceiling is the bf16 dot-product rate (the fp32
+  // FMA rate on CPUs without bf16 dot products, where the inputs are widened).
+  const double peak_bf16 = deepseek::backend::cpu::MeasurePeakBf16(pool);
 
   // The first prefill faults the mapped weights in (most experts get some tokens); untimed.
   const int64_t warm_up = o.prefill ? 512 : 128;
@@ -269,9 +272,10 @@ int Run(const Options& o) {
                "| achieved weight read rate | %.1f GB/s |\n| measured read bandwidth (before / after decode) | %.1f GB/s (%.1f / %.1f) |\n"
                "| bandwidth fraction | %.3f |\n| prefill 512 | %.1f tok/s |\n| prefill 2048 | %.1f tok/s |\n"
                "| prefill GEMM rate | %.1f GFLOP/s |\n| measured peak FMA | %.1f GFLOP/s |\n| peak fraction | %.3f |\n"
+               "| measured peak bf16 dot products | %.1f GFLOP/s |\n| bf16 peak fraction | %.3f |\n"
                "| peak RSS | %.0f MB |\n",
                d.tok_s, d.bytes_per_token / 1e6, achieved, bandwidth, bandwidth_before, bandwidth_after, achieved / bandwidth, p512.tok_s, p2048.tok_s,
-               gemm_gflops, peak, gemm_gflops / peak, PeakRssMb());
+               gemm_gflops, peak, gemm_gflops / peak, peak_bf16, gemm_gflops / peak_bf16, PeakRssMb());
   std::fprintf(g_out, "\ndecode, per weight format (%.0f%% of the time in matrix operators):\n"
                       "| format | MB per token | calls per token | GB/s |\n|---|---|---|---|\n", 100 * d.matmul_share);
   for (const auto& f : d.by_format) {
@@ -283,10 +287,10 @@ int Run(const Options& o) {
         "{\"decode_tok_s\": %.6g, \"bytes_per_token\": %.0f, \"bandwidth_gbs\": %.6g, \"bandwidth_gbs_before\": %.6g, "
         "\"bandwidth_gbs_after\": %.6g, \"bandwidth_fraction\": %.6g, "
         "\"prefill_tok_s_512\": %.6g, \"prefill_tok_s_2048\": %.6g, \"prefill_gflops\": %.6g, \"peak_gflops\": %.6g, "
-        "\"peak_fraction\": %.6g, \"threads\": %d, \"target\": \"%s\", \"layers\": %d, \"experts\": %d, "
+        "\"peak_fraction\": %.6g, \"peak_bf16_gflops\": %.6g, \"bf16_peak_fraction\": %.6g, \"threads\": %d, \"target\": \"%s\", \"layers\": %d, \"experts\": %d, "
         "\"peak_rss_mb\": %.0f}\n",
         d.tok_s, d.bytes_per_token, bandwidth, bandwidth_before, bandwidth_after, achieved / bandwidth, p512.tok_s, p2048.tok_s, gemm_gflops, peak,
-        gemm_gflops / peak, threads, deepseek::backend::cpu::KernelTarget().c_str(), c.n_layers, c.n_experts,
+        gemm_gflops / peak, peak_bf16, gemm_gflops / peak_bf16, threads, deepseek::backend::cpu::KernelTarget().c_str(), c.n_layers, c.n_experts,
         PeakRssMb());
   }
   if (o.sweep) Sweep(model, o, threads);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "backends/cpu/machine_probe.h"
+#include "backends/cpu/matmul.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "support/hwy_targets.h"
@@ -14,7 +15,7 @@
 namespace deepseek::backend::cpu {
 namespace {
 
-TEST_CASE("machine probes: bandwidth, peak FMA and target on every target") {
+TEST_CASE("machine probes: bandwidth, peak FMA, peak bf16 and target on every target") {
   ThreadPool pool(2);
   deepseek::testing::ForEachHwyTarget([&] {
     const double bandwidth = MeasureReadBandwidth(pool, uint64_t{16} << 20, 2);
@@ -23,6 +24,10 @@ TEST_CASE("machine probes: bandwidth, peak FMA and target on every target") {
     const double peak = MeasurePeakFma(pool);
     CHECK(std::isfinite(peak));
     CHECK(peak > 0.01);
+    // bf16 dot products where the CPU has them, else the fp32 FMA rate (two runs: a loose bound).
+    const double peak_bf16 = MeasurePeakBf16(pool);
+    CHECK(std::isfinite(peak_bf16));
+    if (!Bf16DotEnabled()) CHECK(peak_bf16 > 0.25 * peak);
     CHECK(KernelTarget() == hwy::TargetName(hwy::SupportedTargets() & -hwy::SupportedTargets()));
   });
 }

@@ -24,7 +24,8 @@ TEST_CASE("deepseek-bench: JSON figures and the depth sweep") {
   REQUIRE(run.exit_code == 0);
   const nlohmann::json j = nlohmann::json::parse(run.out);  // stdout is the JSON object alone
   for (const char* key : {"decode_tok_s", "bytes_per_token", "bandwidth_gbs", "bandwidth_fraction", "prefill_tok_s_512",
-                          "prefill_tok_s_2048", "prefill_gflops", "peak_gflops", "peak_fraction", "peak_rss_mb"}) {
+                          "prefill_tok_s_2048", "prefill_gflops", "peak_gflops", "peak_fraction", "peak_bf16_gflops",
+                          "bf16_peak_fraction", "peak_rss_mb"}) {
     CAPTURE(key);
     REQUIRE(j.contains(key));
     CHECK(j[key].get<double>() > 0);
@@ -34,6 +35,7 @@ TEST_CASE("deepseek-bench: JSON figures and the depth sweep") {
   const double fraction = j["bytes_per_token"].get<double>() * j["decode_tok_s"].get<double>() / 1e9 / j["bandwidth_gbs"].get<double>();
   CHECK(std::fabs(fraction / j["bandwidth_fraction"].get<double>() - 1) < 0.01);
   CHECK(std::fabs(j["prefill_gflops"].get<double>() / j["peak_gflops"].get<double>() / j["peak_fraction"].get<double>() - 1) < 0.01);
+  CHECK(std::fabs(j["prefill_gflops"].get<double>() / j["peak_bf16_gflops"].get<double>() / j["bf16_peak_fraction"].get<double>() - 1) < 0.01);
 
   const std::string csv = ReadFile(dir + "/sweep.csv");
   CHECK(csv.rfind("depth,prefill_tok_s,decode_tok_s\n1024,", 0) == 0);
