@@ -53,6 +53,8 @@ struct GenerationStats {
   int64_t prompt_tokens = 0;     // tokens of the request's prompt
   int64_t reused_tokens = 0;     // of those, already in the session and not recomputed
   int64_t generated_tokens = 0;  // tokens sampled, the final stop token included
+  int64_t drafted_tokens = 0;    // MTP drafts verified (speculative decoding)
+  int64_t accepted_drafts = 0;   // of those, the ones the model confirmed
   double prefill_seconds = 0;    // computing the prompt's new tokens
   double decode_seconds = 0;     // the generation loop after the first token
   double prefill_tokens_per_second() const;
@@ -77,6 +79,12 @@ struct ChatReply {
 
 struct GeneratorOptions {
   SessionOptions session;  // its progress callback is called during prefill, as for a Session
+  // Speculative decoding with the model's MTP head (when it has one): each step drafts the
+  // token after the one being fed and verifies it in the same forward pass, so an accepted
+  // draft costs no step of its own. The tokens are the same as without it. Greedy sampling
+  // (temperature 0) only, for now; other sampling decodes one token per step. Sets the
+  // session's enable_mtp.
+  bool speculative = true;
 };
 
 class Generator {

@@ -86,6 +86,18 @@ class Session {
   Status Prefill(std::span<const int32_t> tokens);
   Status Decode(int32_t token) { return Prefill({&token, 1}); }
 
+  // As Prefill, and `all_logits` [n, vocab] receives the logits after each of the tokens (a
+  // speculative decoder verifies its drafts with them).
+  Status PrefillAll(std::span<const int32_t> tokens, std::vector<float>& all_logits);
+  // Speculative decoding's rollback of a rejected draft: forgets the last token of the last
+  // call, which must have been a PrefillAll of two or more tokens, and its logits become those
+  // after the token before it. Exact, and allowed only for a token that closed no compressor
+  // block (CanDrop of its position) and was not read by MtpLogits; otherwise
+  // kFailedPrecondition and nothing changes.
+  Status DropLast();
+  // Whether a token at `position` could be dropped again by DropLast once consumed.
+  bool CanDrop(int64_t position) const;
+
   // Logits [vocab] after the last token consumed (empty before the first call).
   std::span<const float> logits() const;
 
@@ -128,6 +140,7 @@ class Session {
  private:
   struct Impl;
   explicit Session(std::unique_ptr<Impl> impl);
+  Status RunPrefill(std::span<const int32_t> tokens, std::vector<float>* all_logits);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -137,6 +137,47 @@ void SequenceState::AppendSynthetic(int64_t tokens, uint64_t seed, backend::Stre
   mtp_pending_streams.clear();
 }
 
+bool SequenceState::ClosesBlock(int64_t position) const {
+  for (int i = 0; i < config_->n_layers; ++i) {
+    const int ratio = config_->ratio(i);
+    if (ratio > 0 && (position + 1) % ratio == 0) return true;
+  }
+  return false;
+}
+
+void SequenceState::DropLast() {
+  const ModelConfig& c = *config_;
+  if (position_ == 0) Fail(StatusCode::kFailedPrecondition, "DropLast: the sequence is empty");
+  const int64_t last = position_ - 1;
+  if (ClosesBlock(last)) {
+    Fail(StatusCode::kFailedPrecondition, "DropLast: the token at position " + std::to_string(last) + " closed a compressor block");
+  }
+  if (mtp_position > last) {
+    Fail(StatusCode::kFailedPrecondition, "DropLast: the MTP head has read position " + std::to_string(last));
+  }
+  position_ = last;
+  tokens.pop_back();
+  const size_t row = static_cast<size_t>(c.hc_mult) * static_cast<size_t>(c.dim);
+  if (mtp_pending_streams.size() >= row) mtp_pending_streams.resize(mtp_pending_streams.size() - row);
+  for (int i = 0; i < c.n_layers; ++i) layers_[static_cast<size_t>(i)].window.Truncate(std::min<int64_t>(position_, c.window));
+}
+
+void SequenceState::TrimMtpPending(int64_t keep, backend::Stream& stream) {
+  const ModelConfig& c = *config_;
+  const auto row = static_cast<int64_t>(c.hc_mult) * c.dim;
+  const int64_t skip = static_cast<int64_t>(mtp_pending_streams.size()) / row - keep;
+  if (skip <= 0) return;
+  mtp_pending_streams.erase(mtp_pending_streams.begin(), mtp_pending_streams.begin() + skip * row);
+  mtp_position += skip;
+  const int64_t need = std::min<int64_t>(mtp_position, c.window);
+  for (int i = 0; i < c.n_mtp_layers; ++i) {
+    KvTable& ring = mtp_layer(i).window;
+    if (ring.rows() >= need) continue;
+    const std::vector<float> zeros(static_cast<size_t>((need - ring.rows()) * ring.dim()), 0.0f);
+    ring.Write(stream, ring.rows(), need - ring.rows(), zeros.data());
+  }
+}
+
 SequenceState SequenceState::CopyTo(std::shared_ptr<const KvPools> pools, backend::Stream& stream) const {
   SequenceState copy(*config_, std::move(pools));
   copy.position_ = position_;

@@ -72,6 +72,20 @@ class SequenceState {
   // attention at depth: a real 1M-token prefill takes hours). The compressors' open blocks
   // start empty after it; the MTP layers are not filled. Reserves first (see Reserve).
   void AppendSynthetic(int64_t tokens, uint64_t seed, backend::Stream& stream);
+  // Whether the token at `position` closes a compressor block of some main layer.
+  bool ClosesBlock(int64_t position) const;
+  // Forgets the last token consumed (speculative decoding's rejected draft). Exact only for a
+  // token that closed no compressor block: its window slot and open-block rows stay as they
+  // are, to be rewritten by the next token at its position, and no query at that position or
+  // later reads the window row it replaced. Its pending MTP streams go too. Throws
+  // Error(kFailedPrecondition) for a token that closed a block or that the MTP head has read.
+  void DropLast();
+  // Keeps the pending MTP streams of the last `keep` positions only (keep ≥ the window): the
+  // MTP layer attends no further back, and its ring row of a position depends on that position
+  // alone, so the head's logits at the last position need no others. The MTP layers' ring rows
+  // of the skipped positions are zeros (read only by the head's queries at earlier pending
+  // positions, whose outputs are not used). The MTP layers must be reserved (Reserve with mtp).
+  void TrimMtpPending(int64_t keep, backend::Stream& stream);
   // This sequence with its caches' rows copied into `pools` (of another KV memory).
   SequenceState CopyTo(std::shared_ptr<const KvPools> pools, backend::Stream& stream) const;
 

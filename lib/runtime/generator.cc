@@ -108,6 +108,7 @@ struct Generator::Impl {
   std::function<bool(int64_t, int64_t)> user_progress;
   std::unique_ptr<Session> session;
   PrefixReuse reuse;
+  bool speculative = false;  // the MTP head drafts (GeneratorOptions::speculative, and the model has one)
   std::atomic<bool> cancel{false};
 
   void Validate(const GenerationParams& params) const {
@@ -155,15 +156,22 @@ struct Generator::Impl {
     };
     TokenStreamDecoder decoder(tokenizer);
     StopStringMatcher stops(params.stop_strings);
+    const bool draft = speculative && params.sampling.temperature == 0;
+    int32_t verified = -1;  // a draft the session consumed and the model confirmed, or -1
     const Clock::time_point start = Clock::now();
     for (;;) {
       if (cancel) {
         out.finish = FinishReason::kCancelled;
         break;
       }
-      Result<int32_t> next = sampler.value().Sample(session->logits(), out.tokens);
-      ThrowIfError(next.status());
-      const int32_t token = next.value();
+      const bool consumed = verified >= 0;
+      int32_t token = verified;
+      verified = -1;
+      if (!consumed) {
+        Result<int32_t> next = sampler.value().Sample(session->logits(), out.tokens);
+        ThrowIfError(next.status());
+        token = next.value();
+      }
       out.tokens.push_back(token);
       if (is_stop(token)) {
         out.finish = FinishReason::kEos;
@@ -183,11 +191,13 @@ struct Generator::Impl {
         out.finish = FinishReason::kMaxTokens;
         break;
       }
+      if (consumed) continue;  // the session holds it already, and its logits are the next ones
       if (session->position() >= session->capacity()) {
         out.finish = FinishReason::kContextFull;
         break;
       }
-      ThrowIfError(session->Decode(token));
+      const bool room = static_cast<int64_t>(out.tokens.size()) < params.max_tokens && session->position() + 2 <= session->capacity();
+      if (!draft || !room || !Speculate(token, sampler.value(), out, verified)) ThrowIfError(session->Decode(token));
     }
     if (!stops.stopped() && out.finish != FinishReason::kCancelled) {
       const std::string tail = stops.Push(decoder.Finish()) + stops.Flush();
@@ -203,6 +213,37 @@ struct Generator::Impl {
     out.text = sink.text();
     return out;
   }
+
+  // Feeds `token` with the MTP head's draft of the token after it, in one forward pass, and
+  // keeps the draft when the sampler, given the logits after `token`, picks it too (greedy:
+  // the same token the next step would have sampled); otherwise drops it again. False, with
+  // nothing fed, when no draft can be made: the head has no streams for some position (a
+  // prefix restored from a session without MTP), or the draft's position closes a compressor
+  // block (dropping it could not be undone exactly).
+  bool Speculate(int32_t token, Sampler& sampler, Generation& out, int32_t& verified) {
+    if (!session->CanDrop(session->position() + 1)) return false;
+    Result<std::vector<float>> mtp = session->MtpLogits(token);
+    if (!mtp.ok()) {
+      if (mtp.status().code() == StatusCode::kFailedPrecondition) return false;
+      ThrowIfError(mtp.status());
+    }
+    const std::vector<float>& guess = mtp.value();
+    const auto draft = static_cast<int32_t>(std::max_element(guess.begin(), guess.end()) - guess.begin());
+    const std::array<int32_t, 2> fed{token, draft};
+    ThrowIfError(session->PrefillAll(fed, all_logits));
+    ++out.stats.drafted_tokens;
+    const int64_t vocab = model->config().vocab_size;
+    Result<int32_t> next = sampler.Sample(std::span<const float>(all_logits).first(static_cast<size_t>(vocab)), out.tokens);
+    ThrowIfError(next.status());
+    if (next.value() == draft) {
+      ++out.stats.accepted_drafts;
+      verified = draft;
+    } else {
+      ThrowIfError(session->DropLast());
+    }
+    return true;
+  }
+  std::vector<float> all_logits;  // scratch of Speculate
 
   ChatReply Chat(std::span<const ChatMessage> messages, const ChatFormatOptions& format, const GenerationParams& params,
                  const StreamCallback& on_event) {
@@ -274,6 +315,8 @@ Result<std::unique_ptr<Generator>> Generator::Create(std::shared_ptr<const Model
     impl->user_progress = options.session.progress;
     // Prefill checks for cancellation between chunks through the session's progress hook.
     SessionOptions session_options = options.session;
+    impl->speculative = options.speculative && model->config().n_mtp_layers > 0;
+    if (impl->speculative) session_options.enable_mtp = true;
     session_options.progress = [raw = impl.get()](int64_t done, int64_t total) {
       if (raw->cancel) return false;
       return !raw->user_progress || raw->user_progress(done, total);

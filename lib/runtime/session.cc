@@ -76,14 +76,17 @@ struct Session::Impl {
   void Adopt(SequenceRecord record) noexcept {
     state = std::move(record.state);
     logits = std::move(record.logits);
+    previous_logits.clear();
     mtp_expected = record.mtp_expected;
     mtp_diverged = record.mtp_diverged;
   }
 
-  void Prefill(std::span<const int32_t> tokens) {
+  // all_logits: when not null, receives the logits after every token ([n, vocab]).
+  void Prefill(std::span<const int32_t> tokens, std::vector<float>* all_logits = nullptr) {
     Validate(tokens);
     if (tokens.empty()) return;
-    ReserveKv(static_cast<int64_t>(tokens.size()), false);
+    // With MTP, the MTP layers' pages too: skipped positions get zero rows (TrimMtpPending).
+    ReserveKv(static_cast<int64_t>(tokens.size()), options.enable_mtp);
     const ThreadPool::Busy busy(pool);  // the forward pass's ParallelFors follow each other closely
     if (mtp_expected >= 0 && tokens.front() != mtp_expected) mtp_diverged = true;
     mtp_expected = -1;
@@ -96,18 +99,42 @@ struct Session::Impl {
       net().Forward(*stream, nullptr, state, part, streams);
       tokens_processed += n;
       state.tokens.insert(state.tokens.end(), part.begin(), part.end());
-      if (options.enable_mtp) state.mtp_pending_streams.insert(state.mtp_pending_streams.end(), streams.begin(), streams.end());
+      if (options.enable_mtp) KeepMtpStreams();
+      if (all_logits) {
+        all_logits->resize(static_cast<size_t>((done + n) * c.vocab_size));
+        net().Logits(*stream, streams.data(), n, all_logits->data() + done * c.vocab_size);
+      }
       done += n;
       const bool cancelled = options.progress && !options.progress(done, total) && done < total;
-      if (done == total || cancelled) {
+      if ((done == total || cancelled) && all_logits) {
+        logits.assign(all_logits->end() - c.vocab_size, all_logits->end());
+        previous_logits.assign(all_logits->end() - std::min<int64_t>(2, done) * c.vocab_size, all_logits->end() - c.vocab_size);
+      } else if (done == total || cancelled) {
         logits.resize(static_cast<size_t>(c.vocab_size));
         net().Logits(*stream, streams.data() + (n - 1) * c.hc_mult * c.dim, 1, logits.data());
+        previous_logits.clear();
       }
       if (cancelled) {
         Fail(StatusCode::kCancelled, "prefill cancelled after " + std::to_string(done) + " of " + std::to_string(total) +
                                          " tokens (they stay in the session)");
       }
     }
+  }
+
+  // The chunk's final streams wait for the MTP head, those of the last `window` positions.
+  void KeepMtpStreams() {
+    state.mtp_pending_streams.insert(state.mtp_pending_streams.end(), streams.begin(), streams.end());
+    state.TrimMtpPending(model->config().window, *stream);
+  }
+
+  void DropLast() {
+    if (previous_logits.empty()) {
+      Fail(StatusCode::kFailedPrecondition, "DropLast: the last call was not a PrefillAll of two or more tokens");
+    }
+    state.DropLast();
+    logits = std::move(previous_logits);
+    previous_logits.clear();
+    mtp_expected = -1;
   }
 
   std::vector<float> Mtp(int32_t next_token) {
@@ -149,6 +176,7 @@ struct Session::Impl {
   model::SequenceState state;
   std::vector<float> streams;  // scratch: final streams of the last chunk
   std::vector<float> logits;
+  std::vector<float> previous_logits;  // after the next-to-last token of the last PrefillAll (DropLast)
   int32_t mtp_expected = -1;
   bool mtp_diverged = false;
   int64_t tokens_processed = 0;
@@ -196,11 +224,17 @@ Result<std::unique_ptr<Session>> Session::Create(std::shared_ptr<const Model> mo
   return session;
 }
 
-Status Session::Prefill(std::span<const int32_t> tokens) {
+Status Session::Prefill(std::span<const int32_t> tokens) { return RunPrefill(tokens, nullptr); }
+
+Status Session::PrefillAll(std::span<const int32_t> tokens, std::vector<float>& all_logits) {
+  return RunPrefill(tokens, &all_logits);
+}
+
+Status Session::RunPrefill(std::span<const int32_t> tokens, std::vector<float>* all_logits) {
   // Invalid requests are rejected before any state changes, and a cancelled prefill keeps the
   // chunks it finished. Any other failure may leave a layer half-updated, so the session is
   // reset and says so rather than continuing from an inconsistent cache.
-  Status status = CatchAll([&] { impl_->Prefill(tokens); });
+  Status status = CatchAll([&] { impl_->Prefill(tokens, all_logits); });
   const StatusCode code = status.code();
   if (!status.ok() && code != StatusCode::kInvalidArgument && code != StatusCode::kOutOfRange &&
       code != StatusCode::kCancelled && code != StatusCode::kResourceExhausted) {
@@ -208,6 +242,12 @@ Status Session::Prefill(std::span<const int32_t> tokens) {
     return Status(status.code(), status.message() + " (the session was reset)");
   }
   return status;
+}
+
+bool Session::CanDrop(int64_t position) const { return !impl_->state.ClosesBlock(position); }
+
+Status Session::DropLast() {
+  return CatchAll([&] { impl_->DropLast(); });
 }
 
 std::span<const float> Session::logits() const { return impl_->logits; }
@@ -271,6 +311,7 @@ Status Session::AppendSynthetic(int64_t tokens, uint64_t seed) {
     impl_->ReserveKv(tokens, false);
     impl_->state.AppendSynthetic(tokens, seed, *impl_->stream);
     impl_->logits.clear();
+    impl_->previous_logits.clear();
     impl_->mtp_expected = -1;
   });
 }
@@ -291,6 +332,7 @@ Status Session::Load(const std::string& path) {
 void Session::Reset() {
   impl_->state.Reset();
   impl_->logits.clear();
+  impl_->previous_logits.clear();
   impl_->mtp_expected = -1;
   impl_->mtp_diverged = false;
 }

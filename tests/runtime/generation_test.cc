@@ -126,6 +126,37 @@ TEST_CASE("generation: a fixed seed reproduces and greedy equals argmax of the s
   }
 }
 
+TEST_CASE("generation: speculative decoding with the MTP head gives plain decoding's tokens") {
+  GeneratorOptions plain_options;
+  plain_options.session.num_threads = 2;
+  plain_options.speculative = false;
+  auto plain = Generator::Create(TinyModel(), TinyTokenizer(), plain_options);
+  REQUIRE(plain.ok());
+  auto speculative = NewGenerator();  // on by default
+  const auto prompt = Encode("The sea and the sky were grey");
+  GenerationParams greedy = Sampled(64);
+  greedy.sampling.temperature = 0;
+  int64_t drafted = 0, accepted = 0;
+  for (int64_t max_tokens : {1, 2, 3, 7, 64}) {  // every boundary of a verified pair
+    CAPTURE(max_tokens);
+    greedy.max_tokens = max_tokens;
+    const Generation want = Generate(*plain.value(), prompt, greedy);
+    const Generation got = Generate(*speculative, prompt, greedy);
+    CHECK(got.tokens == want.tokens);
+    CHECK(got.text == want.text);
+    CHECK(want.stats.drafted_tokens == 0);
+    CHECK(got.stats.accepted_drafts <= got.stats.drafted_tokens);
+    drafted += got.stats.drafted_tokens;
+    accepted += got.stats.accepted_drafts;
+  }
+  CHECK(drafted > 0);
+  MESSAGE("drafts: " << drafted << ", accepted: " << accepted);
+  // Sampling at a temperature decodes one token per step, as before.
+  const Generation sampled = Generate(*speculative, prompt, Sampled(16, 5));
+  CHECK(sampled.tokens == Generate(*plain.value(), prompt, Sampled(16, 5)).tokens);
+  CHECK(sampled.stats.drafted_tokens == 0);
+}
+
 TEST_CASE("generation: a stop string ends the reply and is cut, also from the stream") {
   auto g = NewGenerator();
   const auto prompt = Encode("In the beginning");

@@ -256,6 +256,51 @@ TEST_CASE("runtime: Restore returns to a snapshot and continuing matches a sessi
   CheckStatus(foreign.value()->Restore(snapshot.value()), StatusCode::kInvalidArgument, {"another model"});
   CHECK(foreign.value()->position() == 0);
 }
+TEST_CASE("runtime: PrefillAll gives every position's logits, and DropLast rolls back a rejected draft exactly") {
+  const std::vector<int32_t> tokens = Tokens(32, 11);
+  const std::span<const int32_t> all(tokens);
+  const SessionOptions mtp = Options(2).Mtp();
+  // The tiny model's compressors close blocks where (position + 1) is a multiple of 4 or 8.
+  auto s = NewSession(mtp), reference = NewSession(mtp);
+  Step(*s, all.first(20));
+  Step(*reference, all.first(20));
+  std::vector<float> rows;
+  REQUIRE(s->PrefillAll(all.subspan(20, 3), rows).ok());
+  REQUIRE(rows.size() == static_cast<size_t>(3 * Vocab()));
+  for (int i = 0; i < 3; ++i) {
+    Step(*reference, all.subspan(static_cast<size_t>(20 + i), 1));
+    CHECK(BitDiff(std::vector<float>(rows.begin() + i * Vocab(), rows.begin() + (i + 1) * Vocab()), LogitsOf(*reference)) == "");
+  }
+  CHECK(BitDiff(LogitsOf(*s), LogitsOf(*reference)) == "");
+
+  // Position 22 closes no block: dropping it leaves the session as if it had stopped at 22.
+  REQUIRE(s->CanDrop(22));
+  REQUIRE(s->DropLast().ok());
+  CHECK(s->position() == 22);
+  CHECK(BitDiff(LogitsOf(*s), std::vector<float>(rows.begin() + Vocab(), rows.begin() + 2 * Vocab())) == "");
+  auto fresh = NewSession(mtp);
+  Step(*fresh, all.first(22));
+  const int32_t other = (tokens[22] + 5) % Vocab();
+  REQUIRE(s->Decode(other).ok());
+  REQUIRE(fresh->Decode(other).ok());
+  CHECK(BitDiff(LogitsOf(*s), LogitsOf(*fresh)) == "");
+  const auto mtp_s = s->MtpLogits(tokens[24]), mtp_fresh = fresh->MtpLogits(tokens[24]);
+  REQUIRE(mtp_s.ok());
+  REQUIRE(mtp_fresh.ok());
+  CHECK(BitDiff(mtp_s.value(), mtp_fresh.value()) == "");
+
+  // Refused, changing nothing: after a plain step, and for a token that closed a block (23).
+  CheckStatus(s->DropLast(), StatusCode::kFailedPrecondition, {"PrefillAll"});
+  CHECK_FALSE(s->CanDrop(23));
+  auto closing = NewSession(mtp);
+  Step(*closing, all.first(22));
+  REQUIRE(closing->PrefillAll(all.subspan(22, 2), rows).ok());
+  const std::vector<float> before = LogitsOf(*closing);
+  CheckStatus(closing->DropLast(), StatusCode::kFailedPrecondition, {"closed a compressor block"});
+  CHECK(closing->position() == 24);
+  CHECK(BitDiff(LogitsOf(*closing), before) == "");
+}
+
 TEST_CASE("runtime: MtpLogits") {
   const std::vector<int32_t> tokens = Tokens(41, 7);
   const std::span<const int32_t> all(tokens);

@@ -503,6 +503,8 @@ typedef struct ds_generation_stats {
   double decode_seconds;
   double prefill_tokens_per_second;
   double decode_tokens_per_second;
+  int64_t drafted_tokens;    /* since 1.2: MTP drafts verified (speculative decoding, greedy) */
+  int64_t accepted_drafts;   /* since 1.2: of those, the ones the model confirmed */
 } ds_generation_stats;
 
 /* A finished generation: the parsed reply, the raw tokens and text, the finish reason and

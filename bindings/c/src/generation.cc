@@ -191,6 +191,8 @@ ds_status ds_reply_stats(const ds_reply* reply, ds_generation_stats* stats) DS_N
     full.decode_seconds = s.decode_seconds;
     full.prefill_tokens_per_second = s.prefill_tokens_per_second();
     full.decode_tokens_per_second = s.decode_tokens_per_second();
+    full.drafted_tokens = s.drafted_tokens;
+    full.accepted_drafts = s.accepted_drafts;
     WriteStruct(full, stats, "ds_generation_stats");
   });
 }

@@ -94,6 +94,14 @@ inline std::string Str(const char* s) { return s ? std::string(s) : std::string(
 // struct grows, its specialisation keeps the old size so that older callers stay accepted.
 template <typename T>
 constexpr size_t kFirstLayoutSize = sizeof(T);
+template <>  // 1.0: up to progress_user_data (1.1 added kv_cache)
+inline constexpr size_t kFirstLayoutSize<ds_session_params> = 48;
+template <>  // 1.1: budget_bytes (1.2 added tier_dir, ram_bytes)
+inline constexpr size_t kFirstLayoutSize<ds_kv_cache_params> = 16;
+template <>  // 1.1: up to tokens_available (1.2 added bytes_tiered)
+inline constexpr size_t kFirstLayoutSize<ds_kv_cache_stats> = 40;
+template <>  // 1.0: up to decode_tokens_per_second (1.2 added drafted_tokens, accepted_drafts)
+inline constexpr size_t kFirstLayoutSize<ds_generation_stats> = 64;
 
 // Validates a caller struct's struct_size (see deepseek.h) and returns a full copy: the
 // caller's prefix over the defaults `init` writes.

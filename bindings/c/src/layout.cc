@@ -6,6 +6,7 @@
 #include <cstddef>
 
 #include "deepseek.h"
+#include "internal.h"
 
 #define DS_FIELD(type, field, offset) static_assert(offsetof(type, field) == (offset), #type "." #field)
 #define DS_ENDS_WITH(type, last, size)                                                      \
@@ -91,6 +92,11 @@ DS_FIELD(ds_kv_cache_stats, budget_bytes, 8);
 DS_FIELD(ds_kv_cache_stats, bytes_in_use, 16);
 DS_FIELD(ds_kv_cache_stats, bytes_storage, 24);
 DS_FIELD(ds_kv_cache_stats, tokens_available, 32);
+// Older layouts of grown structs, still accepted (kFirstLayoutSize in internal.h).
+static_assert(deepseek::capi::kFirstLayoutSize<ds_session_params> == offsetof(ds_session_params, kv_cache));
+static_assert(deepseek::capi::kFirstLayoutSize<ds_kv_cache_params> == offsetof(ds_kv_cache_params, tier_dir));
+static_assert(deepseek::capi::kFirstLayoutSize<ds_kv_cache_stats> == offsetof(ds_kv_cache_stats, bytes_tiered));
+static_assert(deepseek::capi::kFirstLayoutSize<ds_generation_stats> == offsetof(ds_generation_stats, drafted_tokens));
 DS_ENDS_WITH(ds_kv_cache_stats, bytes_tiered, 48);
 
 DS_FIELD(ds_generation_params, sampling, 8);
@@ -108,4 +114,6 @@ DS_FIELD(ds_generation_stats, generated_tokens, 24);
 DS_FIELD(ds_generation_stats, prefill_seconds, 32);
 DS_FIELD(ds_generation_stats, decode_seconds, 40);
 DS_FIELD(ds_generation_stats, prefill_tokens_per_second, 48);
-DS_ENDS_WITH(ds_generation_stats, decode_tokens_per_second, 64);
+DS_FIELD(ds_generation_stats, decode_tokens_per_second, 56);
+DS_FIELD(ds_generation_stats, drafted_tokens, 64);
+DS_ENDS_WITH(ds_generation_stats, accepted_drafts, 80);

@@ -458,6 +458,31 @@ static void test_kv_tier(const ds_model *model) {
   CHECK(rmdir("c_api_test_tier") == 0); /* nothing was left in it */
 }
 
+/* Callers built against an older header pass the older, smaller structs: still accepted, and
+ * outputs written only up to their size. */
+static void test_older_layouts(const ds_model *model) {
+  ds_session_params params;
+  ds_kv_cache_params kp;
+  ds_kv_cache_stats stats;
+  ds_kv_cache *cache = NULL;
+  ds_session *s = NULL;
+  ds_session_params_init(&params);
+  params.struct_size = 48; /* 1.0: no kv_cache */
+  params.num_threads = 1;
+  CHECK_OK(ds_session_create(model, &params, &s));
+  ds_session_destroy(s);
+  params.struct_size = 40;
+  CHECK_FAILS(ds_session_create(model, &params, &s), DS_INVALID_ARGUMENT, "struct_size");
+  ds_kv_cache_params_init(&kp);
+  kp.struct_size = 16; /* 1.1: no tier */
+  CHECK_OK(ds_kv_cache_create(model, &kp, &cache));
+  memset(&stats, 0xab, sizeof stats);
+  stats.struct_size = 40; /* 1.1: no bytes_tiered */
+  CHECK_OK(ds_kv_cache_get_stats(cache, &stats));
+  CHECK(stats.struct_size == 40 && stats.bytes_in_use == 0 && stats.bytes_tiered == 0xabababababababab);
+  ds_kv_cache_destroy(cache);
+}
+
 static void test_generation(const ds_model *model, const ds_tokenizer *tok) {
   ds_session_params sp;
   ds_generator *gen = NULL;
@@ -515,6 +540,10 @@ static void test_generation(const ds_model *model, const ds_tokenizer *tok) {
     stats.struct_size = sizeof stats;
     CHECK_OK(ds_reply_stats(reply, &stats));
     CHECK(stats.prompt_tokens > 0 && stats.generated_tokens == 12 && stats.decode_tokens_per_second > 0);
+    CHECK(stats.drafted_tokens == 0 && stats.accepted_drafts == 0); /* sampled: no drafts */
+    stats.struct_size = 64; /* 1.0: no draft counts */
+    CHECK_OK(ds_reply_stats(reply, &stats));
+    CHECK(stats.struct_size == 64);
     CHECK(ds_reply_json(reply, NULL) != NULL);
     ds_reply_destroy(reply);
     reply = NULL;
@@ -586,6 +615,7 @@ int main(int argc, char **argv) {
     test_session(model);
     test_kv_cache(model);
     test_kv_tier(model);
+    test_older_layouts(model);
     test_generation(model, tok);
   }
   /* Handles may go in any order: generators and sessions keep what they use alive. */
