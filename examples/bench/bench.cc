@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -182,6 +183,47 @@ double PeakRssMb() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
 
+// Speculative decoding with the MTP head, timed: one draft-and-verify step (MtpLogits, then
+// PrefillAll of the fed token and its draft) against one decode step, and the speed-up it gives
+// at acceptance rates p: a step that drafts yields 1 + p tokens for its time; positions whose
+// token closes a compressor block (a fraction f) are never drafted, so per token the cost is
+// f·T1 + (1 − f)·Tv / (1 + p) against T1.
+struct SpeculationResult {
+  double verify_ms = 0;     // Tv
+  double decode_ms = 0;     // T1
+  double no_draft = 0;      // f
+  double Speedup(double p) const { return decode_ms / (no_draft * decode_ms + (1 - no_draft) * verify_ms / (1 + p)); }
+};
+
+SpeculationResult MeasureSpeculation(const std::shared_ptr<const deepseek::Model>& model, int threads, const Options& o,
+                                     double decode_tok_s) {
+  deepseek::SessionOptions options;
+  options.num_threads = threads;
+  options.enable_mtp = true;
+  auto created = deepseek::Session::Create(model, options);
+  if (!created.ok()) deepseek::Fail(created.status().code(), created.status().message());
+  deepseek::Session& s = *created.value();
+  Check(s.Prefill(Prompt(model->config(), o.prompt, 2)));
+  std::vector<float> rows;
+  const auto step = [&] {
+    const int32_t token = Argmax(s.logits());
+    auto draft = s.MtpLogits(token);
+    if (!draft.ok()) deepseek::Fail(draft.status().code(), draft.status().message());
+    const std::array<int32_t, 2> fed{token, Argmax(draft.value())};
+    Check(s.PrefillAll(fed, rows));
+  };
+  step();  // warm-up
+  const auto start = Clock::now();
+  for (int i = 0; i < o.decode; ++i) step();
+  SpeculationResult r;
+  r.verify_ms = 1000 * Since(start) / o.decode;
+  r.decode_ms = 1000 / decode_tok_s;
+  int blocked = 0;
+  for (int64_t q = 0; q < 1024; ++q) blocked += !s.CanDrop(q);
+  r.no_draft = blocked / 1024.0;
+  return r;
+}
+
 // Decode and prefill speed at growing context depths: one session is prefilled up to each
 // depth; the prefill figure is the speed of the last 512 tokens before it, the decode figure
 // that of 8 tokens decoded from a snapshot taken there (restored afterwards).
@@ -259,6 +301,11 @@ int Run(const Options& o) {
   Check(session->Prefill(Prompt(c, o.prompt, 1)));
   MeasureDecode(*session, 2);  // warm-up steps
   const DecodeResult d = MeasureDecode(*session, o.decode);
+  SpeculationResult spec;
+  if (c.n_mtp_layers > 0) {
+    std::fprintf(g_out, "draft and verify with the MTP head, %d steps ...\n", o.decode);
+    spec = MeasureSpeculation(model, threads, o, d.tok_s);
+  }
   // Other tenants of the memory system come and go: measured again right after the decode, the
   // larger of the two figures is the denominator, so the fraction errs low, never high.
   const double bandwidth_after = deepseek::backend::cpu::MeasureReadBandwidth(pool, uint64_t{1} << 30);
@@ -276,6 +323,14 @@ int Run(const Options& o) {
                "| peak RSS | %.0f MB |\n",
                d.tok_s, d.bytes_per_token / 1e6, achieved, bandwidth, bandwidth_before, bandwidth_after, achieved / bandwidth, p512.tok_s, p2048.tok_s,
                gemm_gflops, peak, gemm_gflops / peak, peak_bf16, gemm_gflops / peak_bf16, PeakRssMb());
+  if (spec.verify_ms > 0) {
+    std::fprintf(g_out,
+                 "\nspeculative decoding (MTP draft + 2-token verify, greedy): %.2f ms against %.2f ms per decode step "
+                 "(%.2fx); %.0f%% of positions close a compressor block and decode plainly; speed-up at acceptance "
+                 "0.6 / 0.8 / 0.9: %.2fx / %.2fx / %.2fx\n",
+                 spec.verify_ms, spec.decode_ms, spec.verify_ms / spec.decode_ms, 100 * spec.no_draft, spec.Speedup(0.6),
+                 spec.Speedup(0.8), spec.Speedup(0.9));
+  }
   std::fprintf(g_out, "\ndecode, per weight format (%.0f%% of the time in matrix operators):\n"
                       "| format | MB per token | calls per token | GB/s |\n|---|---|---|---|\n", 100 * d.matmul_share);
   for (const auto& f : d.by_format) {
@@ -287,10 +342,14 @@ int Run(const Options& o) {
         "{\"decode_tok_s\": %.6g, \"bytes_per_token\": %.0f, \"bandwidth_gbs\": %.6g, \"bandwidth_gbs_before\": %.6g, "
         "\"bandwidth_gbs_after\": %.6g, \"bandwidth_fraction\": %.6g, "
         "\"prefill_tok_s_512\": %.6g, \"prefill_tok_s_2048\": %.6g, \"prefill_gflops\": %.6g, \"peak_gflops\": %.6g, "
-        "\"peak_fraction\": %.6g, \"peak_bf16_gflops\": %.6g, \"bf16_peak_fraction\": %.6g, \"threads\": %d, \"target\": \"%s\", \"layers\": %d, \"experts\": %d, "
+        "\"peak_fraction\": %.6g, \"peak_bf16_gflops\": %.6g, \"bf16_peak_fraction\": %.6g, "
+        "\"mtp_verify_ms\": %.6g, \"verify_to_decode\": %.6g, \"spec_no_draft_fraction\": %.6g, "
+        "\"spec_speedup_060\": %.6g, \"spec_speedup_080\": %.6g, \"spec_speedup_090\": %.6g, \"threads\": %d, \"target\": \"%s\", \"layers\": %d, \"experts\": %d, "
         "\"peak_rss_mb\": %.0f}\n",
         d.tok_s, d.bytes_per_token, bandwidth, bandwidth_before, bandwidth_after, achieved / bandwidth, p512.tok_s, p2048.tok_s, gemm_gflops, peak,
-        gemm_gflops / peak, peak_bf16, gemm_gflops / peak_bf16, threads, deepseek::backend::cpu::KernelTarget().c_str(), c.n_layers, c.n_experts,
+        gemm_gflops / peak, peak_bf16, gemm_gflops / peak_bf16, spec.verify_ms,
+        spec.decode_ms > 0 ? spec.verify_ms / spec.decode_ms : 0.0, spec.no_draft, spec.verify_ms > 0 ? spec.Speedup(0.6) : 0.0,
+        spec.verify_ms > 0 ? spec.Speedup(0.8) : 0.0, spec.verify_ms > 0 ? spec.Speedup(0.9) : 0.0, threads, deepseek::backend::cpu::KernelTarget().c_str(), c.n_layers, c.n_experts,
         PeakRssMb());
   }
   if (o.sweep) Sweep(model, o, threads);
