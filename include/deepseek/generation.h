@@ -83,8 +83,10 @@ struct GeneratorOptions {
   // token after the one being fed and verifies it in the same forward pass, so an accepted
   // draft costs no step of its own. The tokens are the same as without it. Greedy sampling
   // (temperature 0) only, for now; other sampling decodes one token per step. Sets the
-  // session's enable_mtp.
-  bool speculative = true;
+  // session's enable_mtp. Off by default until a two-token step costs little more than a
+  // one-token step: measured with deepseek-bench, a draft-and-verify step takes 3.1 decode
+  // steps today (two-row products go through the tile path, and the head reads the LM head).
+  bool speculative = false;
 };
 
 class Generator {

@@ -132,7 +132,11 @@ TEST_CASE("generation: speculative decoding with the MTP head gives plain decodi
   plain_options.speculative = false;
   auto plain = Generator::Create(TinyModel(), TinyTokenizer(), plain_options);
   REQUIRE(plain.ok());
-  auto speculative = NewGenerator();  // on by default
+  GeneratorOptions speculative_options = plain_options;
+  speculative_options.speculative = true;
+  auto created = Generator::Create(TinyModel(), TinyTokenizer(), speculative_options);
+  REQUIRE(created.ok());
+  auto& speculative = created.value();
   const auto prompt = Encode("The sea and the sky were grey");
   GenerationParams greedy = Sampled(64);
   greedy.sampling.temperature = 0;
