@@ -76,27 +76,6 @@ void UnpackLatentFp8(const KvRowLayout& l, const uint8_t* row, float* v) {
   }
 }
 
-void PackMxfp4(const KvRowLayout& l, const float* v, uint8_t* row) {
-  uint8_t* scales = row + l.dim / 2;
-  for (int b = 0; b < l.dim / kFp4Block; ++b) {
-    const float* block = v + b * kFp4Block;
-    const float s = num::Fp4BlockScale(num::BlockAmax(block, kFp4Block));
-    scales[b] = num::Pow2ToE8m0(s);
-    for (int i = 0; i < kFp4Block; i += 2) {
-      const uint8_t lo = num::FloatToE2m1(block[i] / s), hi = num::FloatToE2m1(block[i + 1] / s);
-      row[(b * kFp4Block + i) / 2] = static_cast<uint8_t>(lo | (hi << 4));
-    }
-  }
-}
-
-void UnpackMxfp4(const KvRowLayout& l, const uint8_t* row, float* v) {
-  const uint8_t* scales = row + l.dim / 2;
-  for (int i = 0; i < l.dim; ++i) {
-    const uint8_t byte = row[i / 2];
-    v[i] = num::E2m1ToFloat(i % 2 ? byte >> 4 : byte & 0xf) * num::E8m0ToFloat(scales[i / kFp4Block]);
-  }
-}
-
 // The e4m3 scale of an NVFP4 block. Values the reference already rounded are e2m1 multiples
 // of its scale s, and their maximum is m · s for one of the e2m1 magnitudes m: some amax / m
 // is then an e4m3 value that puts every value of the block on the e2m1 grid, and packing with
@@ -117,25 +96,38 @@ float Nvfp4Scale(const float* block) {
   return num::E4m3ToFloat(num::FloatToE4m3(amax / 6));
 }
 
-void PackNvfp4(const KvRowLayout& l, const float* v, uint8_t* row) {
+float MxScale(const float* block) { return num::Fp4BlockScale(num::BlockAmax(block, kFp4Block)); }
+float E4m3Value(uint8_t code) { return E4m3Values()[code]; }
+
+// The FP4 formats share one layout: dim e2m1 codes, two per byte (low nibble = even dim), then
+// one scale code per block. They differ in the block, and in how a scale is chosen and stored.
+struct Fp4Format {
+  int block;
+  float (*scale)(const float* block);  // 0 when every value of the block is 0
+  uint8_t (*encode)(float scale);
+  float (*decode)(uint8_t code);
+};
+constexpr Fp4Format kMx{kFp4Block, MxScale, num::Pow2ToE8m0, num::E8m0ToFloat};
+constexpr Fp4Format kNv{kNvfp4Block, Nvfp4Scale, num::FloatToE4m3, E4m3Value};
+
+void PackFp4(const Fp4Format& f, const KvRowLayout& l, const float* v, uint8_t* row) {
   uint8_t* scales = row + l.dim / 2;
-  for (int b = 0; b < l.dim / kNvfp4Block; ++b) {
-    const float* block = v + b * kNvfp4Block;
-    const float s = Nvfp4Scale(block);
-    scales[b] = num::FloatToE4m3(s);
-    for (int i = 0; i < kNvfp4Block; i += 2) {
+  for (int b = 0; b < l.dim / f.block; ++b) {
+    const float* block = v + b * f.block;
+    const float s = f.scale(block);
+    scales[b] = f.encode(s);
+    for (int i = 0; i < f.block; i += 2) {
       const uint8_t lo = s == 0 ? 0 : num::FloatToE2m1(block[i] / s), hi = s == 0 ? 0 : num::FloatToE2m1(block[i + 1] / s);
-      row[(b * kNvfp4Block + i) / 2] = static_cast<uint8_t>(lo | (hi << 4));
+      row[(b * f.block + i) / 2] = static_cast<uint8_t>(lo | (hi << 4));
     }
   }
 }
 
-void UnpackNvfp4(const KvRowLayout& l, const uint8_t* row, float* v) {
+void UnpackFp4(const Fp4Format& f, const KvRowLayout& l, const uint8_t* row, float* v) {
   const uint8_t* scales = row + l.dim / 2;
-  const std::array<float, 256>& e4m3 = E4m3Values();
   for (int i = 0; i < l.dim; ++i) {
     const uint8_t byte = row[i / 2];
-    v[i] = num::E2m1ToFloat(i % 2 ? byte >> 4 : byte & 0xf) * e4m3[scales[i / kNvfp4Block]];
+    v[i] = num::E2m1ToFloat(i % 2 ? byte >> 4 : byte & 0xf) * f.decode(scales[i / f.block]);
   }
 }
 
@@ -208,11 +200,11 @@ void PackKvRow(const KvRowLayout& layout, const float* values, uint8_t* row) {
     case KvRowFormat::kLatentFp8:
       return PackLatentFp8(layout, values, row);
     case KvRowFormat::kMxfp4:
-      return PackMxfp4(layout, values, row);
+      return PackFp4(kMx, layout, values, row);
     case KvRowFormat::kFp8Per32:
       return PackFp8Blocks(values, layout.dim, kFp8Block32, row, row + layout.dim);
     case KvRowFormat::kNvfp4:
-      return PackNvfp4(layout, values, row);
+      return PackFp4(kNv, layout, values, row);
   }
 }
 
@@ -224,11 +216,11 @@ void UnpackKvRow(const KvRowLayout& layout, const uint8_t* row, float* values) {
     case KvRowFormat::kLatentFp8:
       return UnpackLatentFp8(layout, row, values);
     case KvRowFormat::kMxfp4:
-      return UnpackMxfp4(layout, row, values);
+      return UnpackFp4(kMx, layout, row, values);
     case KvRowFormat::kFp8Per32:
       return UnpackFp8Blocks(row, row + layout.dim, layout.dim, kFp8Block32, values);
     case KvRowFormat::kNvfp4:
-      return UnpackNvfp4(layout, row, values);
+      return UnpackFp4(kNv, layout, row, values);
   }
 }
 
