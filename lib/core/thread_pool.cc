@@ -137,17 +137,24 @@ struct ThreadPool::Impl {
     job_fn_ = &fn;
     job_n_ = n;
     error_ = nullptr;
-    const Clock::time_point start = Clock::now();
-    if (solo_.load(std::memory_order_relaxed) && start < solo_until_) {
-      job_chunks_ = 1;
+    if (num_threads_ == 1 || Solo()) {
+      job_chunks_ = 1;  // one call over the whole range, as nothing is shared
       next_chunk_.store(0, std::memory_order_relaxed);
       RunChunks(0);
     } else {
-      solo_.store(false, std::memory_order_relaxed);
+      const Clock::time_point start = Clock::now();
       RunTogether(n);
       Judge(start);
     }
     if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  }
+
+  // Whether the caller runs the jobs alone for now (solo mode, see the top of the file).
+  bool Solo() {
+    if (!solo_.load(std::memory_order_relaxed)) return false;
+    if (Clock::now() < solo_until_) return true;
+    solo_.store(false, std::memory_order_relaxed);
+    return false;
   }
 
   // Runs the job on every thread; records how long the caller waited for the others.
@@ -176,7 +183,7 @@ struct ThreadPool::Impl {
     const Clock::time_point now = Clock::now();
     window_ += now - start;
     if (window_ < kJudgeWindow) return;
-    if (num_threads_ > 1 && waited_ > kMaxWaitShare * window_) {
+    if (waited_ > kMaxWaitShare * window_) {
       solo_until_ = now + kSoloTime;
       solo_.store(true, std::memory_order_relaxed);
     }
