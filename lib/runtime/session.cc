@@ -106,13 +106,15 @@ struct Session::Impl {
       }
       done += n;
       const bool cancelled = options.progress && !options.progress(done, total) && done < total;
-      if ((done == total || cancelled) && all_logits) {
-        logits.assign(all_logits->end() - c.vocab_size, all_logits->end());
-        previous_logits.assign(all_logits->end() - std::min<int64_t>(2, done) * c.vocab_size, all_logits->end() - c.vocab_size);
-      } else if (done == total || cancelled) {
-        logits.resize(static_cast<size_t>(c.vocab_size));
-        net().Logits(*stream, streams.data() + (n - 1) * c.hc_mult * c.dim, 1, logits.data());
-        previous_logits.clear();
+      if (done == total || cancelled) {
+        if (all_logits) {  // already computed: the last row, and the one before it for DropLast
+          logits.assign(all_logits->end() - c.vocab_size, all_logits->end());
+          previous_logits.assign(all_logits->end() - std::min<int64_t>(2, done) * c.vocab_size, all_logits->end() - c.vocab_size);
+        } else {
+          logits.resize(static_cast<size_t>(c.vocab_size));
+          net().Logits(*stream, streams.data() + (n - 1) * c.hc_mult * c.dim, 1, logits.data());
+          previous_logits.clear();
+        }
       }
       if (cancelled) {
         Fail(StatusCode::kCancelled, "prefill cancelled after " + std::to_string(done) + " of " + std::to_string(total) +
