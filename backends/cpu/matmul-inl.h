@@ -1,6 +1,7 @@
 // Per-target matmul kernels behind matmul.h, shared by the matmul_<format>.cc instances: one
-// decoder ("codec") per weight format, the fused decode-and-dot for n == 1 (each weight byte is
-// read once) and decode-a-tile-then-multiply for n > 1, both summing in one canonical order. foreach_target includes this file
+// decoder ("codec") per weight format, the fused decode-and-dot for a few inputs (each weight
+// byte is read and decoded once for all of them: decode, MTP verify, batched decode) and
+// decode-a-tile-then-multiply for more, both summing in one canonical order. foreach_target includes this file
 // once per Highway target, hence the toggling guard instead of #pragma once.
 
 #include <algorithm>
@@ -53,7 +54,7 @@ using VF = hn::Vec<DF>;
 // divides both blocks. (The bf16 path's 64-column MXFP4 step reads both of its blocks' scales.)
 static_assert(2 * HWY_LANES(float) <= kMxfp4BlockSize && kFp8BlockSize % kMxfp4BlockSize == 0);
 
-// While the n == 1 kernel reads a group of rows it prefetches the next group into L2, each
+// While the fused kernel reads a group of rows it prefetches the next group into L2, each
 // cache line once: the hardware prefetchers stop at 4 KiB page boundaries. Every codec's Row
 // starts at its weight bytes (w) and tells how many bits a column takes (kColumnBits).
 inline constexpr int64_t kCacheLine = 64;
@@ -385,38 +386,77 @@ class StepOrderInputs {
   hwy::AlignedFreeUniquePtr<float[]> copy_;
 };
 
-// y[r] for rows r0 .. r0 + count − 1 (count <= 4) and one input in step order, decoding each
-// weight once; the rows' independent accumulators hide the FMA latency.
-template <class Codec>
-HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, const float* HWY_RESTRICT x,
-                           float* HWY_RESTRICT y) {
+// y[i][k] for rows r0 .. r0 + count − 1 (count <= R) and N inputs in step order, decoding each
+// weight once for all N: every decoded vector meets N inputs, so a verify or batched step of a
+// few tokens reads and decodes W once, as a one-token step does. R·N accumulators hide the FMA
+// latency and stay in registers (R·N <= 8, plus the decoded pair and an input).
+template <class Codec, int N, int R>
+HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, const float* const* HWY_RESTRICT x,
+                           float* HWY_RESTRICT y, int64_t y_stride) {
+  static_assert(N >= 1 && R >= 1 && N * R <= 8);
   const DF df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df)), step = 2 * lanes;
   const int64_t full = w.cols - w.cols % step;
-  typename Codec::Row rows[4], next[4];
-  for (int64_t k = 0; k < 4; ++k) rows[k] = Codec::RowAt(w, r0 + std::min(k, count - 1));
-  for (int64_t k = 0; k < 4; ++k) next[k] = Codec::RowAt(w, std::min(r0 + 4 + k, w.rows - 1));
-  float dot[4] = {0, 0, 0, 0};
+  typename Codec::Row rows[R], next[R];
+  for (int64_t k = 0; k < R; ++k) rows[k] = Codec::RowAt(w, r0 + std::min<int64_t>(k, count - 1));
+  for (int64_t k = 0; k < R; ++k) next[k] = Codec::RowAt(w, std::min<int64_t>(r0 + R + k, w.rows - 1));
+  float dot[R][N] = {};
   VF a, b;
   for (int64_t c0 = 0; c0 < full; c0 += kColBlock) {
     const int64_t c1 = std::min(full, c0 + kColBlock);
-    VF s0 = hn::Zero(df), s1 = hn::Zero(df), s2 = hn::Zero(df), s3 = hn::Zero(df);
-    for (int64_t c = c0; c < c1; c += step) {
-      const VF x0 = hn::LoadU(df, x + c), x1 = hn::LoadU(df, x + c + lanes);
-      PrefetchStep<Codec>(next, 4, c, step);
-      Codec::Decode(df, rows[0], c, a, b);
-      s0 = hn::MulAdd(x1, b, hn::MulAdd(x0, a, s0));
-      Codec::Decode(df, rows[1], c, a, b);
-      s1 = hn::MulAdd(x1, b, hn::MulAdd(x0, a, s1));
-      Codec::Decode(df, rows[2], c, a, b);
-      s2 = hn::MulAdd(x1, b, hn::MulAdd(x0, a, s2));
-      Codec::Decode(df, rows[3], c, a, b);
-      s3 = hn::MulAdd(x1, b, hn::MulAdd(x0, a, s3));
+    VF s[R][N];
+    HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
+      HWY_UNROLL(8) for (int i = 0; i < N; ++i) s[k][i] = hn::Zero(df);
     }
-    const float part[4] = {ReduceLanes(s0), ReduceLanes(s1), ReduceLanes(s2), ReduceLanes(s3)};
-    for (int k = 0; k < 4; ++k) dot[k] = c0 == 0 ? part[k] : dot[k] + part[k];
+    for (int64_t c = c0; c < c1; c += step) {
+      PrefetchStep<Codec>(next, R, c, step);
+      HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
+        Codec::Decode(df, rows[k], c, a, b);
+        HWY_UNROLL(8) for (int i = 0; i < N; ++i) {
+          s[k][i] = hn::MulAdd(hn::LoadU(df, x[i] + c + lanes), b, hn::MulAdd(hn::LoadU(df, x[i] + c), a, s[k][i]));
+        }
+      }
+    }
+    for (int k = 0; k < R; ++k) {
+      for (int i = 0; i < N; ++i) {
+        const float part = ReduceLanes(s[k][i]);
+        dot[k][i] = c0 == 0 ? part : dot[k][i] + part;
+      }
+    }
   }
-  for (int64_t k = 0; k < count; ++k) y[k] = AddTailColumns<Codec>(rows[k], full, w.cols, x, dot[k] * Codec::kOutputScale);
+  for (int64_t k = 0; k < count; ++k) {
+    for (int i = 0; i < N; ++i) {
+      y[i * y_stride + k] = AddTailColumns<Codec>(rows[k], full, w.cols, x[i], dot[k][i] * Codec::kOutputScale);
+    }
+  }
+}
+
+// Rows [r, r + count) (count <= 4) against N inputs, R rows per DecodeDots.
+template <class Codec, int N, int R>
+HWY_INLINE void DecodeDotsGroup(const WeightMatrix& w, int64_t r, int64_t count, const float* const* x, float* y) {
+  for (int64_t k = 0; k < count; k += R) DecodeDots<Codec, N, R>(w, r + k, std::min<int64_t>(R, count - k), x, y + k, w.rows);
+}
+
+// y[i, r] for rows [r0, r1) (r0 a multiple of 4) and inputs [0, n), n <= kFusedInputs, each
+// weight decoded once: the fewer the inputs, the more rows share a pass (R·N <= 8).
+template <class Codec>
+HWY_INLINE void FusedDots(const WeightMatrix& w, int64_t r0, int64_t r1, const StepOrderInputs<Codec>& xs, int64_t n,
+                          float* HWY_RESTRICT y) {
+  const float* x[8];
+  for (int64_t i = 0; i < n; ++i) x[i] = xs.row(i);
+  for (int64_t r = r0; r < r1; r += 4) {
+    const int64_t count = std::min<int64_t>(4, r1 - r);
+    switch (n) {
+      case 1: DecodeDotsGroup<Codec, 1, 4>(w, r, count, x, y + r); break;
+      case 2: DecodeDotsGroup<Codec, 2, 4>(w, r, count, x, y + r); break;
+      case 3: DecodeDotsGroup<Codec, 3, 2>(w, r, count, x, y + r); break;
+      case 4: DecodeDotsGroup<Codec, 4, 2>(w, r, count, x, y + r); break;
+      case 5: DecodeDotsGroup<Codec, 5, 1>(w, r, count, x, y + r); break;
+      case 6: DecodeDotsGroup<Codec, 6, 1>(w, r, count, x, y + r); break;
+      case 7: DecodeDotsGroup<Codec, 7, 1>(w, r, count, x, y + r); break;
+      default: DecodeDotsGroup<Codec, 8, 1>(w, r, count, x, y + r);
+    }
+  }
 }
 
 // acc[m][j] = Σ_{c ∈ [0, len)} x[m][c] · w[j][c], lane-wise in column order then reduced, for
@@ -466,8 +506,10 @@ struct F32Path {
     hn::StoreU(a, df, out + c);
     hn::StoreU(b, df, out + c + hn::Lanes(df));
   }
-  static HWY_INLINE void Dots(const WeightMatrix& w, int64_t r0, int64_t r1, const Inputs& xs, float* y) {
-    for (int64_t r = r0; r < r1; r += 4) DecodeDots<C>(w, r, std::min<int64_t>(4, r1 - r), xs.row(0), y + r);
+  // Up to this many inputs multiply W through FusedDots; more go through decoded tiles.
+  static constexpr int64_t kFusedInputs = 8;
+  static HWY_INLINE void Dots(const WeightMatrix& w, int64_t r0, int64_t r1, const Inputs& xs, int64_t n, float* y) {
+    FusedDots<C>(w, r0, r1, xs, n, y);
   }
 };
 
@@ -600,13 +642,14 @@ struct Bf16DotPath {
     C::DecodeBf16(row, c, words);
     for (int64_t v = 0; v < C::kDotStep / 32; ++v) _mm512_storeu_si512(out + c + 32 * v, words[v]);
   }
-  static HWY_INLINE DEEPSEEK_KERNEL_ATTR void Dots(const WeightMatrix& w, int64_t r0, int64_t r1, const Inputs& xs, float* y) {
+  static constexpr int64_t kFusedInputs = 1;
+  static HWY_INLINE DEEPSEEK_KERNEL_ATTR void Dots(const WeightMatrix& w, int64_t r0, int64_t r1, const Inputs& xs, int64_t, float* y) {
     DotsBf16<C>(w, r0, r1, xs, y);
   }
 };
 #endif  // DEEPSEEK_BF16_DOT
 
-// ---- n > 1: decoded tiles, shared by both paths ---------------------------------------------
+// ---- more inputs: decoded tiles, shared by both paths ---------------------------------------------
 
 // Writes rows [r0, r0 + count) × columns [c0, c1) of W (c0, c1 multiples of the step, c1 <=
 // the last full step) to tile (row stride kColBlock) as the decoder yields them: in step order
@@ -653,12 +696,12 @@ template <class Path>
 DEEPSEEK_KERNEL_ATTR void RunMatMul(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
   using Codec = typename Path::Codec;
   const typename Path::Inputs xs(x, n, w.cols);
-  if (n == 1) {
+  if (n <= Path::kFusedInputs) {
     // Each thread streams its contiguous share of W once, a group of rows at a time.
     constexpr int64_t group = Path::kRowsPerGroup;
     // The lambdas carry the kernel attribute too: clang does not pass it on from RunMatMul.
     pool.ParallelFor(CeilDiv(w.rows, group), [&](int64_t begin, int64_t end, int) DEEPSEEK_KERNEL_ATTR {
-      if (begin < end) Path::Dots(w, begin * group, std::min(end * group, w.rows), xs, y);
+      if (begin < end) Path::Dots(w, begin * group, std::min(end * group, w.rows), xs, n, y);
     });
     return;
   }

@@ -23,7 +23,7 @@ void MatMulBf16(const WeightMatrix& w, const float* x, int64_t n, float* y, Thre
 void MatMulFp8(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 void MatMulMxfp4(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 
-// n > 1: threads take tiles of kRowTile rows of W; each tile is dequantised kColBlock columns
+// More inputs than the fused kernel takes: threads take tiles of kRowTile rows of W; each tile is dequantised kColBlock columns
 // at a time into an fp32 block (256 KiB, held in L2) that all n inputs are multiplied against,
 // while the 4 input rows of the register block (16 KiB) stay in L1. The same kColBlock
 // columns are the summation blocks of the canonical order (matmul-inl.h).

@@ -109,18 +109,20 @@ TEST_CASE("MatMul gives bit-identical rows for every batch size") {
   for (const auto& [format, shape] : cases) {
     INFO("format " << std::string(WeightFormatName(format)));
     const TestWeights w = MakeWeights(format, shape.rows, shape.cols, rng);
-    const int64_t n = 6;
+    // Every batch size of the fused few-input kernel (1..8, each with its own register
+    // blocking) and the tiles beyond it.
+    const int64_t n = 12;
     const std::vector<float> x = RandomInput(format, n, shape.cols, rng);
     ForEachKernel([&] {
-      std::vector<float> batch(static_cast<size_t>(n * shape.rows)), single(static_cast<size_t>(shape.rows));
+      std::vector<float> batch(static_cast<size_t>(n * shape.rows));
       stream->MatMul(w.matrix, x.data(), n, batch.data());
-      for (int64_t i = 0; i < n; ++i) {
-        stream->MatMul(w.matrix, x.data() + i * shape.cols, 1, single.data());
-        CHECK(std::equal(single.begin(), single.end(), batch.begin() + i * shape.rows));
+      for (int64_t m = 1; m < n; ++m) {
+        CAPTURE(m);
+        const int64_t first = n - m;  // rows [first, n) of the batch
+        std::vector<float> part(static_cast<size_t>(m * shape.rows));
+        stream->MatMul(w.matrix, x.data() + first * shape.cols, m, part.data());
+        CHECK(std::equal(part.begin(), part.end(), batch.begin() + first * shape.rows));
       }
-      std::vector<float> pair(static_cast<size_t>(2 * shape.rows));
-      stream->MatMul(w.matrix, x.data() + 3 * shape.cols, 2, pair.data());
-      CHECK(std::equal(pair.begin(), pair.end(), batch.begin() + 3 * shape.rows));
     });
   }
 }

@@ -38,15 +38,17 @@ TEST_CASE("deepseek-bench: JSON figures and the depth sweep") {
   CHECK(std::fabs(j["prefill_gflops"].get<double>() / j["peak_bf16_gflops"].get<double>() / j["bf16_peak_fraction"].get<double>() - 1) < 0.01);
 
   // Speculative decoding's figures (the tiny model has the MTP layer).
-  const double verify = j["mtp_verify_ms"].get<double>(), f = j["spec_no_draft_fraction"].get<double>();
+  const double draft = j["mtp_draft_ms"].get<double>(), verify = j["mtp_verify_ms"].get<double>();
+  const double f = j["spec_no_draft_fraction"].get<double>();
+  CHECK(draft > 0);
   CHECK(verify > 0);
   CHECK(f > 0);  // the tiny model's ratio-4 compressors close a block every 4 positions
   CHECK(f < 1);
-  const double decode_ms = verify / j["verify_to_decode"].get<double>();
+  const double decode_ms = verify / j["mtp_verify_step_ratio"].get<double>();
   CHECK(decode_ms * j["decode_tok_s"].get<double>() == doctest::Approx(1000).epsilon(1e-3));
   for (const auto& [key, p] : {std::pair{"spec_speedup_060", 0.6}, {"spec_speedup_080", 0.8}, {"spec_speedup_090", 0.9}}) {
     CAPTURE(key);
-    CHECK(j[key].get<double>() == doctest::Approx(decode_ms / (f * decode_ms + (1 - f) * verify / (1 + p))).epsilon(1e-3));
+    CHECK(j[key].get<double>() == doctest::Approx(decode_ms / (f * decode_ms + (1 - f) * (draft + verify) / (1 + p))).epsilon(1e-3));
   }
   CHECK(j["spec_speedup_090"].get<double>() > j["spec_speedup_060"].get<double>());
 
