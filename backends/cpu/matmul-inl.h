@@ -190,6 +190,7 @@ struct Fp8Codec {
   // e4m3fn / 256: the 7 magnitude bits moved to the top of a binary16 exponent and mantissa
   // read as the same value with bias 15. binary16 -> binary32 is exact, subnormals included
   // (F16C on AVX2 and up, emulated below), and unaffected by denormals-are-zero.
+#if HWY_TARGET == HWY_SCALAR
   static HWY_INLINE VF Load(DF df, const uint8_t* p) {
     const hn::Rebind<uint8_t, DF> du8;
     const hn::Rebind<uint16_t, DF> du16;
@@ -208,6 +209,55 @@ struct Fp8Codec {
     a = hn::Mul(Load(df, row.w + c), scale);
     b = hn::Mul(Load(df, row.w + c + hn::Lanes(df)), scale);
   }
+#else
+  // The whole step at once, in 16-bit lanes: a sign-extended code shifted left by 7 has the
+  // magnitude in bits 7..13 and the sign in bits 14 and 15; clearing bit 14 leaves the binary16.
+  // The NaN codes (magnitude 0x7f) read as +-1.875, which no other code gives.
+  using Bits16 = hn::Vec<hn::Repartition<int16_t, DF>>;  // 2 * Lanes(df) lanes: one step
+  static HWY_INLINE Bits16 Binary16(const Row& row, int64_t c, VF& lo, VF& hi) {
+    const DF df;
+    const hn::Repartition<int16_t, DF> di16;
+    const hn::Rebind<int8_t, decltype(di16)> di8;
+    const hn::Rebind<hwy::float16_t, decltype(di16)> df16;
+    const auto shifted = hn::ShiftLeft<7>(hn::PromoteTo(di16, hn::LoadU(di8, reinterpret_cast<const int8_t*>(row.w + c))));
+    const auto bits = hn::And(shifted, hn::Set(di16, static_cast<int16_t>(0xbfff)));
+    const auto halves = hn::BitCast(df16, bits);
+    lo = hn::PromoteTo(df, hn::LowerHalf(halves));
+    hi = hn::PromoteTo(df, hn::UpperHalf(hn::Half<decltype(df16)>(), halves));
+    return bits;
+  }
+  // All-ones in the 16-bit lanes that hold a NaN code.
+  static HWY_INLINE Bits16 NanLanes(Bits16 bits) {
+    const hn::Repartition<int16_t, DF> di16;
+    return hn::VecFromMask(di16, hn::Eq(hn::And(bits, hn::Set(di16, 0x7fff)), hn::Set(di16, 0x3f80)));
+  }
+  static HWY_INLINE void Decode(DF df, const Row& row, int64_t c, VF& a, VF& b) {
+    VF lo, hi;
+    const Bits16 bits = Binary16(row, c, lo, hi);
+    const VF scale = hn::Set(df, kE8m0Scale[row.scales[c / kFp8BlockSize]]);
+    a = hn::Mul(lo, scale);
+    b = hn::Mul(hi, scale);
+    if (HWY_UNLIKELY(!hn::AllFalse(hn::Repartition<int16_t, DF>(), hn::MaskFromVec(NanLanes(bits))))) {
+      const VF nan = hn::Set(df, std::numeric_limits<float>::quiet_NaN()), nan_bits = hn::Set(df, 1.875f);
+      a = hn::IfThenElse(hn::Eq(hn::Abs(lo), nan_bits), nan, a);
+      b = hn::IfThenElse(hn::Eq(hn::Abs(hi), nan_bits), nan, b);
+    }
+  }
+  // The fused kernel's decode: the block scale multiplies the inputs instead (once per 128-row
+  // block; a power of two, so every product is unchanged), and NaN codes are only gathered into
+  // `nan`, one test per row group rather than a branch per step: a NaN weight makes its whole
+  // dot product NaN.
+  static constexpr bool kScaledInputs = true;
+  static HWY_INLINE void DecodeUnscaled(DF, const Row& row, int64_t c, VF& a, VF& b, Bits16& nan) {
+    nan = hn::Or(nan, NanLanes(Binary16(row, c, a, b)));
+  }
+  static float InputScale(const WeightMatrix& m, int64_t r, int64_t c) {
+    return kE8m0Scale[m.scales[(r / kFp8BlockSize) * CeilDiv(m.cols, kFp8BlockSize) + c / kFp8BlockSize]];
+  }
+  static bool HasNan(const Row& row, int64_t cols) {
+    return std::any_of(row.w, row.w + cols, [](uint8_t code) { return (code & 0x7f) == 0x7f; });
+  }
+#endif
 #endif
   static float Scalar(const Row& row, int64_t c) {
     return num::E4m3ToFloat(row.w[c]) * num::E8m0ToFloat(row.scales[c / kFp8BlockSize]);
@@ -234,9 +284,9 @@ struct Mxfp4Codec {
     odd = hn::Set(df, Scalar(row, c + 1));
 #else
     const hn::Rebind<uint8_t, DF> du8;
-    const auto packed = hn::LoadU(du8, row.w + c / 2);
     const uint8_t scale_code = row.scales[c / kMxfp4BlockSize];
     if constexpr (HWY_LANES(float) == 16) {
+      const auto packed = hn::LoadU(du8, row.w + c / 2);
       // One 16-lane permute holds every e2m1 value, pre-multiplied by the block's scale.
       alignas(64) static constexpr float kE2m1Values[16] = {
           0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f,  4.0f,  6.0f,
@@ -248,10 +298,21 @@ struct Mxfp4Codec {
           hn::TableLookupLanes(table, hn::IndicesFromVec(df, hn::And(codes, hn::Set(di32, 0xf))));
       odd = hn::TableLookupLanes(table, hn::IndicesFromVec(df, hn::ShiftRight<4>(codes)));
     } else {
+#if HWY_TARGET == HWY_AVX2
+      // Eight lanes: the magnitudes times the scale through one permute of the salted table
+      // (kMxfp4SaltedTables), the sign and the salt removed with one XOR; 5 operations for 16
+      // columns where the byte shuffles below take 10.
+      const __m256i codes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row.w + c / 2)));
+      const __m256 table = _mm256_load_ps(reinterpret_cast<const float*>(kMxfp4SaltedTables[scale_code].data()));
+      const __m256i high = _mm256_srli_epi32(codes, 4);
+      even = VF{_mm256_castsi256_ps(_mm256_xor_si256(_mm256_castps_si256(_mm256_permutevar8x32_ps(table, codes)), _mm256_slli_epi32(codes, 28)))};
+      odd = VF{_mm256_castsi256_ps(_mm256_xor_si256(_mm256_castps_si256(_mm256_permutevar8x32_ps(table, high)), _mm256_slli_epi32(high, 28)))};
+#else
       // Twice each e2m1 value, so that a byte shuffle yields exact integers; the halved scale
       // table undoes the doubling.
       const hn::Rebind<int8_t, DF> di8;
       const hn::Rebind<int32_t, DF> di32;
+      const auto packed = hn::LoadU(du8, row.w + c / 2);
       alignas(16) static constexpr int8_t kDoubledE2m1[16] = {0, 1,  2,  3,  4,  6,  8,  12,
                                                               0, -1, -2, -3, -4, -6, -8, -12};
       const auto table = hn::Load(hn::Full128<int8_t>(), kDoubledE2m1);
@@ -260,6 +321,7 @@ struct Mxfp4Codec {
       const VF scale = hn::Set(df, kE8m0HalfScale[scale_code]);
       even = hn::Mul(hn::ConvertTo(df, hn::PromoteTo(di32, hn::BitCast(di8, lo))), scale);
       odd = hn::Mul(hn::ConvertTo(df, hn::PromoteTo(di32, hn::BitCast(di8, hi))), scale);
+#endif
     }
 #endif
   }
@@ -386,13 +448,22 @@ class StepOrderInputs {
   hwy::AlignedFreeUniquePtr<float[]> copy_;
 };
 
-// y[i][k] for rows r0 .. r0 + count − 1 (count <= R) and N inputs in step order, decoding each
-// weight once for all N: every decoded vector meets N inputs, so a verify or batched step of a
-// few tokens reads and decodes W once, as a one-token step does. R·N accumulators hide the FMA
-// latency and stay in registers (R·N <= 8, plus the decoded pair and an input).
+// Whether the codec's fused decode leaves the block scale to the inputs (DecodeUnscaled).
+template <class Codec>
+constexpr bool kScaledInputs = [] {
+  if constexpr (requires { Codec::kScaledInputs; }) return Codec::kScaledInputs;
+  return false;
+}();
+
+// y[i][k] for rows r0 .. r0 + count − 1 (count <= R) and N inputs in step order (x; for
+// kScaledInputs codecs already multiplied by the rows' block scales, with the unscaled inputs
+// in xt for the tail columns), decoding each weight once for all N: every decoded vector meets
+// N inputs, so a verify or batched step of a few tokens reads and decodes W once, as a
+// one-token step does. R·N accumulators hide the FMA latency and stay in registers (R·N <= 8,
+// plus the decoded pair and an input).
 template <class Codec, int N, int R>
 HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, const float* const* HWY_RESTRICT x,
-                           float* HWY_RESTRICT y, int64_t y_stride) {
+                           const float* const* HWY_RESTRICT xt, float* HWY_RESTRICT y, int64_t y_stride) {
   static_assert(N >= 1 && R >= 1 && N * R <= 8);
   const DF df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df)), step = 2 * lanes;
@@ -402,18 +473,35 @@ HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, con
   for (int64_t k = 0; k < R; ++k) next[k] = Codec::RowAt(w, std::min<int64_t>(r0 + R + k, w.rows - 1));
   float dot[R][N] = {};
   VF a, b;
+  [[maybe_unused]] auto nan = [] {
+    if constexpr (kScaledInputs<Codec>) return hn::Zero(hn::DFromV<typename Codec::Bits16>());
+    else return 0;
+  }();
   for (int64_t c0 = 0; c0 < full; c0 += kColBlock) {
     const int64_t c1 = std::min(full, c0 + kColBlock);
     VF s[R][N];
     HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
       HWY_UNROLL(8) for (int i = 0; i < N; ++i) s[k][i] = hn::Zero(df);
     }
-    for (int64_t c = c0; c < c1; c += step) {
-      PrefetchStep<Codec>(next, R, c, step);
-      HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
-        Codec::Decode(df, rows[k], c, a, b);
-        HWY_UNROLL(8) for (int i = 0; i < N; ++i) {
-          s[k][i] = hn::MulAdd(hn::LoadU(df, x[i] + c + lanes), b, hn::MulAdd(hn::LoadU(df, x[i] + c), a, s[k][i]));
+    // A cache line's worth of columns at a time (at least a step), each line of the next rows
+    // prefetched once (but for a last, partial line).
+    const int64_t line = std::max<int64_t>(step, kCacheLine * 8 / Codec::kColumnBits);
+    for (int64_t cl = c0; cl < c1; cl += line) {
+      const int64_t ce = std::min(c1, cl + line);
+      if (ce - cl == line) {
+        for (int64_t k = 0; k < R; ++k) {
+          for (int64_t o = 0; o < line * Codec::kColumnBits / 8; o += kCacheLine) {
+            __builtin_prefetch(reinterpret_cast<const uint8_t*>(next[k].w) + cl * Codec::kColumnBits / 8 + o, 0, 2);
+          }
+        }
+      }
+      for (int64_t c = cl; c < ce; c += step) {
+        HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
+          if constexpr (kScaledInputs<Codec>) Codec::DecodeUnscaled(df, rows[k], c, a, b, nan);
+          else Codec::Decode(df, rows[k], c, a, b);
+          HWY_UNROLL(8) for (int i = 0; i < N; ++i) {
+            s[k][i] = hn::MulAdd(hn::LoadU(df, x[i] + c + lanes), b, hn::MulAdd(hn::LoadU(df, x[i] + c), a, s[k][i]));
+          }
         }
       }
     }
@@ -424,17 +512,25 @@ HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, con
       }
     }
   }
+  if constexpr (kScaledInputs<Codec>) {
+    if (HWY_UNLIKELY(!hn::AllFalse(hn::DFromV<decltype(nan)>(), hn::MaskFromVec(nan)))) {
+      for (int k = 0; k < R; ++k) {
+        if (Codec::HasNan(rows[k], full)) std::fill_n(dot[k], N, std::numeric_limits<float>::quiet_NaN());
+      }
+    }
+  }
   for (int64_t k = 0; k < count; ++k) {
     for (int i = 0; i < N; ++i) {
-      y[i * y_stride + k] = AddTailColumns<Codec>(rows[k], full, w.cols, x[i], dot[k][i] * Codec::kOutputScale);
+      y[i * y_stride + k] = AddTailColumns<Codec>(rows[k], full, w.cols, xt[i], dot[k][i] * Codec::kOutputScale);
     }
   }
 }
 
 // Rows [r, r + count) (count <= 4) against N inputs, R rows per DecodeDots.
 template <class Codec, int N, int R>
-HWY_INLINE void DecodeDotsGroup(const WeightMatrix& w, int64_t r, int64_t count, const float* const* x, float* y) {
-  for (int64_t k = 0; k < count; k += R) DecodeDots<Codec, N, R>(w, r + k, std::min<int64_t>(R, count - k), x, y + k, w.rows);
+HWY_INLINE void DecodeDotsGroup(const WeightMatrix& w, int64_t r, int64_t count, const float* const* x, const float* const* xt,
+                                float* y) {
+  for (int64_t k = 0; k < count; k += R) DecodeDots<Codec, N, R>(w, r + k, std::min<int64_t>(R, count - k), x, xt, y + k, w.rows);
 }
 
 // y[i, r] for rows [r0, r1) (r0 a multiple of 4) and inputs [0, n), n <= kFusedInputs, each
@@ -442,19 +538,41 @@ HWY_INLINE void DecodeDotsGroup(const WeightMatrix& w, int64_t r, int64_t count,
 template <class Codec>
 HWY_INLINE void FusedDots(const WeightMatrix& w, int64_t r0, int64_t r1, const StepOrderInputs<Codec>& xs, int64_t n,
                           float* HWY_RESTRICT y) {
+  const float* xt[8];
+  for (int64_t i = 0; i < n; ++i) xt[i] = xs.row(i);
   const float* x[8];
-  for (int64_t i = 0; i < n; ++i) x[i] = xs.row(i);
-  for (int64_t r = r0; r < r1; r += 4) {
+  std::copy_n(xt, n, x);
+  // kScaledInputs: the inputs times the scales of the current block of rows.
+  hwy::AlignedFreeUniquePtr<float[]> scaled;
+  int64_t scaled_block = -1;
+  if constexpr (kScaledInputs<Codec>) {
+    scaled = hwy::AllocateAligned<float>(static_cast<size_t>(n * w.cols));
+    if (!scaled) throw std::bad_alloc();
+    for (int64_t i = 0; i < n; ++i) x[i] = scaled.get() + i * w.cols;
+  }
+  for (int64_t r = r0; r < r1; r += 4) {  // a group of 4 never straddles a block of scales
+    if constexpr (kScaledInputs<Codec>) {
+      if (r / kFp8BlockSize != scaled_block) {
+        scaled_block = r / kFp8BlockSize;
+        for (int64_t i = 0; i < n; ++i) {
+          float* out = scaled.get() + i * w.cols;
+          for (int64_t c0 = 0; c0 < w.cols; c0 += kFp8BlockSize) {
+            const float scale = Codec::InputScale(w, r, c0);
+            for (int64_t c = c0; c < std::min(w.cols, c0 + kFp8BlockSize); ++c) out[c] = xt[i][c] * scale;
+          }
+        }
+      }
+    }
     const int64_t count = std::min<int64_t>(4, r1 - r);
     switch (n) {
-      case 1: DecodeDotsGroup<Codec, 1, 4>(w, r, count, x, y + r); break;
-      case 2: DecodeDotsGroup<Codec, 2, 4>(w, r, count, x, y + r); break;
-      case 3: DecodeDotsGroup<Codec, 3, 2>(w, r, count, x, y + r); break;
-      case 4: DecodeDotsGroup<Codec, 4, 2>(w, r, count, x, y + r); break;
-      case 5: DecodeDotsGroup<Codec, 5, 1>(w, r, count, x, y + r); break;
-      case 6: DecodeDotsGroup<Codec, 6, 1>(w, r, count, x, y + r); break;
-      case 7: DecodeDotsGroup<Codec, 7, 1>(w, r, count, x, y + r); break;
-      default: DecodeDotsGroup<Codec, 8, 1>(w, r, count, x, y + r);
+      case 1: DecodeDotsGroup<Codec, 1, 4>(w, r, count, x, xt, y + r); break;
+      case 2: DecodeDotsGroup<Codec, 2, 4>(w, r, count, x, xt, y + r); break;
+      case 3: DecodeDotsGroup<Codec, 3, 2>(w, r, count, x, xt, y + r); break;
+      case 4: DecodeDotsGroup<Codec, 4, 2>(w, r, count, x, xt, y + r); break;
+      case 5: DecodeDotsGroup<Codec, 5, 1>(w, r, count, x, xt, y + r); break;
+      case 6: DecodeDotsGroup<Codec, 6, 1>(w, r, count, x, xt, y + r); break;
+      case 7: DecodeDotsGroup<Codec, 7, 1>(w, r, count, x, xt, y + r); break;
+      default: DecodeDotsGroup<Codec, 8, 1>(w, r, count, x, xt, y + r);
     }
   }
 }

@@ -73,6 +73,26 @@ alignas(32) inline constexpr std::array<Mxfp4Bf16Table, 256> kMxfp4Bf16Tables = 
   return tables;
 }();
 
+// For every e8m0 code, the fp32 bit patterns of the 8 e2m1 magnitudes m times that scale, each
+// XORed with m << 28: the AVX2 MXFP4 table. A lane permute indexes it with the low 3 bits of a
+// code (the magnitude); XORing the result with code << 28 then removes the m << 28 again and
+// sets the sign bit from bit 3 of the code, so a whole e2m1 value takes a permute, a shift and
+// an XOR. (NaN for code 255, whose bits the XOR pair leaves intact.)
+alignas(32) inline constexpr std::array<std::array<uint32_t, 8>, 256> kMxfp4SaltedTables = [] {
+  constexpr double kMagnitudes[8] = {0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0};
+  std::array<std::array<uint32_t, 8>, 256> tables{};
+  for (int code = 0; code < 256; ++code) {
+    for (uint32_t m = 0; m < 8; ++m) {
+      const double v = code == 255 ? 0.0 : kMagnitudes[m] * static_cast<double>(kE8m0Scale[static_cast<size_t>(code)]);
+      const uint32_t bits = code == 255                               ? 0x7fc00000u
+                            : v > std::numeric_limits<float>::max()   ? std::bit_cast<uint32_t>(std::numeric_limits<float>::infinity())
+                                                                      : std::bit_cast<uint32_t>(static_cast<float>(v));
+      tables[static_cast<size_t>(code)][m] = bits ^ (m << 28);
+    }
+  }
+  return tables;
+}();
+
 // Whether AVX-512 kernels use the CPU's AVX512_BF16 dot products (matmul-inl.h): true where the
 // CPU has them, unless turned off for a test of the fp32 path on the same target.
 bool Bf16DotEnabled();
