@@ -79,14 +79,14 @@ struct ChatReply {
 
 struct GeneratorOptions {
   SessionOptions session;  // its progress callback is called during prefill, as for a Session
-  // Speculative decoding with the model's MTP head (when it has one): each step drafts the
-  // token after the one being fed and verifies it in the same forward pass, so an accepted
-  // draft costs no step of its own. The tokens are the same as without it. Greedy sampling
-  // (temperature 0) only, for now; other sampling decodes one token per step. Sets the
-  // session's enable_mtp. Off by default until a two-token step costs little more than a
-  // one-token step: measured with deepseek-bench, a draft-and-verify step takes 3.1 decode
-  // steps today (two-row products go through the tile path, and the head reads the LM head).
-  bool speculative = false;
+  // Speculative decoding with the model's MTP head (when it has one): a step drafts the token
+  // after the one being fed and verifies it in the same forward pass (the weights read once
+  // for both), so an accepted draft costs no step of its own. The tokens are the same as
+  // without it. Greedy sampling (temperature 0) only, for now; other sampling decodes one
+  // token per step. The generator times its drafting and plain steps as it goes and drafts
+  // only while drafting is faster (DraftPolicy): with a small model the MTP head's reading of
+  // the LM head can cost more than accepted drafts save. Sets the session's enable_mtp.
+  bool speculative = true;
 };
 
 class Generator {

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "runtime/draft_policy.h"
 #include "runtime/prefix_reuse.h"
 #include "runtime/stop_strings.h"
 
@@ -109,6 +110,7 @@ struct Generator::Impl {
   std::unique_ptr<Session> session;
   PrefixReuse reuse;
   bool speculative = false;  // the MTP head drafts (GeneratorOptions::speculative, and the model has one)
+  DraftPolicy drafting;      // when it does; kept across requests, as the timings it learns are the model's
   std::atomic<bool> cancel{false};
 
   void Validate(const GenerationParams& params) const {
@@ -197,7 +199,14 @@ struct Generator::Impl {
         break;
       }
       const bool room = static_cast<int64_t>(out.tokens.size()) < params.max_tokens && session->position() + 2 <= session->capacity();
-      if (!draft || !room || !Speculate(token, sampler.value(), out, verified)) ThrowIfError(session->Decode(token));
+      const Clock::time_point step_start = Clock::now();
+      if (draft && room && session->CanDrop(session->position() + 1) && drafting.ShouldDraft() &&
+          Speculate(token, sampler.value(), out, verified)) {
+        drafting.RecordDraft(SecondsSince(step_start), verified >= 0);
+      } else {
+        ThrowIfError(session->Decode(token));
+        if (draft) drafting.RecordPlain(SecondsSince(step_start));
+      }
     }
     if (!stops.stopped() && out.finish != FinishReason::kCancelled) {
       const std::string tail = stops.Push(decoder.Finish()) + stops.Flush();
@@ -218,10 +227,9 @@ struct Generator::Impl {
   // keeps the draft when the sampler, given the logits after `token`, picks it too (greedy:
   // the same token the next step would have sampled); otherwise drops it again. False, with
   // nothing fed, when no draft can be made: the head has no streams for some position (a
-  // prefix restored from a session without MTP), or the draft's position closes a compressor
-  // block (dropping it could not be undone exactly).
+  // prefix restored from a session without MTP). The caller checks that the draft's position
+  // does not close a compressor block (dropping it could not be undone exactly).
   bool Speculate(int32_t token, Sampler& sampler, Generation& out, int32_t& verified) {
-    if (!session->CanDrop(session->position() + 1)) return false;
     Result<std::vector<float>> mtp = session->MtpLogits(token);
     if (!mtp.ok()) {
       if (mtp.status().code() == StatusCode::kFailedPrecondition) return false;

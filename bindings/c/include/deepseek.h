@@ -59,7 +59,7 @@ extern "C" {
  * trailing struct fields are added. A program built against MAJOR.MINOR runs with any library
  * of the same MAJOR and a MINOR at least as large. */
 #define DS_ABI_VERSION_MAJOR 1
-#define DS_ABI_VERSION_MINOR 2
+#define DS_ABI_VERSION_MINOR 3
 #define DS_ABI_VERSION (DS_ABI_VERSION_MAJOR * 1000 + DS_ABI_VERSION_MINOR)
 
 /* DS_VERSION_NUMBER of the loaded library (may differ from the header's). Thread-safe. */
@@ -395,6 +395,10 @@ typedef struct ds_session_params {
   void *progress_user_data;
   ds_kv_cache *kv_cache;  /* NULL = a cache of the session's own, without a budget; else a
                              cache of the same model, shared (the session keeps it alive) */
+  int32_t speculative;    /* generators only (ABI 1.3); default 1: greedy decoding drafts with
+                             the model's MTP head where it has one and where that is faster
+                             (same tokens); 0 decodes one token per step */
+  int32_t reserved;       /* 0 */
 } ds_session_params;
 
 DS_API void ds_session_params_init(ds_session_params *params) DS_NOEXCEPT;

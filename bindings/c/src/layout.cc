@@ -83,7 +83,9 @@ DS_FIELD(ds_session_params, max_context, 16);
 DS_FIELD(ds_session_params, prefill_chunk, 24);
 DS_FIELD(ds_session_params, progress, 32);
 DS_FIELD(ds_session_params, progress_user_data, 40);
-DS_ENDS_WITH(ds_session_params, kv_cache, 56);
+DS_FIELD(ds_session_params, kv_cache, 48);
+DS_FIELD(ds_session_params, speculative, 56);
+DS_ENDS_WITH(ds_session_params, reserved, 64);
 
 DS_FIELD(ds_kv_cache_params, budget_bytes, 8);
 DS_FIELD(ds_kv_cache_params, tier_dir, 16);

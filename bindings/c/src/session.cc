@@ -49,6 +49,7 @@ void ds_session_params_init(ds_session_params* params) DS_NOEXCEPT {
   params->enable_mtp = defaults.enable_mtp ? 1 : 0;
   params->max_context = defaults.max_context;
   params->prefill_chunk = defaults.prefill_chunk;
+  params->speculative = deepseek::GeneratorOptions{}.speculative ? 1 : 0;
 }
 
 ds_status ds_session_create(const ds_model* model, const ds_session_params* params, ds_session** out) DS_NOEXCEPT {

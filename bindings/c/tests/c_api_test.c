@@ -599,6 +599,48 @@ static void test_generation(const ds_model *model, const ds_tokenizer *tok) {
   ds_generator_destroy(NULL);
 }
 
+/* Greedy decoding drafts with the MTP head by default and gives the tokens of plain decoding;
+ * speculative = 0 turns drafting off, and a 1.2-sized struct gets the default. */
+static void test_speculation_switch(const ds_model *model, const ds_tokenizer *tok) {
+  ds_session_params sp;
+  ds_generation_params gp;
+  ds_sampling_params greedy;
+  ds_chat_message msg;
+  ds_generation_stats stats;
+  const int32_t *tokens[2] = {NULL, NULL};
+  size_t n[2] = {0, 0};
+  ds_reply *replies[2] = {NULL, NULL};
+  int32_t speculative;
+  ds_session_params_init(&sp);
+  CHECK(sp.speculative == 1);
+  sp.num_threads = 2;
+  ds_chat_message_init(&msg);
+  msg.role = "user";
+  msg.content = "Count to twenty.";
+  ds_sampling_params_init(&greedy);
+  greedy.temperature = 0;
+  ds_generation_params_init(&gp);
+  gp.sampling = &greedy;
+  gp.max_tokens = 24;
+  gp.ignore_eos = 1;
+  for (speculative = 0; speculative <= 1; ++speculative) {
+    ds_generator *gen = NULL;
+    sp.speculative = speculative;
+    sp.struct_size = speculative ? 56 : sizeof sp; /* 1.2 layout: the default (on) */
+    CHECK_OK(ds_generator_create(model, tok, &sp, &gen));
+    CHECK_OK(ds_generator_chat(gen, &msg, 1, NULL, &gp, NULL, NULL, &replies[speculative]));
+    tokens[speculative] = ds_reply_tokens(replies[speculative], &n[speculative]);
+    memset(&stats, 0, sizeof stats);
+    stats.struct_size = sizeof stats;
+    CHECK_OK(ds_reply_stats(replies[speculative], &stats));
+    CHECK(speculative ? stats.drafted_tokens > 0 : stats.drafted_tokens == 0);
+    ds_generator_destroy(gen);
+  }
+  CHECK(n[0] == 24 && n[1] == 24 && memcmp(tokens[0], tokens[1], 24 * sizeof(int32_t)) == 0);
+  ds_reply_destroy(replies[0]);
+  ds_reply_destroy(replies[1]);
+}
+
 int main(int argc, char **argv) {
   ds_model *model;
   ds_tokenizer *tok;
@@ -617,6 +659,7 @@ int main(int argc, char **argv) {
     test_kv_tier(model);
     test_older_layouts(model);
     test_generation(model, tok);
+    test_speculation_switch(model, tok);
   }
   /* Handles may go in any order: generators and sessions keep what they use alive. */
   ds_model_destroy(model);
