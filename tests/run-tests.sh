@@ -29,7 +29,7 @@ echo "== ThreadSanitizer: sessions sharing KV pages on many threads, prefix cach
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDS_SANITIZE=thread -DDS_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build-tsan -j"$jobs" --target runtime_test backend_cpu_test core_test
 export TSAN_OPTIONS=halt_on_error=1
-build-tsan/tests/runtime_test -tc="kv cache*,prefix cache*,runtime: sessions sharing*,generation: cancelled*,chat: generators sharing*"
+build-tsan/tests/runtime_test -tc="kv cache*,prefix cache*,runtime: sessions sharing*,generation: cancelled*,chat: generators sharing*,generation: generators sharing a DecodeBatcher*"
 build-tsan/tests/backend_cpu_test -tc="*many threads*,*reference counted*,SparseAttention matches*,IndexerScores*"
 build-tsan/tests/core_test -tc="ThreadPool*,a thread slowed*,a pool whose threads*"
 unset TSAN_OPTIONS

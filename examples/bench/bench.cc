@@ -42,13 +42,14 @@ struct Options {
   bool prefill = true;           // --no-prefill: decode only (quicker, for kernel work)
   int64_t sweep_max = 65536;
   std::string sweep_out = "out/bench-sweep";
+  std::vector<int> batch;        // --batch 1,2,4,8: batched decode at these batch sizes
   deepseek::bench::OpBenchOptions op;  // with --op: the operator benchmark alone
 };
 
 int Usage() {
   std::fprintf(stderr,
                "usage: deepseek-bench [--layers N] [--experts E] [--threads T] [--model DIR] [--cache DIR]\n"
-               "                      [--prompt N] [--decode N] [--no-prefill] [--json]\n"
+               "                      [--prompt N] [--decode N] [--no-prefill] [--batch B1,B2,...] [--json]\n"
                "                      [--sweep [--sweep-max N] [--sweep-out PREFIX]]\n"
                "       deepseek-bench --op mxfp4|fp8|bf16 [--rows R] [--cols C] [--n N] [--seconds S] [--threads T] [--json]\n");
   return 2;
@@ -72,6 +73,15 @@ bool Parse(int argc, char** argv, Options& o) {
       else if (flag == "--decode") o.decode = std::stoi(v);
       else if (flag == "--sweep-max") o.sweep_max = std::stoll(v);
       else if (flag == "--sweep-out") o.sweep_out = v;
+      else if (flag == "--batch") {
+        for (size_t at = 0; at <= v.size();) {
+          const size_t comma = std::min(v.find(',', at), v.size());
+          const int b = std::stoi(v.substr(at, comma - at));
+          if (b < 1 || b > 64) return false;
+          o.batch.push_back(b);
+          at = comma + 1;
+        }
+      }
       else if (flag == "--op") o.op.format = v;
       else if (flag == "--rows") o.op.rows = std::stoll(v);
       else if (flag == "--cols") o.op.cols = std::stoll(v);
@@ -181,6 +191,42 @@ double PeakRssMb() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+// Batched decoding: `batch` sessions, each after its own prompt, decode greedy tokens together
+// (Session::DecodeBatch). tok_s counts every sequence's tokens; the bytes are those the batched
+// steps read (each matrix once per step, the experts of the union of the routes).
+struct BatchResult {
+  int batch = 0;
+  double tok_s = 0;
+  double bytes_per_step = 0;
+  double step_ms = 0;
+};
+
+BatchResult MeasureBatch(const std::shared_ptr<const deepseek::Model>& model, int threads, const Options& o, int batch) {
+  std::vector<std::unique_ptr<deepseek::Session>> sessions;
+  std::vector<deepseek::Session*> handles;
+  for (int i = 0; i < batch; ++i) {
+    sessions.push_back(NewSession(model, i == 0 ? threads : 1));
+    Check(sessions.back()->Prefill(Prompt(model->config(), o.prompt, 100 + i)));
+    handles.push_back(sessions.back().get());
+  }
+  std::vector<int32_t> tokens(static_cast<size_t>(batch));
+  const auto step = [&] {
+    for (int i = 0; i < batch; ++i) tokens[static_cast<size_t>(i)] = Argmax(handles[static_cast<size_t>(i)]->logits());
+    Check(deepseek::Session::DecodeBatch(handles, tokens));
+  };
+  step();  // warm-up
+  const uint64_t before = handles[0]->stats().weight_bytes_read;
+  const auto start = Clock::now();
+  for (int i = 0; i < o.decode; ++i) step();
+  const double seconds = Since(start);
+  BatchResult r;
+  r.batch = batch;
+  r.tok_s = static_cast<double>(batch) * o.decode / seconds;
+  r.bytes_per_step = static_cast<double>(handles[0]->stats().weight_bytes_read - before) / o.decode;
+  r.step_ms = 1000 * seconds / o.decode;
+  return r;
 }
 
 // Speculative decoding with the MTP head, timed: one draft (MtpLogits) and one verify step
@@ -315,6 +361,11 @@ int Run(const Options& o) {
     std::fprintf(g_out, "draft and verify with the MTP head, %d steps ...\n", o.decode);
     spec = MeasureSpeculation(model, threads, o, d.tok_s);
   }
+  std::vector<BatchResult> batches;
+  for (int b : o.batch) {
+    std::fprintf(g_out, "batched decode, %d sequences, %d steps ...\n", b, o.decode);
+    batches.push_back(MeasureBatch(model, threads, o, b));
+  }
   // Other tenants of the memory system come and go: measured again right after the decode, the
   // larger of the two figures is the denominator, so the fraction errs low, never high.
   const double bandwidth_after = deepseek::backend::cpu::MeasureReadBandwidth(pool, uint64_t{1} << 30);
@@ -340,11 +391,27 @@ int Run(const Options& o) {
                  spec.draft_ms, spec.verify_ms, spec.decode_ms, spec.verify_ms / spec.decode_ms, 100 * spec.no_draft,
                  spec.Speedup(0.6), spec.Speedup(0.8), spec.Speedup(0.9));
   }
+  if (!batches.empty()) {
+    std::fprintf(g_out, "\nbatched decode (Session::DecodeBatch, greedy):\n| batch | step | tokens/s (all sequences) | weight bytes per step | bandwidth fraction |\n|---|---|---|---|---|\n");
+    for (const BatchResult& b : batches) {
+      std::fprintf(g_out, "| %d | %.1f ms | %.2f | %.1f MB | %.3f |\n", b.batch, b.step_ms, b.tok_s, b.bytes_per_step / 1e6,
+                   b.bytes_per_step / (b.step_ms / 1000) / 1e9 / bandwidth);
+    }
+  }
   std::fprintf(g_out, "\ndecode, per weight format (%.0f%% of the time in matrix operators):\n"
                       "| format | MB per token | calls per token | GB/s |\n|---|---|---|---|\n", 100 * d.matmul_share);
   for (const auto& f : d.by_format) {
     std::fprintf(g_out, "| %s | %.1f | %.1f | %.1f |\n", f.name.c_str(), static_cast<double>(f.weight_bytes_read) / o.decode / 1e6,
                  static_cast<double>(f.calls) / o.decode, static_cast<double>(f.weight_bytes_read) / f.seconds / 1e9);
+  }
+  std::string batch_tok_s, batch_fraction;  // JSON object members: "batch size": figure
+  for (const BatchResult& b : batches) {
+    char item[96];
+    std::snprintf(item, sizeof item, "%s\"%d\": %.6g", batch_tok_s.empty() ? "" : ", ", b.batch, b.tok_s);
+    batch_tok_s += item;
+    std::snprintf(item, sizeof item, "%s\"%d\": %.6g", batch_fraction.empty() ? "" : ", ", b.batch,
+                  b.bytes_per_step / (b.step_ms / 1000) / 1e9 / bandwidth);
+    batch_fraction += item;
   }
   if (o.json) {  // six significant digits, so that the ratios can be recomputed from the figures
     std::printf(
@@ -354,12 +421,12 @@ int Run(const Options& o) {
         "\"peak_fraction\": %.6g, \"peak_bf16_gflops\": %.6g, \"bf16_peak_fraction\": %.6g, "
         "\"mtp_draft_ms\": %.6g, \"mtp_verify_ms\": %.6g, \"mtp_verify_step_ratio\": %.6g, \"spec_no_draft_fraction\": %.6g, "
         "\"spec_speedup_060\": %.6g, \"spec_speedup_080\": %.6g, \"spec_speedup_090\": %.6g, \"threads\": %d, \"target\": \"%s\", \"layers\": %d, \"experts\": %d, "
-        "\"peak_rss_mb\": %.0f}\n",
+        "\"batch_tok_s\": {%s}, \"batch_bandwidth_fraction\": {%s}, \"peak_rss_mb\": %.0f}\n",
         d.tok_s, d.bytes_per_token, bandwidth, bandwidth_before, bandwidth_after, achieved / bandwidth, p512.tok_s, p2048.tok_s, gemm_gflops, peak,
         gemm_gflops / peak, peak_bf16, gemm_gflops / peak_bf16, spec.draft_ms, spec.verify_ms,
         spec.decode_ms > 0 ? spec.verify_ms / spec.decode_ms : 0.0, spec.no_draft, spec.verify_ms > 0 ? spec.Speedup(0.6) : 0.0,
         spec.verify_ms > 0 ? spec.Speedup(0.8) : 0.0, spec.verify_ms > 0 ? spec.Speedup(0.9) : 0.0, threads, deepseek::backend::cpu::KernelTarget().c_str(), c.n_layers, c.n_experts,
-        PeakRssMb());
+        batch_tok_s.c_str(), batch_fraction.c_str(), PeakRssMb());
   }
   if (o.sweep) Sweep(model, o, threads);
   return 0;

@@ -3,7 +3,8 @@
 //                   [--mode fast|expert|expert-max] [--max-tokens N] [--queue N] [--ctx N]
 //                   [--max-body BYTES] [--kv-budget-mib M] [--prefixes N] [--kv-dir DIR]
 // POST /v1/chat/completions (JSON or server-sent events), GET /v1/models[/ID], GET /health.
-// Requests run on a pool of --parallel generators sharing one Model (see generator_pool.h) and
+// Requests run on a pool of --parallel generators sharing one Model (see generator_pool.h), whose
+// decode steps are batched into one forward pass (DecodeBatcher), and
 // one KV cache, whose prefix cache lets any request resume from what an earlier one computed
 // (a shared system prompt, an agent's history); with --kv-dir the prefixes survive a restart.
 // The protocol conversion lives in openai_api.h. One log line per request goes to stderr.
@@ -38,7 +39,7 @@ struct Options {
   std::string host = "127.0.0.1";
   int port = 8080;
   int parallel = 2;
-  int threads = 0;  // per generator; 0 = the cores shared out among the generators
+  int threads = 0;  // per generator; 0 = all the cores
   int queue = 16;
   int64_t ctx = 0;
   std::size_t max_body = 8 << 20;
@@ -54,8 +55,8 @@ int Usage() {
                "                       [--mode fast|expert|expert-max] [--max-tokens N] [--queue N] [--ctx N]\n"
                "                       [--max-body BYTES] [--kv-budget-mib M] [--prefixes N] [--kv-dir DIR]\n"
                "  --port N        0 = any free port (default 8080)\n"
-               "  --parallel N    generators, i.e. requests computed at once (default 2)\n"
-               "  --threads T     worker threads per generator (default: cores / parallel)\n"
+               "  --parallel N    generators, i.e. requests computed at once, their decode steps batched (default 2)\n"
+               "  --threads T     worker threads per generator (default: all cores)\n"
                "  --mode M        mode of requests that name none (default expert)\n"
                "  --max-tokens N  reply length of requests that give none (default 1024)\n"
                "  --queue N       requests that may wait for a generator; more get 503 (default 16)\n"
@@ -281,7 +282,11 @@ int main(int argc, char** argv) {
   }
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   deepseek::GeneratorOptions generator_options;
-  generator_options.session.num_threads = o.threads > 0 ? o.threads : std::max(1, cores / o.parallel);
+  // With several generators, their decode steps run batched (one forward pass reads the weights
+  // for all running requests), each batch on one generator's threads: every generator gets all
+  // the cores, as only one batch runs at a time (prefills of arriving requests share them).
+  generator_options.session.num_threads = o.threads > 0 ? o.threads : cores;
+  if (o.parallel > 1) generator_options.batcher = std::make_shared<deepseek::DecodeBatcher>();
   generator_options.session.max_context = o.ctx;
   deepseek::KvCacheOptions cache_options;
   cache_options.budget_bytes = o.kv_budget_mib << 20;

@@ -77,6 +77,33 @@ struct ChatReply {
   Generation generation;
 };
 
+// Joins the decode steps of generators running at the same time, each on its own thread (a
+// server's request slots), into Session::DecodeBatch calls, so that N requests read the
+// weights once per step instead of N times. No thread of its own: a step that arrives while
+// no batch runs starts one with every step waiting then; steps arriving meanwhile wait for the
+// next. Share one among generators of one model (GeneratorOptions::batcher).
+class DecodeBatcher {
+ public:
+  DecodeBatcher();
+  ~DecodeBatcher();
+  DecodeBatcher(const DecodeBatcher&) = delete;
+  DecodeBatcher& operator=(const DecodeBatcher&) = delete;
+
+  // session->Decode(token), batched with the steps of other threads; the same logits as alone.
+  // A request its session refuses (ids, room, KV budget) fails alone, as Decode would.
+  Status Decode(Session& session, int32_t token);
+
+  struct Stats {
+    int64_t steps = 0;   // DecodeBatch calls
+    int64_t tokens = 0;  // the tokens they decoded (tokens / steps: the mean batch size)
+  };
+  Stats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 struct GeneratorOptions {
   SessionOptions session;  // its progress callback is called during prefill, as for a Session
   // Speculative decoding with the model's MTP head (when it has one): a step drafts the token
@@ -87,6 +114,9 @@ struct GeneratorOptions {
   // only while drafting is faster (DraftPolicy): with a small model the MTP head's reading of
   // the LM head can cost more than accepted drafts save. Sets the session's enable_mtp.
   bool speculative = true;
+  // When set, plain decode steps go through it, batched with other generators' steps; those
+  // steps then do not draft (a batch of sequences already shares the weight reads).
+  std::shared_ptr<DecodeBatcher> batcher;
 };
 
 class Generator {

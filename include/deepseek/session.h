@@ -86,6 +86,16 @@ class Session {
   Status Prefill(std::span<const int32_t> tokens);
   Status Decode(int32_t token) { return Prefill({&token, 1}); }
 
+  // Batched decoding: tokens[i] goes to sessions[i], all in one forward pass, so each weight
+  // matrix is read once for the batch (the routed experts: once per expert in the union of
+  // the tokens' routes) and a batch of a few sequences costs little more than one while decode
+  // is bound by memory. Each session's logits (and MTP streams) are then bit-identical to those
+  // of its own Decode. The sessions must be distinct, non-null and of one model; the pass runs
+  // on the first session's threads and counts in its stats(). An invalid request (sizes, ids,
+  // a session without room, kResourceExhausted) changes no session; any other failure resets
+  // them all.
+  static Status DecodeBatch(std::span<Session* const> sessions, std::span<const int32_t> tokens);
+
   // As Prefill, and `all_logits` [n, vocab] receives the logits after each of the tokens (a
   // speculative decoder verifies its drafts with them).
   Status PrefillAll(std::span<const int32_t> tokens, std::vector<float>& all_logits);

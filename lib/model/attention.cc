@@ -100,43 +100,56 @@ void OutputProjection(const ChunkContext& ctx, const AttentionWeights& w, const 
   ops::Linear(ctx.stream, w.wo_b, low.data(), S, out);
 }
 
-// The chunk's latents (its last `window` of them) enter the ring after attention, so earlier
-// queries still saw the old rows.
-void UpdateWindow(const ChunkContext& ctx, const std::vector<float>& kv, LayerState& st) {
+// The sequence's latents (its last `window` of them) enter the ring after attention, so its
+// earlier queries still saw the old rows.
+void UpdateWindow(const ChunkContext& ctx, const float* kv, LayerState& st) {
   const ModelConfig& c = ctx.config;
   const int64_t start = ctx.positions.front(), end = start + ctx.size();
   ForEachRingRun(std::max<int64_t>(start, end - c.window), end, c.window, [&](int64_t slot, int64_t pos, int64_t n) {
-    st.window.Write(ctx.stream, slot, n, kv.data() + (pos - start) * c.head_dim);
+    st.window.Write(ctx.stream, slot, n, kv + (pos - start) * c.head_dim);
   });
 }
 
 }  // namespace
 
-void Attention(const ChunkContext& ctx, int layer, const AttentionWeights& w, const float* x, LayerState& st,
-               float* out) {
+void Attention(const ChunkContext& ctx, int layer, const AttentionWeights& w, const float* x,
+               std::span<LayerState* const> states, float* out) {
   const ModelConfig& c = ctx.config;
   const int ratio = c.ratio(layer);
   const std::span<const float> freqs = ctx.rope.ForRatio(ratio);
+  const int64_t q_width = static_cast<int64_t>(c.n_heads) * c.head_dim;
 
+  // Row-wise, every sequence at once.
   std::vector<float> cq, q;
   Queries(ctx, w, freqs, x, cq, q);
   const std::vector<float> kv = Latents(ctx, w, freqs, x);
+  CompressorInputs compressor;
+  IndexerInputs indexer;
+  if (w.has_compressor) compressor = ProjectCompressor(ctx, w.compressor, x);
+  if (w.has_indexer) indexer = ProjectIndexer(ctx, w.indexer, x, cq.data());
 
-  std::vector<std::vector<int32_t>> entries;
-  if (w.has_compressor) {
-    Compress(ctx, layer, w.compressor, freqs, EntryQuant::kFp8NonRope, x, st.compressor, st.compressed);
-    entries = w.has_indexer ? SelectEntries(ctx, layer, w.indexer, x, cq.data(), st) : AllEntries(ctx, ratio);
-  }
-  const AttendedRows rows = AttendedRowsOf(ctx, st, entries);
-  const backend::AttentionKv sources{kv.data(), ctx.size(), st.window.view(), st.compressed.view()};
-
+  // Per sequence: its caches, the rows its queries attend, attention.
   std::vector<float> o(q.size());
-  ops::SparseAttention(ctx.stream, q.data(), ctx.size(), c.n_heads, c.head_dim, sources, rows.offsets, rows.indices,
-                       w.sink.ToFloat().data(), 1.0f / std::sqrt(static_cast<float>(c.head_dim)), o.data());
+  for (size_t g = 0; g < ctx.sequences.size(); ++g) {
+    const SequenceRows& rows = ctx.sequences[g];
+    const ChunkContext seq = ctx.Rows(rows);
+    LayerState& st = *states[g];
+    std::vector<std::vector<int32_t>> entries;
+    if (w.has_compressor) {
+      Compress(seq, layer, w.compressor, freqs, EntryQuant::kFp8NonRope, compressor, rows.first, st.compressor, st.compressed);
+      entries = w.has_indexer ? SelectEntries(seq, layer, w.indexer, indexer, rows.first, st) : AllEntries(seq, ratio);
+    }
+    const AttendedRows attended = AttendedRowsOf(seq, st, entries);
+    const float* fresh = kv.data() + rows.first * c.head_dim;
+    const backend::AttentionKv sources{fresh, rows.count, st.window.view(), st.compressed.view()};
+    ops::SparseAttention(ctx.stream, q.data() + rows.first * q_width, rows.count, c.n_heads, c.head_dim, sources,
+                         attended.offsets, attended.indices, w.sink.ToFloat().data(),
+                         1.0f / std::sqrt(static_cast<float>(c.head_dim)), o.data() + rows.first * q_width);
+    UpdateWindow(seq, fresh, st);
+  }
   ops::Rope(o.data(), ctx.size() * c.n_heads, c.head_dim, c.head_dim - c.rope_dim, c.rope_dim, freqs, ctx.positions,
             c.n_heads, true);
   OutputProjection(ctx, w, o, out);
-  UpdateWindow(ctx, kv, st);
 }
 
 }  // namespace deepseek::model

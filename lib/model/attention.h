@@ -9,8 +9,9 @@
 
 namespace deepseek::model {
 
-// out [S, D] = Attention(x [S, D]) for the chunk; updates the layer's caches in `state`.
-void Attention(const ChunkContext& ctx, int layer, const AttentionWeights& w, const float* x, LayerState& state,
-               float* out);
+// out [S, D] = Attention(x [S, D]) for the chunk; updates the layer's caches of each sequence
+// (states[i] for ctx.sequences[i]).
+void Attention(const ChunkContext& ctx, int layer, const AttentionWeights& w, const float* x,
+               std::span<LayerState* const> states, float* out);
 
 }  // namespace deepseek::model

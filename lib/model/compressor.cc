@@ -33,15 +33,23 @@ void Pool(const CompressorWeights& w, const CompressorState& st, float* e) {
 
 }  // namespace
 
+CompressorInputs ProjectCompressor(const ChunkContext& ctx, const CompressorWeights& w, const float* x) {
+  const int64_t S = ctx.size();
+  CompressorInputs in;
+  in.stride = w.coff() * w.width;
+  in.kv.resize(static_cast<size_t>(S * in.stride));
+  in.score.resize(in.kv.size());
+  // In fp32, as the reference holds these two weights in fp32.
+  ops::MatMulF32(ctx.stream, w.wkv, x, S, in.kv.data());
+  ops::MatMulF32(ctx.stream, w.wgate, x, S, in.score.data());
+  return in;
+}
+
 void Compress(const ChunkContext& ctx, int layer, const CompressorWeights& w, std::span<const float> freqs, EntryQuant quant,
-              const float* x, CompressorState& st, KvTable& out) {
+              const CompressorInputs& in, int64_t first, CompressorState& st, KvTable& out) {
   const ModelConfig& c = ctx.config;
   const int64_t S = ctx.size();
   const int ratio = w.ratio, width = w.width, stride = w.coff() * width;
-  // Projections in fp32, as the reference holds these two weights in fp32.
-  std::vector<float> kv(static_cast<size_t>(S * stride)), score(static_cast<size_t>(S * stride));
-  ops::MatMulF32(ctx.stream, w.wkv, x, S, kv.data());
-  ops::MatMulF32(ctx.stream, w.wgate, x, S, score.data());
   const std::vector<float> norm = w.norm.ToFloat();
   std::vector<float> e(static_cast<size_t>(width)), entry(e.size());
 
@@ -49,9 +57,11 @@ void Compress(const ChunkContext& ctx, int layer, const CompressorWeights& w, st
     const int64_t pos = ctx.positions[static_cast<size_t>(t)];
     const int slot = static_cast<int>(pos % ratio);
     const int row = (w.overlap ? ratio : 0) + slot;
+    const float* kv = in.kv_row(first + t);
+    const float* score = in.score_row(first + t);
     for (int i = 0; i < stride; ++i) {
-      st.kv[static_cast<size_t>(row * stride + i)] = kv[static_cast<size_t>(t * stride + i)];
-      st.score[static_cast<size_t>(row * stride + i)] = score[static_cast<size_t>(t * stride + i)] + w.ape[slot * stride + i];
+      st.kv[static_cast<size_t>(row * stride + i)] = kv[i];
+      st.score[static_cast<size_t>(row * stride + i)] = score[i] + w.ape[slot * stride + i];
     }
     if ((pos + 1) % ratio != 0) continue;
 

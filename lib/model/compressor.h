@@ -4,6 +4,8 @@
 // prefill, one-shot prefill and decode the same computation.
 #pragma once
 
+#include <vector>
+
 #include "model/layer_context.h"
 #include "model/state.h"
 #include "model/weights.h"
@@ -14,9 +16,20 @@ namespace deepseek::model {
 // its non-RoPE dims to FP8; the indexer's keys get a Hadamard rotation and FP4.
 enum class EntryQuant { kFp8NonRope, kHadamardFp4 };
 
-// Feeds the chunk's inputs x [S, D] (ctx.positions) to the compressor; appends each entry that
-// completes to `out` (entry b covers positions b·ratio .. b·ratio + ratio − 1).
+// The compressor's projections of the chunk's inputs x [S, D] (row-wise, every sequence of the
+// chunk at once): kv and score [S, coff·w] each.
+struct CompressorInputs {
+  std::vector<float> kv, score;
+  int64_t stride = 0;  // coff·w
+  const float* kv_row(int64_t t) const { return kv.data() + t * stride; }
+  const float* score_row(int64_t t) const { return score.data() + t * stride; }
+};
+CompressorInputs ProjectCompressor(const ChunkContext& ctx, const CompressorWeights& w, const float* x);
+
+// Feeds one sequence's rows (ctx.Rows), starting at row `first` of `in`, to its compressor;
+// appends each entry that completes to `out` (entry b covers positions b·ratio .. b·ratio +
+// ratio − 1).
 void Compress(const ChunkContext& ctx, int layer, const CompressorWeights& w, std::span<const float> freqs, EntryQuant quant,
-              const float* x, CompressorState& state, KvTable& out);
+              const CompressorInputs& in, int64_t first, CompressorState& state, KvTable& out);
 
 }  // namespace deepseek::model

@@ -18,28 +18,38 @@ constexpr int64_t kQueriesPerCall = 8;
 
 }  // namespace
 
+IndexerInputs ProjectIndexer(const ChunkContext& ctx, const IndexerWeights& w, const float* x, const float* cq) {
+  const ModelConfig& c = ctx.config;
+  const int64_t S = ctx.size();
+  const int heads = c.index_heads, dim = c.index_head_dim;
+  const std::span<const float> freqs = ctx.rope.ForRatio(w.compressor.ratio);
+  IndexerInputs in;
+  in.q.resize(static_cast<size_t>(S * heads * dim));
+  ops::Linear(ctx.stream, w.wq_b, cq, S, in.q.data());
+  ops::Rope(in.q.data(), S * heads, dim, dim - c.rope_dim, c.rope_dim, freqs, ctx.positions, heads, false);
+  ops::Hadamard(in.q.data(), S * heads, dim);
+  ops::FakeQuantFp4(in.q.data(), S * heads, dim, 32);
+
+  in.weights.resize(static_cast<size_t>(S * heads));
+  ops::Linear(ctx.stream, w.weights_proj, x, S, in.weights.data());
+  const float weight_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dim)) / std::sqrt(static_cast<double>(heads)));
+  for (float& v : in.weights) v = num::RoundBf16(v * weight_scale);
+  in.keys = ProjectCompressor(ctx, w.compressor, x);
+  return in;
+}
+
 std::vector<std::vector<int32_t>> SelectEntries(const ChunkContext& ctx, int layer, const IndexerWeights& w,
-                                                const float* x, const float* cq, LayerState& state) {
+                                                const IndexerInputs& in, int64_t first, LayerState& state) {
   const ModelConfig& c = ctx.config;
   const int64_t S = ctx.size();
   const int heads = c.index_heads, dim = c.index_head_dim, ratio = w.compressor.ratio;
-  const std::span<const float> freqs = ctx.rope.ForRatio(ratio);
-
-  std::vector<float> q(static_cast<size_t>(S * heads * dim));
-  ops::Linear(ctx.stream, w.wq_b, cq, S, q.data());
-  ops::Rope(q.data(), S * heads, dim, dim - c.rope_dim, c.rope_dim, freqs, ctx.positions, heads, false);
-  ops::Hadamard(q.data(), S * heads, dim);
-  ops::FakeQuantFp4(q.data(), S * heads, dim, 32);
-
-  Compress(ctx, layer, w.compressor, freqs, EntryQuant::kHadamardFp4, x, state.index_compressor, state.index_keys);
-
-  std::vector<float> weights(static_cast<size_t>(S * heads));
-  ops::Linear(ctx.stream, w.weights_proj, x, S, weights.data());
-  const float weight_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dim)) / std::sqrt(static_cast<double>(heads)));
-  for (float& v : weights) v = num::RoundBf16(v * weight_scale);
+  Compress(ctx, layer, w.compressor, ctx.rope.ForRatio(ratio), EntryQuant::kHadamardFp4, in.keys, first,
+           state.index_compressor, state.index_keys);
+  const float* q = in.q.data() + first * heads * dim;
+  const float* weights = in.weights.data() + first * heads;
 
   // Scores of every visible compressed entry, on the backend over the packed keys; the
-  // weights carry the reference's bf16 rounding (applied once here).
+  // weights carry the reference's bf16 rounding (ProjectIndexer).
   std::vector<std::vector<int32_t>> chosen(static_cast<size_t>(S));
   const int64_t stride = std::max<int64_t>(1, (ctx.positions.back() + 1) / ratio);  // the most any query sees
   std::vector<float> scores(static_cast<size_t>(stride * std::min(kQueriesPerCall, S)));
@@ -48,7 +58,7 @@ std::vector<std::vector<int32_t>> SelectEntries(const ChunkContext& ctx, int lay
     const int64_t batch = std::min(kQueriesPerCall, S - t0);
     visible.clear();
     for (int64_t t = t0; t < t0 + batch; ++t) visible.push_back((ctx.positions[static_cast<size_t>(t)] + 1) / ratio);
-    ctx.stream.IndexerScores(q.data() + t0 * heads * dim, weights.data() + t0 * heads, batch, heads,
+    ctx.stream.IndexerScores(q + t0 * heads * dim, weights + t0 * heads, batch, heads,
                              state.index_keys.view(), visible, scores.data(), stride);
     for (int64_t t = t0; t < t0 + batch; ++t) {
       const int64_t pos = ctx.positions[static_cast<size_t>(t)];

@@ -2,6 +2,8 @@
 // each query with FP4-rounded, Hadamard-rotated queries and keys, and keeps the top k.
 #pragma once
 
+#include "model/compressor.h"
+
 #include <cstdint>
 #include <vector>
 
@@ -11,9 +13,18 @@
 
 namespace deepseek::model {
 
-// Returns, per chunk token, the compressed entries it attends (ascending order not implied).
-// x [S, D] is the attention input and cq [S, q_lora] the normalised query latent.
+// The indexer's inputs of every row of the chunk (row-wise, all sequences at once): its
+// queries (RoPE, Hadamard, FP4) [S, heads·dim], their weights [S, heads] and the projections
+// of its compressor.
+struct IndexerInputs {
+  std::vector<float> q, weights;
+  CompressorInputs keys;
+};
+IndexerInputs ProjectIndexer(const ChunkContext& ctx, const IndexerWeights& w, const float* x, const float* cq);
+
+// Returns, per token of one sequence's rows (ctx.Rows, starting at row `first` of `in`), the
+// compressed entries it attends (ascending order not implied); feeds its compressor first.
 std::vector<std::vector<int32_t>> SelectEntries(const ChunkContext& ctx, int layer, const IndexerWeights& w,
-                                                const float* x, const float* cq, LayerState& state);
+                                                const IndexerInputs& in, int64_t first, LayerState& state);
 
 }  // namespace deepseek::model

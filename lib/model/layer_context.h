@@ -12,14 +12,29 @@ namespace deepseek::model {
 
 struct RopeTables;
 
+// One sequence's rows of a chunk: [first, first + count), at consecutive positions.
+struct SequenceRows {
+  int64_t first = 0;
+  int64_t count = 0;
+};
+
+// A chunk is the rows of one or more sequences (several in a batched decode step). Row-wise
+// work (projections, norms, mHC, MoE) runs over all rows at once, so each weight is read once
+// for the batch; attention and the compressors run per sequence, on a context of its rows.
 struct ChunkContext {
   const ModelConfig& config;
   backend::Stream& stream;
   ForwardObserver* observer;          // may be null
   const RopeTables& rope;
   std::span<const int32_t> tokens;    // the chunk's token ids
-  std::span<const int64_t> positions; // their absolute positions (consecutive)
+  std::span<const int64_t> positions; // their absolute positions (consecutive within a sequence)
+  std::span<const SequenceRows> sequences;  // empty in the context of one sequence's rows
   int64_t size() const { return static_cast<int64_t>(tokens.size()); }
+  // The context of one sequence's rows.
+  ChunkContext Rows(const SequenceRows& rows) const {
+    const auto first = static_cast<size_t>(rows.first), count = static_cast<size_t>(rows.count);
+    return {config, stream, observer, rope, tokens.subspan(first, count), positions.subspan(first, count), {}};
+  }
 };
 
 }  // namespace deepseek::model

@@ -43,7 +43,8 @@ Transformer::Transformer(ModelConfig config, std::unique_ptr<format::Checkpoint>
       rope_(MakeRopeTables(config_)) {}
 
 // One block: mHC pre → norm → attention → mHC post, then the same around the MoE.
-void Transformer::Block(const ChunkContext& ctx, const BlockWeights& w, LayerState& state, float* streams) const {
+void Transformer::Block(const ChunkContext& ctx, const BlockWeights& w, std::span<LayerState* const> states,
+                        float* streams) const {
   const int64_t S = ctx.size(), D = config_.dim;
   const float eps = static_cast<float>(config_.norm_eps);
   std::vector<float> u(static_cast<size_t>(S * D)), x(u.size()), f(u.size());
@@ -51,7 +52,7 @@ void Transformer::Block(const ChunkContext& ctx, const BlockWeights& w, LayerSta
   const MhcMix attn_mix = MhcPre(ctx, w.hc_attn, streams, u.data());
   ReportMix(ctx, w.layer, "attn", attn_mix);
   ops::RmsNorm(u.data(), S, D, w.attn_norm.ToFloat().data(), eps, x.data());
-  Attention(ctx, w.layer, w.attn, x.data(), state, f.data());
+  Attention(ctx, w.layer, w.attn, x.data(), states, f.data());
   ReportRows(ctx, w.layer, "attn_out", D, f.data());
   MhcPost(ctx, attn_mix, f.data(), streams);
 
@@ -74,11 +75,18 @@ void Transformer::Embed(std::span<const int32_t> tokens, float* rows) const {
   }
 }
 
-void Transformer::Forward(backend::Stream& stream, ForwardObserver* observer, SequenceState& state,
-                          std::span<const int32_t> tokens, std::vector<float>& streams) const {
+void Transformer::Forward(backend::Stream& stream, ForwardObserver* observer, std::span<SequenceState* const> states,
+                          std::span<const int32_t> tokens, std::span<const int64_t> counts,
+                          std::vector<float>& streams) const {
   const int64_t S = static_cast<int64_t>(tokens.size()), D = config_.dim, n = config_.hc_mult;
-  const std::vector<int64_t> positions = Positions(state.position(), S);
-  const ChunkContext ctx{config_, stream, observer, rope_, tokens, positions};
+  std::vector<SequenceRows> sequences;
+  std::vector<int64_t> positions;
+  for (size_t g = 0; g < states.size(); ++g) {
+    sequences.push_back({static_cast<int64_t>(positions.size()), counts[g]});
+    const std::vector<int64_t> p = Positions(states[g]->position(), counts[g]);
+    positions.insert(positions.end(), p.begin(), p.end());
+  }
+  const ChunkContext ctx{config_, stream, observer, rope_, tokens, positions, sequences};
 
   std::vector<float> h(static_cast<size_t>(S * D));
   Embed(tokens, h.data());
@@ -86,11 +94,20 @@ void Transformer::Forward(backend::Stream& stream, ForwardObserver* observer, Se
   for (int64_t t = 0; t < S; ++t) {  // every stream starts as the embedding
     for (int64_t i = 0; i < n; ++i) std::copy_n(h.begin() + t * D, D, streams.begin() + (t * n + i) * D);
   }
+  std::vector<LayerState*> layer_states(states.size());
   for (const BlockWeights& w : weights_.layers) {
     if (observer) observer->ImposeLayerInput(w.layer, ctx.positions.front(), S, n * D, streams.data());
-    Block(ctx, w, state.layer(w.layer), streams.data());
+    for (size_t g = 0; g < states.size(); ++g) layer_states[g] = &states[g]->layer(w.layer);
+    Block(ctx, w, layer_states, streams.data());
   }
-  state.Advance(S);
+  for (size_t g = 0; g < states.size(); ++g) states[g]->Advance(counts[g]);
+}
+
+void Transformer::Forward(backend::Stream& stream, ForwardObserver* observer, SequenceState& state,
+                          std::span<const int32_t> tokens, std::vector<float>& streams) const {
+  SequenceState* const states[] = {&state};
+  const int64_t counts[] = {static_cast<int64_t>(tokens.size())};
+  Forward(stream, observer, states, tokens, counts, streams);
 }
 
 void Transformer::Logits(backend::Stream& stream, const float* streams, int64_t rows, float* logits) const {
@@ -108,7 +125,8 @@ void Transformer::Mtp(backend::Stream& stream, ForwardObserver* observer, Sequen
   const int64_t S = static_cast<int64_t>(next_tokens.size()), D = config_.dim, n = config_.hc_mult;
   const float eps = static_cast<float>(config_.norm_eps);
   const std::vector<int64_t> positions = Positions(first_pos, S);
-  const ChunkContext ctx{config_, stream, observer, rope_, next_tokens, positions};
+  const SequenceRows rows[] = {{0, S}};
+  const ChunkContext ctx{config_, stream, observer, rope_, next_tokens, positions, rows};
 
   // X_i ← e_proj(enorm(embed(next))) + h_proj(hnorm(X_i)) for each stream i.
   std::vector<float> e(static_cast<size_t>(S * D)), en(e.size()), ep(e.size());
@@ -127,7 +145,8 @@ void Transformer::Mtp(backend::Stream& stream, ForwardObserver* observer, Sequen
       }
     }
   }
-  Block(ctx, w.block, state.mtp_layer(0), streams.data());
+  LayerState* const layer_states[] = {&state.mtp_layer(0)};
+  Block(ctx, w.block, layer_states, streams.data());
 
   std::vector<float> u(static_cast<size_t>(D)), x(u.size());
   MhcHead(stream, config_, w.hc_head, streams.data() + (S - 1) * n * D, 1, u.data());

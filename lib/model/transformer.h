@@ -27,6 +27,11 @@ class Transformer {
   // advances the state. `streams` receives the final hyper-connection streams [S, n, D].
   void Forward(backend::Stream& stream, ForwardObserver* observer, SequenceState& state,
                std::span<const int32_t> tokens, std::vector<float>& streams) const;
+  // The same for several sequences in one pass, each weight read once for all of them:
+  // sequence g (states[g]) takes the next counts[g] of `tokens`. Each sequence's rows come out
+  // as they would alone (the kernels sum every row in the same order whatever the batch).
+  void Forward(backend::Stream& stream, ForwardObserver* observer, std::span<SequenceState* const> states,
+               std::span<const int32_t> tokens, std::span<const int64_t> counts, std::vector<float>& streams) const;
 
   // logits [rows, vocab] (fp32) from final streams [rows, n, D].
   void Logits(backend::Stream& stream, const float* streams, int64_t rows, float* logits) const;
@@ -40,7 +45,8 @@ class Transformer {
            float* logits) const;
 
  private:
-  void Block(const struct ChunkContext& ctx, const BlockWeights& w, LayerState& state, float* streams) const;
+  void Block(const struct ChunkContext& ctx, const BlockWeights& w, std::span<LayerState* const> states,
+             float* streams) const;
   void Embed(std::span<const int32_t> tokens, float* rows) const;
 
   ModelConfig config_;

@@ -111,6 +111,7 @@ struct Generator::Impl {
   PrefixReuse reuse;
   bool speculative = false;  // the MTP head drafts (GeneratorOptions::speculative, and the model has one)
   DraftPolicy drafting;      // when it does; kept across requests, as the timings it learns are the model's
+  std::shared_ptr<DecodeBatcher> batcher;  // GeneratorOptions::batcher
   std::atomic<bool> cancel{false};
 
   void Validate(const GenerationParams& params) const {
@@ -204,7 +205,7 @@ struct Generator::Impl {
           Speculate(token, sampler.value(), out, verified)) {
         drafting.RecordDraft(SecondsSince(step_start), verified >= 0);
       } else {
-        ThrowIfError(session->Decode(token));
+        ThrowIfError(batcher ? batcher->Decode(*session, token) : session->Decode(token));
         if (draft) drafting.RecordPlain(SecondsSince(step_start));
       }
     }
@@ -323,7 +324,8 @@ Result<std::unique_ptr<Generator>> Generator::Create(std::shared_ptr<const Model
     impl->user_progress = options.session.progress;
     // Prefill checks for cancellation between chunks through the session's progress hook.
     SessionOptions session_options = options.session;
-    impl->speculative = options.speculative && model->config().n_mtp_layers > 0;
+    impl->speculative = options.speculative && !options.batcher && model->config().n_mtp_layers > 0;
+    impl->batcher = options.batcher;
     if (impl->speculative) session_options.enable_mtp = true;
     session_options.progress = [raw = impl.get()](int64_t done, int64_t total) {
       if (raw->cancel) return false;

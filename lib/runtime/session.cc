@@ -123,6 +123,56 @@ struct Session::Impl {
     }
   }
 
+  // Decode of one token in each session (Session::DecodeBatch), checked in full first.
+  static void DecodeBatch(std::span<Session* const> sessions, std::span<const int32_t> tokens) {
+    if (sessions.size() != tokens.size()) {
+      Fail(StatusCode::kInvalidArgument, "DecodeBatch: " + std::to_string(sessions.size()) + " sessions but " +
+                                             std::to_string(tokens.size()) + " tokens");
+    }
+    if (sessions.empty()) return;
+    for (size_t i = 0; i < sessions.size(); ++i) {
+      const std::string which = "DecodeBatch: session " + std::to_string(i);
+      if (!sessions[i]) Fail(StatusCode::kInvalidArgument, which + " is null");
+      if (std::find(sessions.begin(), sessions.begin() + static_cast<std::ptrdiff_t>(i), sessions[i]) != sessions.begin() + static_cast<std::ptrdiff_t>(i)) {
+        Fail(StatusCode::kInvalidArgument, which + " appears twice");
+      }
+      const Impl& s = *sessions[i]->impl_;
+      if (s.model != sessions[0]->impl_->model) Fail(StatusCode::kInvalidArgument, which + " runs another model than session 0");
+      try {
+        s.Validate(tokens.subspan(i, 1));
+      } catch (const Error& e) {
+        Fail(e.code(), which + ": " + e.what());
+      }
+    }
+    for (Session* session : sessions) session->impl_->ReserveKv(1, session->impl_->options.enable_mtp);
+
+    Impl& lead = *sessions[0]->impl_;
+    const ModelConfig& c = lead.model->config();
+    std::vector<model::SequenceState*> states;
+    for (Session* session : sessions) states.push_back(&session->impl_->state);
+    const std::vector<int64_t> counts(sessions.size(), 1);
+    std::vector<float> streams, logits(sessions.size() * static_cast<size_t>(c.vocab_size));
+    const ThreadPool::Busy busy(lead.pool);
+    lead.net().Forward(*lead.stream, nullptr, states, tokens, counts, streams);
+    lead.net().Logits(*lead.stream, streams.data(), static_cast<int64_t>(sessions.size()), logits.data());
+
+    const int64_t row = c.hc_mult * c.dim;
+    for (size_t i = 0; i < sessions.size(); ++i) {
+      Impl& s = *sessions[i]->impl_;
+      if (s.mtp_expected >= 0 && tokens[i] != s.mtp_expected) s.mtp_diverged = true;
+      s.mtp_expected = -1;
+      ++s.tokens_processed;
+      s.state.tokens.push_back(tokens[i]);
+      if (s.options.enable_mtp) {
+        s.streams.assign(streams.begin() + static_cast<std::ptrdiff_t>(i) * row, streams.begin() + static_cast<std::ptrdiff_t>(i + 1) * row);
+        s.KeepMtpStreams();
+      }
+      s.logits.assign(logits.begin() + static_cast<std::ptrdiff_t>(i) * c.vocab_size,
+                      logits.begin() + static_cast<std::ptrdiff_t>(i + 1) * c.vocab_size);
+      s.previous_logits.clear();
+    }
+  }
+
   // The chunk's final streams wait for the MTP head, those of the last `window` positions.
   void KeepMtpStreams() {
     state.mtp_pending_streams.insert(state.mtp_pending_streams.end(), streams.begin(), streams.end());
@@ -242,6 +292,17 @@ Status Session::RunPrefill(std::span<const int32_t> tokens, std::vector<float>* 
       code != StatusCode::kCancelled && code != StatusCode::kResourceExhausted) {
     Reset();
     return Status(status.code(), status.message() + " (the session was reset)");
+  }
+  return status;
+}
+
+Status Session::DecodeBatch(std::span<Session* const> sessions, std::span<const int32_t> tokens) {
+  Status status = CatchAll([&] { Impl::DecodeBatch(sessions, tokens); });
+  const StatusCode code = status.code();
+  if (!status.ok() && code != StatusCode::kInvalidArgument && code != StatusCode::kOutOfRange &&
+      code != StatusCode::kResourceExhausted) {
+    for (Session* session : sessions) session->Reset();
+    return Status(status.code(), status.message() + " (the sessions were reset)");
   }
   return status;
 }

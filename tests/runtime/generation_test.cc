@@ -161,6 +161,47 @@ TEST_CASE("generation: speculative decoding with the MTP head gives plain decodi
   CHECK(sampled.stats.drafted_tokens == 0);
 }
 
+TEST_CASE("generation: generators sharing a DecodeBatcher decode in batches with the tokens they get alone") {
+  constexpr int kRequests = 4;
+  const std::string texts[kRequests] = {"The sea", "A long time ago in a village", "Numbers: one, two", "Why"};
+  std::vector<GenerationParams> params;
+  for (int i = 0; i < kRequests; ++i) {
+    params.push_back(Sampled(40, 11 + i));
+    if (i % 2) params.back().sampling.temperature = 0;  // greedy ones too (no drafting when batched)
+  }
+  std::vector<std::vector<int32_t>> want;
+  for (int i = 0; i < kRequests; ++i) want.push_back(Generate(*NewGenerator(), Encode(texts[i]), params[i]).tokens);
+
+  GeneratorOptions options;
+  options.session.num_threads = 1;
+  options.session.prefill_chunk = 16;
+  options.batcher = std::make_shared<DecodeBatcher>();
+  std::vector<std::unique_ptr<Generator>> generators;
+  for (int i = 0; i < kRequests; ++i) {
+    auto g = Generator::Create(TinyModel(), TinyTokenizer(), options);
+    REQUIRE(g.ok());
+    generators.push_back(std::move(g).value());
+  }
+  std::vector<Result<Generation>> got(kRequests, Status(StatusCode::kInternal, "not run"));
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < kRequests; ++i) prompts.push_back(Encode(texts[i]));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kRequests; ++i) {
+    threads.emplace_back([&, i] { got[static_cast<size_t>(i)] = generators[static_cast<size_t>(i)]->Generate(prompts[static_cast<size_t>(i)], params[static_cast<size_t>(i)]); });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kRequests; ++i) {
+    CAPTURE(i);
+    REQUIRE_MESSAGE(got[static_cast<size_t>(i)].ok(), got[static_cast<size_t>(i)].status().ToString());
+    CHECK(got[static_cast<size_t>(i)].value().tokens == want[static_cast<size_t>(i)]);
+    CHECK(got[static_cast<size_t>(i)].value().stats.drafted_tokens == 0);
+  }
+  const DecodeBatcher::Stats stats = options.batcher->stats();
+  CHECK(stats.tokens == kRequests * 39);  // every decode step went through it (the first token is the prefill's)
+  CHECK(stats.steps < stats.tokens);      // and some ran together
+  MESSAGE("batched steps: " << stats.steps << " for " << stats.tokens << " tokens");
+}
+
 TEST_CASE("generation: a stop string ends the reply and is cut, also from the stream") {
   auto g = NewGenerator();
   const auto prompt = Encode("In the beginning");

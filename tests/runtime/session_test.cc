@@ -301,6 +301,73 @@ TEST_CASE("runtime: PrefillAll gives every position's logits, and DropLast rolls
   CHECK(BitDiff(LogitsOf(*closing), before) == "");
 }
 
+TEST_CASE("runtime: DecodeBatch gives each session the logits of its own decode steps") {
+  // Three sequences at different depths (so their compressors close blocks at different
+  // steps), decoded together for 9 steps against the same sequences decoded alone.
+  const std::vector<int32_t> prompts[] = {Tokens(13, 1), Tokens(6, 2), Tokens(21, 3)};
+  const std::vector<int32_t> next[] = {Tokens(9, 4), Tokens(9, 5), Tokens(9, 6)};
+  std::vector<std::unique_ptr<Session>> alone, batch;
+  for (const auto& prompt : prompts) {
+    alone.push_back(NewSession(Options(2).Mtp()));
+    batch.push_back(NewSession(Options(1 + static_cast<int>(batch.size() % 2)).Mtp()));
+    Step(*alone.back(), prompt);
+    Step(*batch.back(), prompt);
+  }
+  std::vector<Session*> sessions;
+  for (auto& s : batch) sessions.push_back(s.get());
+  for (size_t step = 0; step < 9; ++step) {
+    CAPTURE(step);
+    std::vector<int32_t> tokens;
+    for (size_t i = 0; i < 3; ++i) tokens.push_back(next[i][step]);
+    // Sizes 3, 2 (the first two) and 1 (the last) in turn.
+    const size_t n = 3 - step % 3;
+    const size_t first = n == 1 ? 2 : 0;
+    REQUIRE(Session::DecodeBatch(std::span(sessions).subspan(first, n), std::span(tokens).subspan(first, n)).ok());
+    for (size_t i = first; i < first + n; ++i) {
+      CAPTURE(i);
+      REQUIRE(alone[i]->Decode(tokens[i]).ok());
+      CHECK(batch[i]->position() == alone[i]->position());
+      CHECK(BitDiff(LogitsOf(*batch[i]), LogitsOf(*alone[i])) == "");
+    }
+    // The other sessions catch up alone, so that all stay in step.
+    for (size_t i = 0; i < 3; ++i) {
+      if (i >= first && i < first + n) continue;
+      REQUIRE(alone[i]->Decode(tokens[i]).ok());
+      REQUIRE(batch[i]->Decode(tokens[i]).ok());
+    }
+  }
+  // The MTP head reads the streams the batch kept.
+  for (size_t i = 0; i < 3; ++i) {
+    const auto want = alone[i]->MtpLogits(7), got = batch[i]->MtpLogits(7);
+    REQUIRE(want.ok());
+    REQUIRE(got.ok());
+    CHECK(BitDiff(got.value(), want.value()) == "");
+  }
+}
+
+TEST_CASE("runtime: a rejected DecodeBatch changes no session") {
+  auto a = NewSession(Options(2).MaxContext(8)), b = NewSession(Options(2));
+  Step(*a, Tokens(8, 1));
+  Step(*b, Tokens(5, 2));
+  const Logits a_before = LogitsOf(*a), b_before = LogitsOf(*b);
+  Session* both[] = {b.get(), a.get()};
+  Session* twice[] = {b.get(), b.get()};
+  Session* with_null[] = {b.get(), nullptr};
+  const int32_t two[] = {3, 4};
+  const int32_t bad[] = {3, Vocab()};
+  CheckStatus(Session::DecodeBatch(both, std::span(two).first(1)), StatusCode::kInvalidArgument, {"2 sessions but 1 tokens"});
+  CheckStatus(Session::DecodeBatch(both, two), StatusCode::kOutOfRange, {"session 1", "allows 8"});
+  CheckStatus(Session::DecodeBatch(twice, two), StatusCode::kInvalidArgument, {"session 1 appears twice"});
+  CheckStatus(Session::DecodeBatch(with_null, two), StatusCode::kInvalidArgument, {"session 1 is null"});
+  Session* bs[] = {b.get()};
+  CheckStatus(Session::DecodeBatch(bs, std::span(bad).subspan(1)), StatusCode::kInvalidArgument, {"session 0", "token id 512"});
+  CHECK(Session::DecodeBatch({}, {}).ok());
+  CHECK(a->position() == 8);
+  CHECK(b->position() == 5);
+  CHECK(BitDiff(LogitsOf(*a), a_before) == "");
+  CHECK(BitDiff(LogitsOf(*b), b_before) == "");
+}
+
 TEST_CASE("runtime: MtpLogits") {
   const std::vector<int32_t> tokens = Tokens(41, 7);
   const std::span<const int32_t> all(tokens);

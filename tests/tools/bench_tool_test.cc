@@ -19,7 +19,7 @@ TEST_CASE("deepseek-bench: JSON figures and the depth sweep") {
   const std::string dir = TempDir("bench_tool");
   const std::string model = dir + "/tiny";
   tinygen::WriteTinyCheckpoint(tinygen::TinySpec::FlashTiny(), model);
-  const ToolRun run = RunTool(DS_BENCH_BIN, "--model " + model + " --threads 2 --decode 4 --json --sweep --sweep-max 2048 --sweep-out " + dir + "/sweep");
+  const ToolRun run = RunTool(DS_BENCH_BIN, "--model " + model + " --threads 2 --decode 4 --batch 1,3 --json --sweep --sweep-max 2048 --sweep-out " + dir + "/sweep");
   INFO(run.err);
   REQUIRE(run.exit_code == 0);
   const nlohmann::json j = nlohmann::json::parse(run.out);  // stdout is the JSON object alone
@@ -51,6 +51,16 @@ TEST_CASE("deepseek-bench: JSON figures and the depth sweep") {
     CHECK(j[key].get<double>() == doctest::Approx(decode_ms / (f * decode_ms + (1 - f) * (draft + verify) / (1 + p))).epsilon(1e-3));
   }
   CHECK(j["spec_speedup_090"].get<double>() > j["spec_speedup_060"].get<double>());
+
+  // Batched decode: aggregate tokens/s and the bandwidth fraction per batch size asked for.
+  for (const char* key : {"batch_tok_s", "batch_bandwidth_fraction"}) {
+    CAPTURE(key);
+    REQUIRE(j[key].is_object());
+    CHECK(j[key].size() == 2);
+    CHECK(j[key]["1"].get<double>() > 0);
+    CHECK(j[key]["3"].get<double>() > 0);
+  }
+  CHECK(RunTool(DS_BENCH_BIN, "--model " + model + " --batch 0").exit_code == 2);
 
   const std::string csv = ReadFile(dir + "/sweep.csv");
   CHECK(csv.rfind("depth,prefill_tok_s,decode_tok_s\n1024,", 0) == 0);
