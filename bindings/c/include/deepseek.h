@@ -385,6 +385,12 @@ typedef struct ds_session ds_session;
  * return nonzero to cancel (DS_CANCELLED). */
 typedef int (*ds_prefill_progress_fn)(int64_t done, int64_t total, void *user_data);
 
+/* Joins the decode steps of generators running on different threads into one forward pass
+ * (ds_session_params.batcher); see deepseek::DecodeBatcher. Thread-safe. */
+typedef struct ds_decode_batcher ds_decode_batcher;
+DS_API ds_status ds_decode_batcher_create(ds_decode_batcher **out) DS_NOEXCEPT;
+DS_API void ds_decode_batcher_destroy(ds_decode_batcher *batcher) DS_NOEXCEPT;
+
 typedef struct ds_session_params {
   size_t struct_size;
   int32_t num_threads;    /* default 0 = one per hardware core */
@@ -399,6 +405,9 @@ typedef struct ds_session_params {
                              the model's MTP head where it has one and where that is faster
                              (same tokens); 0 decodes one token per step */
   int32_t reserved;       /* 0 */
+  ds_decode_batcher *batcher; /* generators only (ABI 1.3); NULL = none; else their decode steps
+                                 are batched with those of other generators given the same
+                                 batcher (which they keep alive), and they do not draft */
 } ds_session_params;
 
 DS_API void ds_session_params_init(ds_session_params *params) DS_NOEXCEPT;
@@ -415,6 +424,12 @@ DS_API ds_status ds_session_prefill(ds_session *session, const int32_t *tokens,
                                     size_t n_tokens) DS_NOEXCEPT;
 /* ds_session_prefill of one token. */
 DS_API ds_status ds_session_decode(ds_session *session, int32_t token) DS_NOEXCEPT;
+/* Decodes tokens[i] in sessions[i] for i < n, in one forward pass that reads the weights once
+ * for all of them (ABI 1.3); each session's logits are those of its own ds_session_decode.
+ * The sessions must be distinct and of one model; the pass runs on the first one's threads.
+ * An invalid request changes no session; any other failure resets them all. */
+DS_API ds_status ds_session_decode_batch(ds_session *const *sessions, const int32_t *tokens,
+                                         size_t n) DS_NOEXCEPT;
 
 /* Logits [vocab_size] after the last token consumed; *n_logits receives the count (0 and
  * NULL before the first prefill). Borrowed: valid until the next prefill, decode, reset,

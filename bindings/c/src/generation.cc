@@ -77,7 +77,9 @@ ds_status ds_generator_create(const ds_model* model, const ds_tokenizer* tokeniz
     Require(tokenizer, "tokenizer");
     deepseek::GeneratorOptions options;
     options.session = ToSessionOptions(params);
-    options.speculative = ReadStruct(params, ds_session_params_init, "ds_session_params").speculative != 0;
+    const ds_session_params p = ReadStruct(params, ds_session_params_init, "ds_session_params");
+    options.speculative = p.speculative != 0;
+    if (p.batcher) options.batcher = p.batcher->batcher;
     auto handle = std::make_unique<ds_generator>();
     handle->generator = Unwrap(deepseek::Generator::Create(model->model, tokenizer->tokenizer, options));
     *out = handle.release();

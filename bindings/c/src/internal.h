@@ -39,6 +39,10 @@ struct ds_sampler {
   deepseek::Sampler sampler;
 };
 
+struct ds_decode_batcher {
+  std::shared_ptr<deepseek::DecodeBatcher> batcher;
+};
+
 struct ds_generator {
   std::unique_ptr<deepseek::Generator> generator;
 };

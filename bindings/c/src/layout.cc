@@ -85,7 +85,8 @@ DS_FIELD(ds_session_params, progress, 32);
 DS_FIELD(ds_session_params, progress_user_data, 40);
 DS_FIELD(ds_session_params, kv_cache, 48);
 DS_FIELD(ds_session_params, speculative, 56);
-DS_ENDS_WITH(ds_session_params, reserved, 64);
+DS_FIELD(ds_session_params, reserved, 60);
+DS_ENDS_WITH(ds_session_params, batcher, 72);
 
 DS_FIELD(ds_kv_cache_params, budget_bytes, 8);
 DS_FIELD(ds_kv_cache_params, tier_dir, 16);

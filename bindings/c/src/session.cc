@@ -76,6 +76,31 @@ ds_status ds_session_decode(ds_session* session, int32_t token) DS_NOEXCEPT {
   return Guard([&] { ThrowIfError(Require(session, "session")->session->Decode(token)); });
 }
 
+ds_status ds_session_decode_batch(ds_session* const* sessions, const int32_t* tokens, size_t n) DS_NOEXCEPT {
+  return Guard([&] {
+    if (n == 0) return;
+    Require(sessions, "sessions");
+    Require(tokens, "tokens");
+    std::vector<deepseek::Session*> list;
+    for (size_t i = 0; i < n; ++i) {
+      Require(sessions[i], ("sessions[" + std::to_string(i) + "]").c_str());
+      list.push_back(sessions[i]->session.get());
+    }
+    ThrowIfError(deepseek::Session::DecodeBatch(list, {tokens, n}));
+  });
+}
+
+ds_status ds_decode_batcher_create(ds_decode_batcher** out) DS_NOEXCEPT {
+  return Guard([&] {
+    Require(out, "out");
+    auto handle = std::make_unique<ds_decode_batcher>();
+    handle->batcher = std::make_shared<deepseek::DecodeBatcher>();
+    *out = handle.release();
+  });
+}
+
+void ds_decode_batcher_destroy(ds_decode_batcher* batcher) DS_NOEXCEPT { delete batcher; }
+
 const float* ds_session_logits(const ds_session* session, size_t* n_logits) DS_NOEXCEPT {
   const std::span<const float> logits = session ? session->session->logits() : std::span<const float>();
   if (n_logits) *n_logits = logits.size();

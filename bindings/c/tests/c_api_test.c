@@ -599,6 +599,75 @@ static void test_generation(const ds_model *model, const ds_tokenizer *tok) {
   ds_generator_destroy(NULL);
 }
 
+/* ds_session_decode_batch: each session's logits equal those of its own decode steps. */
+static void test_decode_batch(const ds_model *model) {
+  ds_session *alone[2] = {NULL, NULL}, *batch[2] = {NULL, NULL};
+  ds_session *twice[2];
+  const int32_t prompts[2][3] = {{1, 2, 3}, {4, 5, 6}};
+  const int32_t next[2] = {7, 8};
+  const float *a, *b;
+  size_t na = 0, nb = 0;
+  int i;
+  for (i = 0; i < 2; ++i) {
+    CHECK_OK(ds_session_create(model, NULL, &alone[i]));
+    CHECK_OK(ds_session_create(model, NULL, &batch[i]));
+    CHECK_OK(ds_session_prefill(alone[i], prompts[i], 3));
+    CHECK_OK(ds_session_prefill(batch[i], prompts[i], 3));
+    CHECK_OK(ds_session_decode(alone[i], next[i]));
+  }
+  CHECK_OK(ds_session_decode_batch(batch, next, 2));
+  for (i = 0; i < 2; ++i) {
+    a = ds_session_logits(alone[i], &na);
+    b = ds_session_logits(batch[i], &nb);
+    CHECK(a != NULL && b != NULL && na == nb && memcmp(a, b, na * sizeof(float)) == 0);
+  }
+  twice[0] = twice[1] = batch[0];
+  CHECK_FAILS(ds_session_decode_batch(twice, next, 2), DS_INVALID_ARGUMENT, "twice");
+  twice[1] = NULL;
+  CHECK_FAILS(ds_session_decode_batch(twice, next, 2), DS_INVALID_ARGUMENT, "sessions[1]");
+  CHECK_FAILS(ds_session_decode_batch(NULL, next, 2), DS_INVALID_ARGUMENT, "sessions");
+  CHECK_OK(ds_session_decode_batch(NULL, NULL, 0));
+  for (i = 0; i < 2; ++i) {
+    ds_session_destroy(alone[i]);
+    ds_session_destroy(batch[i]);
+  }
+}
+
+/* Generators sharing a batcher (here one at a time: the threaded case is a C++ test). */
+static void test_decode_batcher(const ds_model *model, const ds_tokenizer *tok) {
+  ds_decode_batcher *batcher = NULL;
+  ds_session_params sp;
+  ds_generator *gen = NULL;
+  ds_chat_message msg;
+  ds_generation_params gp;
+  ds_reply *reply = NULL;
+  ds_generation_stats stats;
+  size_t n = 0;
+  CHECK_FAILS(ds_decode_batcher_create(NULL), DS_INVALID_ARGUMENT, "out");
+  CHECK_OK(ds_decode_batcher_create(&batcher));
+  ds_session_params_init(&sp);
+  CHECK(sp.batcher == NULL);
+  sp.num_threads = 1;
+  sp.batcher = batcher;
+  CHECK_OK(ds_generator_create(model, tok, &sp, &gen));
+  ds_decode_batcher_destroy(batcher); /* the generator keeps it alive */
+  ds_chat_message_init(&msg);
+  msg.role = "user";
+  msg.content = "Hello";
+  ds_generation_params_init(&gp);
+  gp.max_tokens = 6;
+  gp.ignore_eos = 1;
+  CHECK_OK(ds_generator_chat(gen, &msg, 1, NULL, &gp, NULL, NULL, &reply));
+  CHECK(ds_reply_tokens(reply, &n) != NULL && n == 6);
+  memset(&stats, 0, sizeof stats);
+  stats.struct_size = sizeof stats;
+  CHECK_OK(ds_reply_stats(reply, &stats));
+  CHECK(stats.drafted_tokens == 0);
+  ds_reply_destroy(reply);
+  ds_generator_destroy(gen);
+  ds_decode_batcher_destroy(NULL);
+}
+
 /* Greedy decoding drafts with the MTP head by default and gives the tokens of plain decoding;
  * speculative = 0 turns drafting off, and a 1.2-sized struct gets the default. */
 static void test_speculation_switch(const ds_model *model, const ds_tokenizer *tok) {
@@ -660,6 +729,8 @@ int main(int argc, char **argv) {
     test_older_layouts(model);
     test_generation(model, tok);
     test_speculation_switch(model, tok);
+    test_decode_batch(model);
+    test_decode_batcher(model, tok);
   }
   /* Handles may go in any order: generators and sessions keep what they use alive. */
   ds_model_destroy(model);
