@@ -108,11 +108,14 @@ struct GeneratorOptions {
   SessionOptions session;  // its progress callback is called during prefill, as for a Session
   // Speculative decoding with the model's MTP head (when it has one): a step drafts the token
   // after the one being fed and verifies it in the same forward pass (the weights read once
-  // for both), so an accepted draft costs no step of its own. The tokens are the same as
-  // without it. Greedy sampling (temperature 0) only, for now; other sampling decodes one
-  // token per step. The generator times its drafting and plain steps as it goes and drafts
-  // only while drafting is faster (DraftPolicy): with a small model the MTP head's reading of
-  // the LM head can cost more than accepted drafts save. Sets the session's enable_mtp.
+  // for both), so an accepted draft costs no step of its own. Greedy decoding gives the same
+  // tokens as without it; sampling draws drafts from the sampler's distribution over the MTP
+  // logits and keeps or replaces them by speculative sampling (Sampler::Verify), so the tokens
+  // follow the same distribution (not the same draws for a seed as without drafting). Within
+  // a request the generator weighs its drafting and plain steps by the weight bytes they read
+  // (DraftPolicy: deterministic, so a seed still reproduces its tokens) and drafts only while
+  // drafting reads less per token: with a small model the MTP head's reading of the LM head
+  // can cost more than accepted drafts save. Sets the session's enable_mtp.
   bool speculative = true;
   // When set, plain decode steps go through it, batched with other generators' steps; those
   // steps then do not draft (a batch of sequences already shares the weight reads).

@@ -32,8 +32,26 @@ class Sampler {
 
   // Picks the next token from `logits` [vocab_size]; `history` holds the tokens the penalties
   // apply to (usually the generated ones). Returns kInvalidArgument for a logits span of the
-  // wrong size, and kFailedPrecondition when the bias bans every token.
+  // wrong size, and kFailedPrecondition when the bias bans every token. Draw(Distribution(...)).
   Result<int32_t> Sample(std::span<const float> logits, std::span<const int32_t> history);
+
+  // The distribution Sample draws from: the candidates after the bias, the penalties, the
+  // temperature and the top-k / top-p / min-p filters, with weights proportional to their
+  // probabilities; greedy (temperature 0) gives the top candidate alone.
+  struct Distribution {
+    std::vector<int32_t> ids;
+    std::vector<double> weights;
+    bool greedy = false;
+    double Probability(int32_t id) const;
+  };
+  Result<Distribution> MakeDistribution(std::span<const float> logits, std::span<const int32_t> history);
+  int32_t Draw(const Distribution& d);
+
+  // Speculative sampling (Leviathan et al., Chen et al., 2023): `draft` was drawn from q (the
+  // draft model's distribution) and p is the target's. Keeps the draft with probability
+  // min(1, p(draft) / q(draft)), otherwise returns a draw from max(0, p − q) normalised; either
+  // way the result is distributed exactly as p. `accepted` tells which happened.
+  int32_t Verify(int32_t draft, const Distribution& q, const Distribution& p, bool& accepted);
 
  private:
   Sampler(SamplingParams params, int64_t vocab_size);
@@ -43,6 +61,7 @@ class Sampler {
   std::mt19937_64 rng_;
   std::vector<float> scratch_;
   std::vector<int32_t> counts_;
+  std::vector<double> dense_;  // scratch of Verify
 };
 
 }  // namespace deepseek

@@ -14,7 +14,7 @@ bool DraftPolicy::ShouldDraft() {
   if (draft_count_ < kWarmUp || plain_count_ < kWarmUp) {
     draft = draft_count_ <= plain_count_;
   } else {
-    draft = (1 + acceptance_) * plain_seconds_ > draft_seconds_;
+    draft = (1 + acceptance_) * plain_cost_ > draft_cost_;
     if (draft == last_drafted_ && same_in_a_row_ >= kRecheckEvery) draft = !draft;
   }
   same_in_a_row_ = draft == last_drafted_ ? same_in_a_row_ + 1 : 1;
@@ -22,13 +22,13 @@ bool DraftPolicy::ShouldDraft() {
   return draft;
 }
 
-void DraftPolicy::RecordPlain(double seconds) {
-  plain_seconds_ = Update(plain_seconds_, plain_count_, seconds);
+void DraftPolicy::RecordPlain(double cost) {
+  plain_cost_ = Update(plain_cost_, plain_count_, cost);
   ++plain_count_;
 }
 
-void DraftPolicy::RecordDraft(double seconds, bool accepted) {
-  draft_seconds_ = Update(draft_seconds_, draft_count_, seconds);
+void DraftPolicy::RecordDraft(double cost, bool accepted) {
+  draft_cost_ = Update(draft_cost_, draft_count_, cost);
   acceptance_ = Update(acceptance_, draft_count_, accepted ? 1.0 : 0.0);
   ++draft_count_;
 }

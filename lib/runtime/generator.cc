@@ -110,7 +110,6 @@ struct Generator::Impl {
   std::unique_ptr<Session> session;
   PrefixReuse reuse;
   bool speculative = false;  // the MTP head drafts (GeneratorOptions::speculative, and the model has one)
-  DraftPolicy drafting;      // when it does; kept across requests, as the timings it learns are the model's
   std::shared_ptr<DecodeBatcher> batcher;  // GeneratorOptions::batcher
   std::atomic<bool> cancel{false};
 
@@ -159,8 +158,10 @@ struct Generator::Impl {
     };
     TokenStreamDecoder decoder(tokenizer);
     StopStringMatcher stops(params.stop_strings);
-    const bool draft = speculative && params.sampling.temperature == 0;
+    const bool draft = speculative;
+    DraftPolicy drafting;  // per request, so that a request's tokens never depend on earlier ones
     int32_t verified = -1;  // a draft the session consumed and the model confirmed, or -1
+    int32_t decided = -1;   // the next token, drawn already (a rejected draft's replacement), or -1
     const Clock::time_point start = Clock::now();
     for (;;) {
       if (cancel) {
@@ -168,9 +169,9 @@ struct Generator::Impl {
         break;
       }
       const bool consumed = verified >= 0;
-      int32_t token = verified;
-      verified = -1;
-      if (!consumed) {
+      int32_t token = consumed ? verified : decided;
+      verified = decided = -1;
+      if (token < 0) {
         Result<int32_t> next = sampler.value().Sample(session->logits(), out.tokens);
         ThrowIfError(next.status());
         token = next.value();
@@ -200,13 +201,14 @@ struct Generator::Impl {
         break;
       }
       const bool room = static_cast<int64_t>(out.tokens.size()) < params.max_tokens && session->position() + 2 <= session->capacity();
-      const Clock::time_point step_start = Clock::now();
+      const uint64_t bytes_before = draft ? session->stats().weight_bytes_read : 0;
+      const auto cost = [&] { return static_cast<double>(session->stats().weight_bytes_read - bytes_before); };
       if (draft && room && session->CanDrop(session->position() + 1) && drafting.ShouldDraft() &&
-          Speculate(token, sampler.value(), out, verified)) {
-        drafting.RecordDraft(SecondsSince(step_start), verified >= 0);
+          Speculate(token, sampler.value(), out, verified, decided)) {
+        drafting.RecordDraft(cost(), verified >= 0);
       } else {
         ThrowIfError(batcher ? batcher->Decode(*session, token) : session->Decode(token));
-        if (draft) drafting.RecordPlain(SecondsSince(step_start));
+        if (draft) drafting.RecordPlain(cost());
       }
     }
     if (!stops.stopped() && out.finish != FinishReason::kCancelled) {
@@ -224,31 +226,39 @@ struct Generator::Impl {
     return out;
   }
 
-  // Feeds `token` with the MTP head's draft of the token after it, in one forward pass, and
-  // keeps the draft when the sampler, given the logits after `token`, picks it too (greedy:
-  // the same token the next step would have sampled); otherwise drops it again. False, with
-  // nothing fed, when no draft can be made: the head has no streams for some position (a
-  // prefix restored from a session without MTP). The caller checks that the draft's position
-  // does not close a compressor block (dropping it could not be undone exactly).
-  bool Speculate(int32_t token, Sampler& sampler, Generation& out, int32_t& verified) {
+  // Feeds `token` with the MTP head's draft of the token after it, in one forward pass. The
+  // draft is drawn from the sampler's distribution over the MTP logits (q) and checked against
+  // its distribution over the model's logits after `token` (p) by speculative sampling, so the
+  // next token is distributed exactly as without drafting (greedy: the draft is kept when it
+  // is the argmax). A kept draft stays in the session (`verified`); a rejected one is dropped
+  // again and its replacement, drawn from max(0, p − q), is `decided`. False, with nothing fed,
+  // when no draft can be made: the head has no streams for some position (a prefix restored
+  // from a session without MTP). The caller checks that the draft's position does not close a
+  // compressor block (dropping it could not be undone exactly).
+  bool Speculate(int32_t token, Sampler& sampler, Generation& out, int32_t& verified, int32_t& decided) {
     Result<std::vector<float>> mtp = session->MtpLogits(token);
     if (!mtp.ok()) {
       if (mtp.status().code() == StatusCode::kFailedPrecondition) return false;
       ThrowIfError(mtp.status());
     }
-    const std::vector<float>& guess = mtp.value();
-    const auto draft = static_cast<int32_t>(std::max_element(guess.begin(), guess.end()) - guess.begin());
+    Result<Sampler::Distribution> q = sampler.MakeDistribution(mtp.value(), out.tokens);
+    ThrowIfError(q.status());
+    const int32_t draft = sampler.Draw(q.value());
     const std::array<int32_t, 2> fed{token, draft};
     ThrowIfError(session->PrefillAll(fed, all_logits));
     ++out.stats.drafted_tokens;
     const int64_t vocab = model->config().vocab_size;
-    Result<int32_t> next = sampler.Sample(std::span<const float>(all_logits).first(static_cast<size_t>(vocab)), out.tokens);
-    ThrowIfError(next.status());
-    if (next.value() == draft) {
+    Result<Sampler::Distribution> p =
+        sampler.MakeDistribution(std::span<const float>(all_logits).first(static_cast<size_t>(vocab)), out.tokens);
+    ThrowIfError(p.status());
+    bool accepted = false;
+    const int32_t next = sampler.Verify(draft, q.value(), p.value(), accepted);
+    if (accepted) {
       ++out.stats.accepted_drafts;
       verified = draft;
     } else {
       ThrowIfError(session->DropLast());
+      decided = next;
     }
     return true;
   }

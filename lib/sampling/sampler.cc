@@ -31,6 +31,12 @@ Result<Sampler> Sampler::Create(const SamplingParams& p, int64_t vocab_size) {
 }
 
 Result<int32_t> Sampler::Sample(std::span<const float> logits, std::span<const int32_t> history) {
+  Result<Distribution> d = MakeDistribution(logits, history);
+  if (!d.ok()) return d.status();
+  return Draw(d.value());
+}
+
+Result<Sampler::Distribution> Sampler::MakeDistribution(std::span<const float> logits, std::span<const int32_t> history) {
   if (static_cast<int64_t>(logits.size()) != vocab_size_) {
     return Invalid("expected " + std::to_string(vocab_size_) + " logits, got " + std::to_string(logits.size()));
   }
@@ -62,7 +68,13 @@ Result<int32_t> Sampler::Sample(std::span<const float> logits, std::span<const i
   std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(keep), order.end(), by_logit);
   while (keep > 0 && std::isinf(z[static_cast<size_t>(order[keep - 1])]) && z[static_cast<size_t>(order[keep - 1])] < 0) --keep;
   if (keep == 0) return Status(StatusCode::kFailedPrecondition, "sampling: every token is banned by logit_bias");
-  if (params_.temperature == 0.0f) return order.front();
+  Distribution d;
+  if (params_.temperature == 0.0f) {
+    d.ids = {order.front()};
+    d.weights = {1.0};
+    d.greedy = true;
+    return d;
+  }
 
   // Softmax at the temperature over the kept candidates, then top-p and min-p on probabilities.
   std::vector<double> prob(keep);
@@ -83,8 +95,50 @@ Result<int32_t> Sampler::Sample(std::span<const float> logits, std::span<const i
     while (n < keep && prob[n] >= params_.min_p * prob[0]) ++n;
     keep = n;
   }
-  std::discrete_distribution<size_t> pick(prob.begin(), prob.begin() + static_cast<std::ptrdiff_t>(keep));
-  return order[pick(rng_)];
+  d.ids.assign(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(keep));
+  d.weights.assign(prob.begin(), prob.begin() + static_cast<std::ptrdiff_t>(keep));
+  return d;
+}
+
+double Sampler::Distribution::Probability(int32_t id) const {
+  double total = 0, mine = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    total += weights[i];
+    if (ids[i] == id) mine = weights[i];
+  }
+  return total > 0 ? mine / total : 0.0;
+}
+
+int32_t Sampler::Draw(const Distribution& d) {
+  if (d.greedy) return d.ids.front();
+  std::discrete_distribution<size_t> pick(d.weights.begin(), d.weights.end());
+  return d.ids[pick(rng_)];
+}
+
+int32_t Sampler::Verify(int32_t draft, const Distribution& q, const Distribution& p, bool& accepted) {
+  const double pd = p.Probability(draft), qd = q.Probability(draft);
+  // Greedy targets need no random number: the draft is kept exactly when it is p's token.
+  const double u = p.greedy ? 0.0 : std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+  accepted = pd > 0 && u * qd < pd;
+  if (accepted) return draft;
+  // The residual max(0, p − q) over p's candidates (outside them p is 0), q spread over the
+  // vocabulary for the lookups.
+  const double p_total = std::accumulate(p.weights.begin(), p.weights.end(), 0.0);
+  const double q_total = std::accumulate(q.weights.begin(), q.weights.end(), 0.0);
+  std::vector<double>& q_of = dense_;
+  q_of.assign(static_cast<size_t>(vocab_size_), 0.0);
+  for (size_t i = 0; i < q.ids.size(); ++i) q_of[static_cast<size_t>(q.ids[i])] = q.weights[i] / q_total;
+  Distribution residual;
+  for (size_t i = 0; i < p.ids.size(); ++i) {
+    const double r = p.weights[i] / p_total - q_of[static_cast<size_t>(p.ids[i])];
+    if (r > 0) {
+      residual.ids.push_back(p.ids[i]);
+      residual.weights.push_back(r);
+    }
+  }
+  if (residual.ids.empty()) return Draw(p);  // p == q up to rounding: any draw from p is right
+  if (residual.ids.size() == 1) return residual.ids.front();
+  return Draw(residual);
 }
 
 }  // namespace deepseek

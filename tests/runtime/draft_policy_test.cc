@@ -7,19 +7,19 @@
 namespace deepseek {
 namespace {
 
-// Runs `steps` decisions, each timed as given (a draft step yields 1 + accepted tokens).
+// Runs `steps` decisions, each costing as given (a draft step yields 1 + accepted tokens).
 struct Decoder {
   DraftPolicy policy;
-  double plain_seconds, draft_seconds;
+  double plain_cost, draft_cost;
   bool accepted;
   int drafted = 0;
   void Run(int steps) {
     for (int i = 0; i < steps; ++i) {
       if (policy.ShouldDraft()) {
-        policy.RecordDraft(draft_seconds, accepted);
+        policy.RecordDraft(draft_cost, accepted);
         ++drafted;
       } else {
-        policy.RecordPlain(plain_seconds);
+        policy.RecordPlain(plain_cost);
       }
     }
   }

@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <cmath>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -155,10 +157,56 @@ TEST_CASE("generation: speculative decoding with the MTP head gives plain decodi
   }
   CHECK(drafted > 0);
   MESSAGE("drafts: " << drafted << ", accepted: " << accepted);
-  // Sampling at a temperature decodes one token per step, as before.
-  const Generation sampled = Generate(*speculative, prompt, Sampled(16, 5));
-  CHECK(sampled.tokens == Generate(*plain.value(), prompt, Sampled(16, 5)).tokens);
-  CHECK(sampled.stats.drafted_tokens == 0);
+}
+
+// Sampling with drafts: the first decode step of a fresh generator drafts (DraftPolicy measures
+// both kinds of step first), so the second token comes from speculative sampling. Its joint
+// law with the first token (top-k 3: at most 9 pairs) must be the same as without drafting.
+TEST_CASE("generation: sampled speculative decoding keeps the distribution of the tokens") {
+  constexpr int kRuns = 400;
+  const auto prompt = Encode("The sea and the sky were grey");
+  const auto pairs = [&](bool speculative, std::map<std::pair<int32_t, int32_t>, int>& counts) {
+    // The generators resume the prompt from a shared prefix cache instead of computing it
+    // again (one per mode: the drafting generators' prefixes hold the MTP head's streams).
+    KvCacheOptions cache_options;
+    cache_options.max_prefixes = 2;
+    auto cache = KvCache::Create(TinyModel(), cache_options);
+    REQUIRE(cache.ok());
+    int64_t drafted = 0;
+    for (int run = 0; run < kRuns; ++run) {
+      GeneratorOptions options;
+      options.session.num_threads = 1;
+      options.session.kv_cache = cache.value();
+      options.speculative = speculative;
+      auto g = Generator::Create(TinyModel(), TinyTokenizer(), options);
+      REQUIRE(g.ok());
+      GenerationParams p = Sampled(2, 1000 + static_cast<uint64_t>(run));
+      p.sampling.top_k = 3;
+      p.sampling.temperature = 1.5f;  // flatter, so that drafts are often rejected
+      const Generation out = Generate(*g.value(), prompt, p);
+      REQUIRE(out.tokens.size() == 2);
+      ++counts[{out.tokens[0], out.tokens[1]}];
+      drafted += out.stats.drafted_tokens;
+    }
+    return drafted;
+  };
+  std::map<std::pair<int32_t, int32_t>, int> plain, drafted;
+  CHECK(pairs(false, plain) == 0);
+  CHECK(pairs(true, drafted) == kRuns);
+  // Two-sample chi-square over the pairs seen: with at most 8 degrees of freedom, 35 is
+  // exceeded with probability below 4e-5 when the laws are equal.
+  double chi = 0;
+  int cells = 0;
+  std::set<std::pair<int32_t, int32_t>> seen;
+  for (const auto& [k, n] : plain) seen.insert(k);
+  for (const auto& [k, n] : drafted) seen.insert(k);
+  for (const auto& k : seen) {
+    const double a = plain[k], b = drafted[k];
+    if (a + b > 0) chi += (a - b) * (a - b) / (a + b), ++cells;
+  }
+  MESSAGE("pairs: " << cells << ", chi-square " << chi);
+  CHECK(cells > 1);
+  CHECK(chi < 35);
 }
 
 TEST_CASE("generation: generators sharing a DecodeBatcher decode in batches with the tokens they get alone") {
@@ -169,8 +217,16 @@ TEST_CASE("generation: generators sharing a DecodeBatcher decode in batches with
     params.push_back(Sampled(40, 11 + i));
     if (i % 2) params.back().sampling.temperature = 0;  // greedy ones too (no drafting when batched)
   }
+  // Alone, without drafting (which would draw other, equally distributed, tokens).
+  GeneratorOptions alone;
+  alone.session.num_threads = 2;
+  alone.speculative = false;
   std::vector<std::vector<int32_t>> want;
-  for (int i = 0; i < kRequests; ++i) want.push_back(Generate(*NewGenerator(), Encode(texts[i]), params[i]).tokens);
+  for (int i = 0; i < kRequests; ++i) {
+    auto g = Generator::Create(TinyModel(), TinyTokenizer(), alone);
+    REQUIRE(g.ok());
+    want.push_back(Generate(*g.value(), Encode(texts[i]), params[i]).tokens);
+  }
 
   GeneratorOptions options;
   options.session.num_threads = 1;
@@ -298,7 +354,8 @@ TEST_CASE("chat: a second turn resumes before the first reply and matches a fres
     format.mode = mode;
     std::vector<ChatMessage> conversation = {Message("system", "Be brief."), Message("user", "Hi there")};
     std::string streamed_reasoning, streamed_content;
-    auto first = g->Chat(conversation, format, Sampled(20), [&](const StreamEvent& e) {
+    // Seed 9: its 20 tokens (drafting included) open no other turn in any mode.
+    auto first = g->Chat(conversation, format, Sampled(20, 9), [&](const StreamEvent& e) {
       (e.channel == ChatChannel::kReasoning ? streamed_reasoning : streamed_content).append(e.text);
       return true;
     });

@@ -144,3 +144,87 @@ TEST_CASE("sampling: invalid parameters and inputs are reported") {
 
 }  // namespace
 }  // namespace deepseek
+
+namespace deepseek {
+namespace {
+
+// Pearson's chi-square statistic of observed counts against expected probabilities.
+double ChiSquare(const std::vector<int64_t>& counts, const std::vector<double>& expected, int64_t n) {
+  double chi = 0;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    const double e = expected[i] * static_cast<double>(n);
+    if (e > 0) chi += (static_cast<double>(counts[i]) - e) * (static_cast<double>(counts[i]) - e) / e;
+  }
+  return chi;
+}
+
+std::vector<double> Softmax(const std::vector<float>& logits) {
+  double sum = 0;
+  std::vector<double> p;
+  for (float z : logits) sum += std::exp(static_cast<double>(z));
+  for (float z : logits) p.push_back(std::exp(static_cast<double>(z)) / sum);
+  return p;
+}
+
+// Speculative sampling must leave the target distribution unchanged whatever the draft
+// distribution: drafts drawn from q, kept or replaced by Verify against p, come out as p.
+TEST_CASE("sampling: Verify turns drafts drawn from q into draws from p") {
+  constexpr int64_t kVocab = 6, kTrials = 200000;
+  const std::vector<float> target = {2.0f, 0.5f, 1.0f, -1.0f, 0.0f, 1.5f};
+  const std::vector<float> draft = {0.0f, 2.0f, 1.0f, 1.0f, -3.0f, 0.2f};  // a poor draft model
+  SamplingParams params;
+  params.seed = 5;
+  Sampler s = Make(params, kVocab);
+  const auto p = s.MakeDistribution(target, {});
+  const auto q = s.MakeDistribution(draft, {});
+  REQUIRE(p.ok());
+  REQUIRE(q.ok());
+  std::vector<int64_t> counts(kVocab, 0), drafted(kVocab, 0);
+  int64_t accepted = 0;
+  for (int64_t i = 0; i < kTrials; ++i) {
+    const int32_t d = s.Draw(q.value());
+    bool kept = false;
+    const int32_t t = s.Verify(d, q.value(), p.value(), kept);
+    REQUIRE(t >= 0);
+    REQUIRE(t < kVocab);
+    ++counts[static_cast<size_t>(t)];
+    ++drafted[static_cast<size_t>(d)];
+    accepted += kept;
+  }
+  // 5 degrees of freedom: 30 is exceeded with probability 1.5e-5 when the law holds.
+  CHECK(ChiSquare(counts, Softmax(target), kTrials) < 30);
+  CHECK(ChiSquare(drafted, Softmax(draft), kTrials) < 30);
+  CHECK(ChiSquare(counts, Softmax(draft), kTrials) > 1000);  // the check can tell them apart
+  // The acceptance rate is Σ min(p, q).
+  double overlap = 0;
+  const auto pp = Softmax(target), qq = Softmax(draft);
+  for (size_t i = 0; i < pp.size(); ++i) overlap += std::min(pp[i], qq[i]);
+  CHECK(static_cast<double>(accepted) / kTrials == doctest::Approx(overlap).epsilon(0.01));
+}
+
+TEST_CASE("sampling: Verify keeps every draft of an exact draft model, and greedy keeps only the argmax") {
+  SamplingParams params;
+  params.top_k = 4;
+  Sampler s = Make(params, 8);
+  const auto p = s.MakeDistribution(kLogits, {});
+  REQUIRE(p.ok());
+  for (int i = 0; i < 1000; ++i) {
+    bool kept = false;
+    const int32_t d = s.Draw(p.value());
+    CHECK(s.Verify(d, p.value(), p.value(), kept) == d);
+    CHECK(kept);
+  }
+  SamplingParams greedy;
+  greedy.temperature = 0;
+  Sampler g = Make(greedy, 8);
+  const auto gp = g.MakeDistribution(kLogits, {});
+  const auto gq = g.MakeDistribution(std::vector<float>{5, 0, 0, 0, 0, 0, 0, 0}, {});
+  bool kept = true;
+  CHECK(g.Verify(0, gq.value(), gp.value(), kept) == 1);  // the draft 0 is replaced by the argmax 1
+  CHECK_FALSE(kept);
+  CHECK(g.Verify(1, gp.value(), gp.value(), kept) == 1);
+  CHECK(kept);
+}
+
+}  // namespace
+}  // namespace deepseek

@@ -401,9 +401,10 @@ typedef struct ds_session_params {
   void *progress_user_data;
   ds_kv_cache *kv_cache;  /* NULL = a cache of the session's own, without a budget; else a
                              cache of the same model, shared (the session keeps it alive) */
-  int32_t speculative;    /* generators only (ABI 1.3); default 1: greedy decoding drafts with
-                             the model's MTP head where it has one and where that is faster
-                             (same tokens); 0 decodes one token per step */
+  int32_t speculative;    /* generators only (ABI 1.3); default 1: decoding drafts with the
+                             model's MTP head where it has one and where that reads less per
+                             token (greedy: the same tokens; sampled: the same distribution);
+                             0 decodes one token per step */
   int32_t reserved;       /* 0 */
   ds_decode_batcher *batcher; /* generators only (ABI 1.3); NULL = none; else their decode steps
                                  are batched with those of other generators given the same
