@@ -43,13 +43,14 @@ struct Options {
   int64_t sweep_max = 65536;
   std::string sweep_out = "out/bench-sweep";
   std::vector<int> batch;        // --batch 1,2,4,8: batched decode at these batch sizes
+  std::string batch_out = "out/bench-batch";  // with --batch: PREFIX.csv and PREFIX.svg
   deepseek::bench::OpBenchOptions op;  // with --op: the operator benchmark alone
 };
 
 int Usage() {
   std::fprintf(stderr,
                "usage: deepseek-bench [--layers N] [--experts E] [--threads T] [--model DIR] [--cache DIR]\n"
-               "                      [--prompt N] [--decode N] [--no-prefill] [--batch B1,B2,...] [--json]\n"
+               "                      [--prompt N] [--decode N] [--no-prefill] [--batch B1,B2,... [--batch-out PREFIX]] [--json]\n"
                "                      [--sweep [--sweep-max N] [--sweep-out PREFIX]]\n"
                "       deepseek-bench --op mxfp4|fp8|bf16 [--rows R] [--cols C] [--n N] [--seconds S] [--threads T] [--json]\n");
   return 2;
@@ -73,6 +74,7 @@ bool Parse(int argc, char** argv, Options& o) {
       else if (flag == "--decode") o.decode = std::stoi(v);
       else if (flag == "--sweep-max") o.sweep_max = std::stoll(v);
       else if (flag == "--sweep-out") o.sweep_out = v;
+      else if (flag == "--batch-out") o.batch_out = v;
       else if (flag == "--batch") {
         for (size_t at = 0; at <= v.size();) {
           const size_t comma = std::min(v.find(',', at), v.size());
@@ -227,6 +229,27 @@ BatchResult MeasureBatch(const std::shared_ptr<const deepseek::Model>& model, in
   r.bytes_per_step = static_cast<double>(handles[0]->stats().weight_bytes_read - before) / o.decode;
   r.step_ms = 1000 * seconds / o.decode;
   return r;
+}
+
+// The batch figures as PREFIX.csv and a chart of aggregate tokens/s against the batch size.
+void WriteBatchPlot(const std::vector<BatchResult>& batches, double bandwidth, const std::string& prefix, int layers,
+                    int threads) {
+  std::filesystem::path out(prefix);
+  if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
+  std::ofstream csv(prefix + ".csv");
+  csv << "batch,tok_s,step_ms,bytes_per_step,bandwidth_fraction\n";
+  std::vector<double> sizes, tok_s;
+  for (const BatchResult& b : batches) {
+    csv << b.batch << "," << b.tok_s << "," << b.step_ms << "," << b.bytes_per_step << ","
+        << b.bytes_per_step / (b.step_ms / 1000) / 1e9 / bandwidth << "\n";
+    sizes.push_back(b.batch);
+    tok_s.push_back(b.tok_s);
+  }
+  const std::string title = "deepseek-bench: batched decode, " + std::to_string(layers) + " V4-Flash layers, " +
+                            std::to_string(threads) + " threads";
+  std::ofstream(prefix + ".svg") << deepseek::bench::LineChartSvg(title, "sequences per step", "tokens / s (all sequences)",
+                                                                  sizes, {{"aggregate decode", "#2ca02c", tok_s}});
+  std::fprintf(g_out, "wrote %s.csv and %s.svg\n", prefix.c_str(), prefix.c_str());
 }
 
 // Speculative decoding with the MTP head, timed: one draft (MtpLogits) and one verify step
@@ -391,6 +414,7 @@ int Run(const Options& o) {
                  spec.draft_ms, spec.verify_ms, spec.decode_ms, spec.verify_ms / spec.decode_ms, 100 * spec.no_draft,
                  spec.Speedup(0.6), spec.Speedup(0.8), spec.Speedup(0.9));
   }
+  if (!batches.empty()) WriteBatchPlot(batches, bandwidth, o.batch_out, c.n_layers, threads);
   if (!batches.empty()) {
     std::fprintf(g_out, "\nbatched decode (Session::DecodeBatch, greedy):\n| batch | step | tokens/s (all sequences) | weight bytes per step | bandwidth fraction |\n|---|---|---|---|---|\n");
     for (const BatchResult& b : batches) {

@@ -19,7 +19,7 @@ TEST_CASE("deepseek-bench: JSON figures and the depth sweep") {
   const std::string dir = TempDir("bench_tool");
   const std::string model = dir + "/tiny";
   tinygen::WriteTinyCheckpoint(tinygen::TinySpec::FlashTiny(), model);
-  const ToolRun run = RunTool(DS_BENCH_BIN, "--model " + model + " --threads 2 --decode 4 --batch 1,3 --json --sweep --sweep-max 2048 --sweep-out " + dir + "/sweep");
+  const ToolRun run = RunTool(DS_BENCH_BIN, "--model " + model + " --threads 2 --decode 4 --batch 1,3 --batch-out " + dir + "/batch --json --sweep --sweep-max 2048 --sweep-out " + dir + "/sweep");
   INFO(run.err);
   REQUIRE(run.exit_code == 0);
   const nlohmann::json j = nlohmann::json::parse(run.out);  // stdout is the JSON object alone
@@ -61,6 +61,10 @@ TEST_CASE("deepseek-bench: JSON figures and the depth sweep") {
     CHECK(j[key]["3"].get<double>() > 0);
   }
   CHECK(RunTool(DS_BENCH_BIN, "--model " + model + " --batch 0").exit_code == 2);
+  const std::string batch_csv = ReadFile(dir + "/batch.csv");
+  CHECK(batch_csv.rfind("batch,tok_s,step_ms,bytes_per_step,bandwidth_fraction\n1,", 0) == 0);
+  CHECK(batch_csv.find("\n3,") != std::string::npos);
+  CHECK(ReadFile(dir + "/batch.svg").find("<polyline") != std::string::npos);
 
   const std::string csv = ReadFile(dir + "/sweep.csv");
   CHECK(csv.rfind("depth,prefill_tok_s,decode_tok_s\n1024,", 0) == 0);
