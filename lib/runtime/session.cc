@@ -88,8 +88,7 @@ struct Session::Impl {
     // With MTP, the MTP layers' pages too: skipped positions get zero rows (TrimMtpPending).
     ReserveKv(static_cast<int64_t>(tokens.size()), options.enable_mtp);
     const ThreadPool::Busy busy(pool);  // the forward pass's ParallelFors follow each other closely
-    if (mtp_expected >= 0 && tokens.front() != mtp_expected) mtp_diverged = true;
-    mtp_expected = -1;
+    StartFeeding(tokens.front());
     const int64_t total = static_cast<int64_t>(tokens.size());
     const int64_t chunk = std::max<int64_t>(1, options.prefill_chunk);
     const ModelConfig& c = model->config();
@@ -97,9 +96,7 @@ struct Session::Impl {
       const int64_t n = std::min(chunk, total - done);
       const auto part = tokens.subspan(static_cast<size_t>(done), static_cast<size_t>(n));
       net().Forward(*stream, nullptr, state, part, streams);
-      tokens_processed += n;
-      state.tokens.insert(state.tokens.end(), part.begin(), part.end());
-      if (options.enable_mtp) KeepMtpStreams();
+      Fed(part);
       if (all_logits) {
         all_logits->resize(static_cast<size_t>((done + n) * c.vocab_size));
         net().Logits(*stream, streams.data(), n, all_logits->data() + done * c.vocab_size);
@@ -159,18 +156,26 @@ struct Session::Impl {
     const int64_t row = c.hc_mult * c.dim;
     for (size_t i = 0; i < sessions.size(); ++i) {
       Impl& s = *sessions[i]->impl_;
-      if (s.mtp_expected >= 0 && tokens[i] != s.mtp_expected) s.mtp_diverged = true;
-      s.mtp_expected = -1;
-      ++s.tokens_processed;
-      s.state.tokens.push_back(tokens[i]);
-      if (s.options.enable_mtp) {
-        s.streams.assign(streams.begin() + static_cast<std::ptrdiff_t>(i) * row, streams.begin() + static_cast<std::ptrdiff_t>(i + 1) * row);
-        s.KeepMtpStreams();
-      }
+      s.StartFeeding(tokens[i]);
+      s.streams.assign(streams.begin() + static_cast<std::ptrdiff_t>(i) * row, streams.begin() + static_cast<std::ptrdiff_t>(i + 1) * row);
+      s.Fed(tokens.subspan(i, 1));
       s.logits.assign(logits.begin() + static_cast<std::ptrdiff_t>(i) * c.vocab_size,
                       logits.begin() + static_cast<std::ptrdiff_t>(i + 1) * c.vocab_size);
       s.previous_logits.clear();
     }
+  }
+
+  // Before feeding tokens: whether the sequence leaves the path MtpLogits was told of.
+  void StartFeeding(int32_t first) {
+    if (mtp_expected >= 0 && first != mtp_expected) mtp_diverged = true;
+    mtp_expected = -1;
+  }
+
+  // After the forward pass over `part`, whose final streams are in `streams`.
+  void Fed(std::span<const int32_t> part) {
+    tokens_processed += static_cast<int64_t>(part.size());
+    state.tokens.insert(state.tokens.end(), part.begin(), part.end());
+    if (options.enable_mtp) KeepMtpStreams();
   }
 
   // The chunk's final streams wait for the MTP head, those of the last `window` positions.
@@ -282,14 +287,22 @@ Status Session::PrefillAll(std::span<const int32_t> tokens, std::vector<float>& 
   return RunPrefill(tokens, &all_logits);
 }
 
+namespace {
+
+// Failures that leave a session as it was: the request was refused before anything changed.
+bool IsRefusal(StatusCode code) {
+  return code == StatusCode::kInvalidArgument || code == StatusCode::kOutOfRange || code == StatusCode::kResourceExhausted;
+}
+
+}  // namespace
+
 Status Session::RunPrefill(std::span<const int32_t> tokens, std::vector<float>* all_logits) {
   // Invalid requests are rejected before any state changes, and a cancelled prefill keeps the
   // chunks it finished. Any other failure may leave a layer half-updated, so the session is
   // reset and says so rather than continuing from an inconsistent cache.
   Status status = CatchAll([&] { impl_->Prefill(tokens, all_logits); });
   const StatusCode code = status.code();
-  if (!status.ok() && code != StatusCode::kInvalidArgument && code != StatusCode::kOutOfRange &&
-      code != StatusCode::kCancelled && code != StatusCode::kResourceExhausted) {
+  if (!status.ok() && !IsRefusal(code) && code != StatusCode::kCancelled) {
     Reset();
     return Status(status.code(), status.message() + " (the session was reset)");
   }
@@ -299,8 +312,7 @@ Status Session::RunPrefill(std::span<const int32_t> tokens, std::vector<float>* 
 Status Session::DecodeBatch(std::span<Session* const> sessions, std::span<const int32_t> tokens) {
   Status status = CatchAll([&] { Impl::DecodeBatch(sessions, tokens); });
   const StatusCode code = status.code();
-  if (!status.ok() && code != StatusCode::kInvalidArgument && code != StatusCode::kOutOfRange &&
-      code != StatusCode::kResourceExhausted) {
+  if (!status.ok() && !IsRefusal(code)) {
     for (Session* session : sessions) session->Reset();
     return Status(status.code(), status.message() + " (the sessions were reset)");
   }
