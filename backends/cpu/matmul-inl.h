@@ -252,7 +252,7 @@ struct Fp8Codec {
     nan = hn::Or(nan, NanLanes(Binary16(row, c, a, b)));
   }
   static float InputScale(const WeightMatrix& m, int64_t r, int64_t c) {
-    return kE8m0Scale[m.scales[(r / kFp8BlockSize) * CeilDiv(m.cols, kFp8BlockSize) + c / kFp8BlockSize]];
+    return kE8m0Scale[RowAt(m, r).scales[c / kFp8BlockSize]];
   }
   static bool HasNan(const Row& row, int64_t cols) {
     return std::any_of(row.w, row.w + cols, [](uint8_t code) { return (code & 0x7f) == 0x7f; });
@@ -488,13 +488,7 @@ HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, con
     const int64_t line = std::max<int64_t>(step, kCacheLine * 8 / Codec::kColumnBits);
     for (int64_t cl = c0; cl < c1; cl += line) {
       const int64_t ce = std::min(c1, cl + line);
-      if (ce - cl == line) {
-        for (int64_t k = 0; k < R; ++k) {
-          for (int64_t o = 0; o < line * Codec::kColumnBits / 8; o += kCacheLine) {
-            __builtin_prefetch(reinterpret_cast<const uint8_t*>(next[k].w) + cl * Codec::kColumnBits / 8 + o, 0, 2);
-          }
-        }
-      }
+      if (ce - cl == line) PrefetchStep<Codec>(next, R, cl, line);
       for (int64_t c = cl; c < ce; c += step) {
         HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
           if constexpr (kScaledInputs<Codec>) Codec::DecodeUnscaled(df, rows[k], c, a, b, nan);
@@ -775,7 +769,7 @@ struct Bf16DotPath {
 };
 #endif  // DEEPSEEK_BF16_DOT
 
-// ---- more inputs: decoded tiles, shared by both paths ---------------------------------------------
+// ---- more inputs: decoded tiles, shared by both paths -------------------------------------
 
 // Writes rows [r0, r0 + count) × columns [c0, c1) of W (c0, c1 multiples of the step, c1 <=
 // the last full step) to tile (row stride kColBlock) as the decoder yields them: in step order

@@ -23,9 +23,10 @@ void MatMulBf16(const WeightMatrix& w, const float* x, int64_t n, float* y, Thre
 void MatMulFp8(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 void MatMulMxfp4(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 
-// More inputs than the fused kernel takes: threads take tiles of kRowTile rows of W; each tile is dequantised kColBlock columns
-// at a time into an fp32 block (256 KiB, held in L2) that all n inputs are multiplied against,
-// while the 4 input rows of the register block (16 KiB) stay in L1. The same kColBlock
+// More inputs than the fused kernel takes: threads take tiles of kRowTile rows of W; each tile
+// is dequantised kColBlock columns at a time into an fp32 block (256 KiB, held in L2) that all
+// n inputs are multiplied against, while the 4 input rows of the register block (16 KiB) stay
+// in L1. The same kColBlock
 // columns are the summation blocks of the canonical order (matmul-inl.h).
 inline constexpr int64_t kRowTile = 64;
 inline constexpr int64_t kColBlock = 1024;
@@ -50,24 +51,28 @@ constexpr std::array<float, 256> MakeE8m0Table(int shift) {
 inline constexpr std::array<float, 256> kE8m0Scale = MakeE8m0Table(0);
 inline constexpr std::array<float, 256> kE8m0HalfScale = MakeE8m0Table(1);
 
+// e2m1 code i (bit 3 the sign) times the e8m0 scale `code`, as the fp32 path computes it: the
+// largest products overflow to infinity, and code 255 is NaN. In double, then rounded once;
+// code 255 is not multiplied (clang refuses NaN arithmetic in constant evaluation).
+constexpr float ScaledE2m1(int code, int i) {
+  constexpr float kMagnitudes[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+  if (code == 255) return std::numeric_limits<float>::quiet_NaN();
+  const float e2m1 = i < 8 ? kMagnitudes[i] : -kMagnitudes[i - 8];
+  const double v = static_cast<double>(e2m1) * static_cast<double>(kE8m0Scale[static_cast<size_t>(code)]);
+  return v > std::numeric_limits<float>::max()    ? std::numeric_limits<float>::infinity()
+         : v < -std::numeric_limits<float>::max() ? -std::numeric_limits<float>::infinity()
+                                                  : static_cast<float>(v);
+}
+
 // For every e8m0 code, the bf16 words of the 16 e2m1 codes times that scale: the MXFP4 lookup
 // table of the bf16 dot-product path. Exact wherever the product is a bf16 value (all but the
 // scales below 2^-124, whose smallest products are subnormal).
 using Mxfp4Bf16Table = std::array<uint16_t, 16>;
 alignas(32) inline constexpr std::array<Mxfp4Bf16Table, 256> kMxfp4Bf16Tables = [] {
-  constexpr float kE2m1[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
   std::array<Mxfp4Bf16Table, 256> tables{};
   for (int code = 0; code < 256; ++code) {
     for (int i = 0; i < 16; ++i) {
-      // In double: the largest products overflow fp32 (to infinity, as the fp32 path does).
-      // Code 255 (NaN) is not multiplied: clang refuses NaN arithmetic in constant evaluation.
-      const float e2m1 = i < 8 ? kE2m1[i] : -kE2m1[i - 8];
-      const double v = code == 255 ? 0.0 : static_cast<double>(e2m1) * static_cast<double>(kE8m0Scale[static_cast<size_t>(code)]);
-      const float f = code == 255 ? std::numeric_limits<float>::quiet_NaN()
-                      : v > std::numeric_limits<float>::max()    ? std::numeric_limits<float>::infinity()
-                      : v < -std::numeric_limits<float>::max()   ? -std::numeric_limits<float>::infinity()
-                                                                 : static_cast<float>(v);
-      tables[static_cast<size_t>(code)][static_cast<size_t>(i)] = static_cast<uint16_t>(std::bit_cast<uint32_t>(f) >> 16);
+      tables[static_cast<size_t>(code)][static_cast<size_t>(i)] = static_cast<uint16_t>(std::bit_cast<uint32_t>(ScaledE2m1(code, i)) >> 16);
     }
   }
   return tables;
@@ -79,15 +84,10 @@ alignas(32) inline constexpr std::array<Mxfp4Bf16Table, 256> kMxfp4Bf16Tables = 
 // sets the sign bit from bit 3 of the code, so a whole e2m1 value takes a permute, a shift and
 // an XOR. (NaN for code 255, whose bits the XOR pair leaves intact.)
 alignas(32) inline constexpr std::array<std::array<uint32_t, 8>, 256> kMxfp4SaltedTables = [] {
-  constexpr double kMagnitudes[8] = {0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0};
   std::array<std::array<uint32_t, 8>, 256> tables{};
   for (int code = 0; code < 256; ++code) {
     for (uint32_t m = 0; m < 8; ++m) {
-      const double v = code == 255 ? 0.0 : kMagnitudes[m] * static_cast<double>(kE8m0Scale[static_cast<size_t>(code)]);
-      const uint32_t bits = code == 255                               ? 0x7fc00000u
-                            : v > std::numeric_limits<float>::max()   ? std::bit_cast<uint32_t>(std::numeric_limits<float>::infinity())
-                                                                      : std::bit_cast<uint32_t>(static_cast<float>(v));
-      tables[static_cast<size_t>(code)][m] = bits ^ (m << 28);
+      tables[static_cast<size_t>(code)][m] = std::bit_cast<uint32_t>(ScaledE2m1(code, static_cast<int>(m))) ^ (m << 28);
     }
   }
   return tables;

@@ -203,6 +203,7 @@ struct BatchResult {
   double tok_s = 0;
   double bytes_per_step = 0;
   double step_ms = 0;
+  double BandwidthFraction(double bandwidth_gbs) const { return bytes_per_step / (step_ms / 1000) / 1e9 / bandwidth_gbs; }
 };
 
 BatchResult MeasureBatch(const std::shared_ptr<const deepseek::Model>& model, int threads, const Options& o, int batch) {
@@ -241,7 +242,7 @@ void WriteBatchPlot(const std::vector<BatchResult>& batches, double bandwidth, c
   std::vector<double> sizes, tok_s;
   for (const BatchResult& b : batches) {
     csv << b.batch << "," << b.tok_s << "," << b.step_ms << "," << b.bytes_per_step << ","
-        << b.bytes_per_step / (b.step_ms / 1000) / 1e9 / bandwidth << "\n";
+        << b.BandwidthFraction(bandwidth) << "\n";
     sizes.push_back(b.batch);
     tok_s.push_back(b.tok_s);
   }
@@ -419,7 +420,7 @@ int Run(const Options& o) {
     std::fprintf(g_out, "\nbatched decode (Session::DecodeBatch, greedy):\n| batch | step | tokens/s (all sequences) | weight bytes per step | bandwidth fraction |\n|---|---|---|---|---|\n");
     for (const BatchResult& b : batches) {
       std::fprintf(g_out, "| %d | %.1f ms | %.2f | %.1f MB | %.3f |\n", b.batch, b.step_ms, b.tok_s, b.bytes_per_step / 1e6,
-                   b.bytes_per_step / (b.step_ms / 1000) / 1e9 / bandwidth);
+                   b.BandwidthFraction(bandwidth));
     }
   }
   std::fprintf(g_out, "\ndecode, per weight format (%.0f%% of the time in matrix operators):\n"
@@ -434,7 +435,7 @@ int Run(const Options& o) {
     std::snprintf(item, sizeof item, "%s\"%d\": %.6g", batch_tok_s.empty() ? "" : ", ", b.batch, b.tok_s);
     batch_tok_s += item;
     std::snprintf(item, sizeof item, "%s\"%d\": %.6g", batch_fraction.empty() ? "" : ", ", b.batch,
-                  b.bytes_per_step / (b.step_ms / 1000) / 1e9 / bandwidth);
+                  b.BandwidthFraction(bandwidth));
     batch_fraction += item;
   }
   if (o.json) {  // six significant digits, so that the ratios can be recomputed from the figures

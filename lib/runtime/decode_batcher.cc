@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "deepseek/generation.h"
+#include "runtime/refusal.h"
 
 namespace deepseek {
 
@@ -28,9 +29,7 @@ struct DecodeBatcher::Impl {
       tokens.push_back(step->token);
     }
     const Status status = Session::DecodeBatch(sessions, tokens);
-    const StatusCode code = status.code();
-    const bool refused = code == StatusCode::kInvalidArgument || code == StatusCode::kOutOfRange ||
-                         code == StatusCode::kResourceExhausted;
+    const bool refused = IsRefusal(status.code());
     for (Step* step : batch) step->status = refused && batch.size() > 1 ? step->session->Decode(step->token) : status;
   }
 

@@ -158,7 +158,6 @@ struct Generator::Impl {
     };
     TokenStreamDecoder decoder(tokenizer);
     StopStringMatcher stops(params.stop_strings);
-    const bool draft = speculative;
     DraftPolicy drafting;  // per request, so that a request's tokens never depend on earlier ones
     int32_t verified = -1;  // a draft the session consumed and the model confirmed, or -1
     int32_t decided = -1;   // the next token, drawn already (a rejected draft's replacement), or -1
@@ -201,14 +200,14 @@ struct Generator::Impl {
         break;
       }
       const bool room = static_cast<int64_t>(out.tokens.size()) < params.max_tokens && session->position() + 2 <= session->capacity();
-      const uint64_t bytes_before = draft ? session->stats().weight_bytes_read : 0;
+      const uint64_t bytes_before = speculative ? session->stats().weight_bytes_read : 0;
       const auto cost = [&] { return static_cast<double>(session->stats().weight_bytes_read - bytes_before); };
-      if (draft && room && session->CanDrop(session->position() + 1) && drafting.ShouldDraft() &&
+      if (speculative && room && session->CanDrop(session->position() + 1) && drafting.ShouldDraft() &&
           Speculate(token, sampler.value(), out, verified, decided)) {
         drafting.RecordDraft(cost(), verified >= 0);
       } else {
         ThrowIfError(batcher ? batcher->Decode(*session, token) : session->Decode(token));
-        if (draft) drafting.RecordPlain(cost());
+        if (speculative) drafting.RecordPlain(cost());
       }
     }
     if (!stops.stopped() && out.finish != FinishReason::kCancelled) {

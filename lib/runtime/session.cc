@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "runtime/kv_cache_impl.h"
+#include "runtime/refusal.h"
 #include "runtime/sequence_file.h"
 #include "runtime/snapshot_data.h"
 #include "model/state.h"
@@ -286,15 +287,6 @@ Status Session::Prefill(std::span<const int32_t> tokens) { return RunPrefill(tok
 Status Session::PrefillAll(std::span<const int32_t> tokens, std::vector<float>& all_logits) {
   return RunPrefill(tokens, &all_logits);
 }
-
-namespace {
-
-// Failures that leave a session as it was: the request was refused before anything changed.
-bool IsRefusal(StatusCode code) {
-  return code == StatusCode::kInvalidArgument || code == StatusCode::kOutOfRange || code == StatusCode::kResourceExhausted;
-}
-
-}  // namespace
 
 Status Session::RunPrefill(std::span<const int32_t> tokens, std::vector<float>* all_logits) {
   // Invalid requests are rejected before any state changes, and a cancelled prefill keeps the
