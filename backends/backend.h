@@ -225,6 +225,8 @@ struct StreamStats {
     int64_t calls = 0;
   };
   Counts by_format[kWeightFormatCount];  // indexed by WeightFormat
+  // Counts one weight operator over n inputs that read all of w once in `seconds` of wall time.
+  void Add(const WeightMatrix& w, int64_t n, double seconds);
   // The indexer's scoring (IndexerScores): multiply-adds of queries with keys, and wall time.
   struct Indexer {
     uint64_t macs = 0;  // Σ visible keys · heads · dim over queries

@@ -32,4 +32,12 @@ uint64_t WeightBytes(const WeightMatrix& w) {
   return 0;
 }
 
+void StreamStats::Add(const WeightMatrix& w, int64_t n, double seconds) {
+  Counts& f = by_format[static_cast<size_t>(w.format)];
+  f.seconds += seconds;
+  f.weight_bytes += WeightBytes(w);
+  f.flops += 2 * static_cast<uint64_t>(n) * static_cast<uint64_t>(w.rows) * static_cast<uint64_t>(w.cols);
+  f.calls += 1;
+}
+
 }  // namespace deepseek::backend

@@ -50,10 +50,9 @@ class CpuStream final : public Stream {
       return;
     }
     if (w.data == nullptr) InvalidArgument("MatMul: null weight data");
-    const auto kernel = MatMulKernel(w);
     const auto start = std::chrono::steady_clock::now();
-    kernel(w, x, n, y, pool_);
-    Account(w, n, start);
+    cpu::MatMul(w, x, n, y, pool_);
+    stats_.Add(w, n, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
 
   void SparseAttention(const float* q, int64_t n, int heads, int dim, const AttentionKv& kv,
@@ -163,6 +162,20 @@ class CpuStream final : public Stream {
     if (layer.hash_routes == nullptr && layer.bias.size() != static_cast<size_t>(E) && imposed.empty()) {
       InvalidArgument("MoeLayer: a score-routed layer needs a bias per expert");
     }
+    const auto check_expert = [&](const ExpertMatrices& m, const std::string& name) {
+      const int64_t inter = m.w1.rows;
+      if (m.w1.cols != D || m.w3.rows != inter || m.w3.cols != D || m.w3.format != m.w1.format || m.w2.rows != D ||
+          m.w2.cols != inter || inter <= 0) {
+        InvalidArgument("MoeLayer: " + name + ": W1 [" + std::to_string(inter) + ", " + std::to_string(m.w1.cols) +
+                        "], W3 [" + std::to_string(m.w3.rows) + ", " + std::to_string(m.w3.cols) + "], W2 [" +
+                        std::to_string(m.w2.rows) + ", " + std::to_string(m.w2.cols) + "] do not fit D " +
+                        std::to_string(D) + " (W1 and W3 of one format)");
+      }
+      if (m.w1.data == nullptr || m.w2.data == nullptr || m.w3.data == nullptr) InvalidArgument("MoeLayer: " + name + ": null weight data");
+    };
+    for (size_t e = 0; e < layer.experts.size(); ++e) check_expert(layer.experts[e], "expert " + std::to_string(e));
+    check_expert(layer.shared, "the shared expert");
+    if (layer.router.data == nullptr) InvalidArgument("MoeLayer: null router weights");
     if (S == 0) return;
     if (x == nullptr || out == nullptr) InvalidArgument("MoeLayer: null input or output");
     if (Overlap(x, S * D * kFloatBytes, out, S * D * kFloatBytes)) InvalidArgument("MoeLayer: input and output overlap");
@@ -175,41 +188,10 @@ class CpuStream final : public Stream {
         if (t < 0 || t >= layer.vocab) InvalidArgument("MoeLayer: token id " + std::to_string(t) + " outside the hash table");
       }
     }
-    RunMoeLayer(*this, layer, x, S, D, tokens, imposed, experts, weights, out);
+    RunMoeLayer(layer, x, S, D, tokens, imposed, experts, weights, out, pool_, stats_);
   }
 
  private:
-  using Kernel = void (*)(const WeightMatrix&, const float*, int64_t, float*, ThreadPool&);
-
-  // The kernel for w's format, after the format's own checks.
-  static Kernel MatMulKernel(const WeightMatrix& w) {
-    switch (w.format) {
-      case WeightFormat::kF32:
-        return MatMulF32;
-      case WeightFormat::kBF16:
-        return MatMulBf16;
-      case WeightFormat::kFp8Block128:
-        if (w.scales == nullptr) InvalidArgument("MatMul: FP8 weights without scales");
-        return MatMulFp8;
-      case WeightFormat::kMxfp4:
-        if (w.scales == nullptr) InvalidArgument("MatMul: MXFP4 weights without scales");
-        if (w.cols % kMxfp4BlockSize != 0) {
-          InvalidArgument("MatMul: MXFP4 cols " + std::to_string(w.cols) + " is not a multiple of 32");
-        }
-        return MatMulMxfp4;
-    }
-    Fail(StatusCode::kUnsupported, "MatMul: unknown weight format " + std::to_string(static_cast<int>(w.format)));
-  }
-
-  // One weight operator over n inputs that read all of w once, started at `start`.
-  void Account(const WeightMatrix& w, int64_t n, std::chrono::steady_clock::time_point start) {
-    StreamStats::Counts& f = stats_.by_format[static_cast<size_t>(w.format)];
-    f.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    f.weight_bytes += WeightBytes(w);
-    f.flops += 2 * static_cast<uint64_t>(n) * static_cast<uint64_t>(w.rows) * static_cast<uint64_t>(w.cols);
-    f.calls += 1;
-  }
-
   ThreadPool& pool_;
   AttentionScratch attention_scratch_;
 };

@@ -9,13 +9,13 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <new>
 
 #include "backends/backend.h"
 #include "backends/cpu/matmul.h"
 #include "core/numerics.h"
 #include "core/unaligned.h"
-#include "core/thread_pool.h"
 #include "hwy/aligned_allocator.h"
 #include "hwy/cache_control.h"
 
@@ -812,54 +812,65 @@ HWY_INLINE DEEPSEEK_KERNEL_ATTR void MultiplyTileBlock(const typename Path::Inpu
   }
 }
 
-// The whole operation for one format on one path.
+// The whole operation for one format on one path, as a MatMulPlan: up to kFusedInputs inputs,
+// a unit is a group of rows that the fused kernel streams once; more, a tile of kRowTile rows.
 template <class Path>
-DEEPSEEK_KERNEL_ATTR void RunMatMul(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
-  using Codec = typename Path::Codec;
-  const typename Path::Inputs xs(x, n, w.cols);
-  if (n <= Path::kFusedInputs) {
-    // Each thread streams its contiguous share of W once, a group of rows at a time.
-    constexpr int64_t group = Path::kRowsPerGroup;
-    // The lambdas carry the kernel attribute too: clang does not pass it on from RunMatMul.
-    pool.ParallelFor(CeilDiv(w.rows, group), [&](int64_t begin, int64_t end, int) DEEPSEEK_KERNEL_ATTR {
-      if (begin < end) Path::Dots(w, begin * group, std::min(end * group, w.rows), xs, n, y);
-    });
-    return;
+class PathPlan final : public MatMulPlan {
+ public:
+  PathPlan(const WeightMatrix& w, const float* x, int64_t n, float* y)
+      : MatMulPlan(w.rows, n <= Path::kFusedInputs ? Path::kRowsPerGroup : kRowTile), w_(w), n_(n), y_(y), xs_(x, n, w.cols) {}
+
+  DEEPSEEK_KERNEL_ATTR void Run(int64_t begin, int64_t end) const override {
+    if (begin >= end) return;
+    if (n_ <= Path::kFusedInputs) {
+      Path::Dots(w_, FirstRow(begin), FirstRow(end), xs_, n_, y_);
+    } else {
+      RunTiles(begin, end);
+    }
   }
-  // Threads take whole tiles of kRowTile rows; each tile is decoded kColBlock columns at a time
-  // into a scratch block that stays in L2 while every input is multiplied against it.
-  const int64_t full = w.cols - w.cols % Path::kStep;
-  pool.ParallelFor(CeilDiv(w.rows, kRowTile), [&](int64_t begin, int64_t end, int) DEEPSEEK_KERNEL_ATTR {
-    if (begin == end) return;
+
+ private:
+  using Codec = typename Path::Codec;
+
+  // Each tile is decoded kColBlock columns at a time into a scratch block that stays in L2
+  // while every input is multiplied against it.
+  DEEPSEEK_KERNEL_ATTR void RunTiles(int64_t begin, int64_t end) const {
+    const int64_t full = w_.cols - w_.cols % Path::kStep;
     const auto tile = hwy::AllocateAligned<typename Path::Word>(static_cast<size_t>(kRowTile * kColBlock));
     if (!tile) throw std::bad_alloc();
     for (int64_t t = begin; t < end; ++t) {
-      const int64_t r0 = t * kRowTile, count = std::min(kRowTile, w.rows - r0);
+      const int64_t r0 = FirstRow(t), count = FirstRow(t + 1) - r0;
       for (int64_t c0 = 0; c0 < full; c0 += kColBlock) {
         const int64_t c1 = std::min(full, c0 + kColBlock);
-        DecodeTile<Path>(w, r0, count, c0, c1, tile.get());
-        MultiplyTileBlock<Path>(xs, n, c0, c1 - c0, tile.get(), count, y, w.rows, r0);
+        DecodeTile<Path>(w_, r0, count, c0, c1, tile.get());
+        MultiplyTileBlock<Path>(xs_, n_, c0, c1 - c0, tile.get(), count, y_, w_.rows, r0);
       }
       // Scale back from decoded units, then the columns after the last full step, exactly.
-      for (int64_t i = 0; i < n; ++i) {
-        float* yi = y + i * w.rows;
+      for (int64_t i = 0; i < n_; ++i) {
+        float* yi = y_ + i * w_.rows;
         for (int64_t r = r0; r < r0 + count; ++r) {
-          yi[r] = AddTailColumns<Codec>(Codec::RowAt(w, r), full, w.cols, xs.row(i), full > 0 ? yi[r] * Path::kOutputScale : 0.0f);
+          yi[r] = AddTailColumns<Codec>(Codec::RowAt(w_, r), full, w_.cols, xs_.row(i),
+                                        full > 0 ? yi[r] * Path::kOutputScale : 0.0f);
         }
       }
     }
-  });
-}
+  }
+
+  WeightMatrix w_;
+  int64_t n_;
+  float* y_;
+  typename Path::Inputs xs_;
+};
 
 // One dispatch per call: the bf16 path where the CPU has it and the format's inputs are bf16.
 template <class Codec>
-void MatMulT(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
+std::unique_ptr<MatMulPlan> PlanT(const WeightMatrix& w, const float* x, int64_t n, float* y) {
 #if DEEPSEEK_BF16_DOT
   if constexpr (Codec::kBf16Inputs) {
-    if (Bf16DotEnabled()) return RunMatMul<Bf16DotPath<Codec>>(w, x, n, y, pool);
+    if (Bf16DotEnabled()) return std::make_unique<PathPlan<Bf16DotPath<Codec>>>(w, x, n, y);
   }
 #endif
-  RunMatMul<F32Path<Codec>>(w, x, n, y, pool);
+  return std::make_unique<PathPlan<F32Path<Codec>>>(w, x, n, y);
 }
 
 }  // namespace deepseek::backend::cpu::HWY_NAMESPACE

@@ -1,12 +1,13 @@
-// Non-SIMD side of the CPU matmul: one entry point per weight format (each defined in its own
-// matmul_<format>.cc, compiled per Highway target and dispatched once per call), the tiling
-// constants, and the exact e8m0 scale tables the kernels share.
+// Non-SIMD side of the CPU matmul: the plan of a product and one planner per weight format
+// (each defined in its own matmul_<format>.cc, compiled per Highway target and dispatched once
+// per call), the tiling constants, and the exact e8m0 scale tables the kernels share.
 #pragma once
 
 #include <array>
 #include <bit>
 #include <cstdint>
 #include <limits>
+#include <memory>
 
 #include "backends/backend.h"
 
@@ -16,12 +17,45 @@ class ThreadPool;
 
 namespace deepseek::backend::cpu {
 
-// y[n, w.rows] = x[n, w.cols] · Wᵀ, rows split over `pool`. Arguments are already validated
-// (non-null, consistent shapes, n >= 1, rows >= 1, cols >= 1; MXFP4 cols a multiple of 32).
-void MatMulF32(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool);
-void MatMulBf16(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool);
-void MatMulFp8(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool);
-void MatMulMxfp4(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+constexpr int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// y[n, w.rows] = x[n, w.cols] · Wᵀ prepared to run in pieces: the inputs are converted once
+// (step order, bf16 words), then W's rows are cut into units (a group of the fused kernel, a
+// tile of the tiled one) that any thread may run in any order, each output written by one unit
+// in the canonical summation order whatever the split. One parallel region so covers several
+// products at once (the experts of a MoE layer) instead of a fork-join per matrix.
+class MatMulPlan {
+ public:
+  MatMulPlan(int64_t rows, int64_t rows_per_unit) : rows_(rows), rows_per_unit_(rows_per_unit) {}
+  virtual ~MatMulPlan() = default;
+  MatMulPlan(const MatMulPlan&) = delete;
+  MatMulPlan& operator=(const MatMulPlan&) = delete;
+
+  int64_t units() const { return CeilDiv(rows_, rows_per_unit_); }
+  // The first row of W that unit u writes (W's row count for u = units()).
+  int64_t FirstRow(int64_t u) const { return u * rows_per_unit_ < rows_ ? u * rows_per_unit_ : rows_; }
+  // Writes the outputs of the rows of units [begin, end); threads may run disjoint ranges at
+  // the same time.
+  virtual void Run(int64_t begin, int64_t end) const = 0;
+
+ private:
+  int64_t rows_, rows_per_unit_;
+};
+
+// The plan for w's format (one dispatch per call), after the format's own checks (Error
+// kInvalidArgument: FP8 or MXFP4 without scales, MXFP4 cols not a multiple of 32; kUnsupported:
+// an unknown format). The other arguments are already validated (non-null, consistent shapes,
+// n >= 1, rows >= 1, cols >= 1); x and y must outlive the plan.
+std::unique_ptr<MatMulPlan> PlanMatMul(const WeightMatrix& w, const float* x, int64_t n, float* y);
+
+// The whole product, its units split over `pool`.
+void MatMul(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+
+// The per-format planners behind PlanMatMul, each in its own matmul_<format>.cc.
+std::unique_ptr<MatMulPlan> PlanMatMulF32(const WeightMatrix& w, const float* x, int64_t n, float* y);
+std::unique_ptr<MatMulPlan> PlanMatMulBf16(const WeightMatrix& w, const float* x, int64_t n, float* y);
+std::unique_ptr<MatMulPlan> PlanMatMulFp8(const WeightMatrix& w, const float* x, int64_t n, float* y);
+std::unique_ptr<MatMulPlan> PlanMatMulMxfp4(const WeightMatrix& w, const float* x, int64_t n, float* y);
 
 // More inputs than the fused kernel takes: threads take tiles of kRowTile rows of W; each tile
 // is dequantised kColBlock columns at a time into an fp32 block (256 KiB, held in L2) that all
@@ -30,8 +64,6 @@ void MatMulMxfp4(const WeightMatrix& w, const float* x, int64_t n, float* y, Thr
 // columns are the summation blocks of the canonical order (matmul-inl.h).
 inline constexpr int64_t kRowTile = 64;
 inline constexpr int64_t kColBlock = 1024;
-
-constexpr int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 inline constexpr int64_t kFp8BlockSize = 128;   // FP8 scales cover 128 x 128 blocks
 inline constexpr int64_t kMxfp4BlockSize = 32;  // MXFP4 scales cover 1 x 32 blocks

@@ -1,4 +1,4 @@
-// Matmul with bfloat16 weights (MatMulBf16 in matmul.h), compiled once per Highway target.
+// Matmul with bfloat16 weights (PlanMatMulBf16 in matmul.h), compiled once per Highway target.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "backends/cpu/matmul_bf16.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -8,17 +8,17 @@
 
 HWY_BEFORE_NAMESPACE();
 namespace deepseek::backend::cpu::HWY_NAMESPACE {
-void MatMulBf16Impl(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
-  MatMulT<Bf16Codec>(w, x, n, y, pool);
+std::unique_ptr<MatMulPlan> PlanMatMulBf16Impl(const WeightMatrix& w, const float* x, int64_t n, float* y) {
+  return PlanT<Bf16Codec>(w, x, n, y);
 }
 }  // namespace deepseek::backend::cpu::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace deepseek::backend::cpu {
-HWY_EXPORT(MatMulBf16Impl);
-void MatMulBf16(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
-  HWY_DYNAMIC_DISPATCH(MatMulBf16Impl)(w, x, n, y, pool);
+HWY_EXPORT(PlanMatMulBf16Impl);
+std::unique_ptr<MatMulPlan> PlanMatMulBf16(const WeightMatrix& w, const float* x, int64_t n, float* y) {
+  return HWY_DYNAMIC_DISPATCH(PlanMatMulBf16Impl)(w, x, n, y);
 }
 }  // namespace deepseek::backend::cpu
 #endif  // HWY_ONCE

@@ -1,4 +1,4 @@
-// Matmul with float32 weights (MatMulF32 in matmul.h), compiled once per Highway target.
+// Matmul with float32 weights (PlanMatMulF32 in matmul.h), compiled once per Highway target.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "backends/cpu/matmul_f32.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -8,17 +8,17 @@
 
 HWY_BEFORE_NAMESPACE();
 namespace deepseek::backend::cpu::HWY_NAMESPACE {
-void MatMulF32Impl(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
-  MatMulT<F32Codec>(w, x, n, y, pool);
+std::unique_ptr<MatMulPlan> PlanMatMulF32Impl(const WeightMatrix& w, const float* x, int64_t n, float* y) {
+  return PlanT<F32Codec>(w, x, n, y);
 }
 }  // namespace deepseek::backend::cpu::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace deepseek::backend::cpu {
-HWY_EXPORT(MatMulF32Impl);
-void MatMulF32(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
-  HWY_DYNAMIC_DISPATCH(MatMulF32Impl)(w, x, n, y, pool);
+HWY_EXPORT(PlanMatMulF32Impl);
+std::unique_ptr<MatMulPlan> PlanMatMulF32(const WeightMatrix& w, const float* x, int64_t n, float* y) {
+  return HWY_DYNAMIC_DISPATCH(PlanMatMulF32Impl)(w, x, n, y);
 }
 }  // namespace deepseek::backend::cpu
 #endif  // HWY_ONCE

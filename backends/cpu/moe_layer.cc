@@ -1,26 +1,41 @@
 #include "backends/cpu/moe_layer.h"
 
 #include <algorithm>
+#include <array>
+#include <chrono>
 #include <cmath>
+#include <functional>
+#include <memory>
+#include <numeric>
 #include <vector>
 
+#include "backends/cpu/matmul.h"
 #include "core/numerics.h"
+#include "core/thread_pool.h"
 #include "core/top_k.h"
 #include "core/unaligned.h"
 
 namespace deepseek::backend::cpu {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+using FormatSeconds = std::array<double, kWeightFormatCount>;
+
+double Seconds(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
 // torch's softplus (threshold 20), then the square root.
 float SqrtSoftplus(float x) { return std::sqrt(x > 20.0f ? x : std::log1p(std::exp(x))); }
 
 // Each token's k experts and their weights (see the contract).
-void Route(Stream& stream, const MoeLayerDesc& layer, const float* x, int64_t S, std::span<const int32_t> tokens,
-           std::span<const int32_t> imposed, std::span<int32_t> experts, std::span<float> weights) {
+void Route(const MoeLayerDesc& layer, const float* x, int64_t S, std::span<const int32_t> tokens,
+           std::span<const int32_t> imposed, std::span<int32_t> experts, std::span<float> weights, ThreadPool& pool,
+           StreamStats& stats) {
   const int64_t E = layer.router.rows;
   const int k = layer.k;
   std::vector<float> scores(static_cast<size_t>(S * E)), biased(static_cast<size_t>(E));
-  stream.MatMul(layer.router, x, S, scores.data());
+  const auto start = Clock::now();
+  MatMul(layer.router, x, S, scores.data(), pool);
+  stats.Add(layer.router, S, Seconds(start));
   for (float& s : scores) s = SqrtSoftplus(s);
   for (int64_t t = 0; t < S; ++t) {
     const float* s = scores.data() + t * E;
@@ -46,67 +61,194 @@ void Route(Stream& stream, const MoeLayerDesc& layer, const float* x, int64_t S,
   }
 }
 
-// y [n, D] = bf16(h · W2ᵀ), h = bf16(silu(min(x·W1ᵀ, L)) · clamp(x·W3ᵀ, ±L) · w) per row; weights
-// may be null (1).
-void Expert(Stream& stream, const ExpertMatrices& m, const float* x, int64_t n, const float* weights, float limit,
-            float* y) {
-  const int64_t inter = m.w1.rows;
-  std::vector<float> gate(static_cast<size_t>(n * inter)), up(gate.size());
-  stream.MatMul(m.w1, x, n, gate.data());
-  stream.MatMul(m.w3, x, n, up.data());
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = 0; j < inter; ++j) {
-      float g = num::RoundBf16(gate[static_cast<size_t>(i * inter + j)]);
-      float u = num::RoundBf16(up[static_cast<size_t>(i * inter + j)]);
+// One expert's share of the call: its input rows (gathered for a routed expert, the whole
+// input for the shared one), the route weights, the intermediates and the plans over them.
+struct ExpertJob {
+  const ExpertMatrices* m = nullptr;
+  int64_t n = 0;
+  const float* x = nullptr;      // [n, D]
+  std::vector<float> gathered;   // routed experts: the rows of x
+  std::vector<float> weights;    // [n]; empty for the shared expert (weight 1)
+  std::vector<float> gate, up;   // [n, inter]; gate becomes h
+  std::vector<float> y;          // [n, D]
+  std::unique_ptr<MatMulPlan> gate_plan, up_plan, down_plan;
+};
+
+// h = bf16(silu(min(g, L)) · clamp(u, ±L) · w) for the intermediate rows [r0, r1) of every
+// token, with g and u rounded to bf16 first, written over the gate.
+void SwiGlu(ExpertJob& job, int64_t r0, int64_t r1, float limit) {
+  const int64_t inter = job.m->w1.rows;
+  for (int64_t i = 0; i < job.n; ++i) {
+    float* gate = job.gate.data() + i * inter;
+    const float* up = job.up.data() + i * inter;
+    for (int64_t j = r0; j < r1; ++j) {
+      float g = num::RoundBf16(gate[j]);
+      float u = num::RoundBf16(up[j]);
       if (limit > 0) {
         u = std::fmin(std::fmax(u, -limit), limit);
         g = std::fmin(g, limit);
       }
       float h = g / (1.0f + std::exp(-g)) * u;
-      if (weights) h *= weights[i];
-      gate[static_cast<size_t>(i * inter + j)] = num::RoundBf16(h);
+      if (!job.weights.empty()) h *= job.weights[static_cast<size_t>(i)];
+      gate[j] = num::RoundBf16(h);
     }
   }
-  stream.MatMul(m.w2, gate.data(), n, y);
-  for (int64_t i = 0; i < n * m.w2.rows; ++i) y[i] = num::RoundBf16(y[i]);
+}
+
+// A share of a parallel region: `units` pieces of work on weights of one format, each costing
+// about unit_cost (any unit, relative to the other works' units).
+struct RegionWork {
+  int64_t units;
+  double unit_cost;
+  WeightFormat format;
+  std::function<void(int64_t, int64_t)> run;  // units [begin, end)
+};
+
+// A unit's cost relative to others: its multiply-adds, but at least those of a few inputs, as
+// the fused kernel streams and decodes the weights at much the same speed for 1 to 8 inputs.
+double UnitCost(const MatMulPlan& plan, const WeightMatrix& w, int64_t n) {
+  return static_cast<double>(plan.FirstRow(1)) * static_cast<double>(w.cols) * static_cast<double>(std::max<int64_t>(n, 4));
+}
+
+// One parallel region over the units of every work, end to end, so that threads split over
+// experts and rows alike and none waits at a join per matrix. The units are cut into pieces of
+// about equal cost, many per thread (a prefill's shared expert costs as much per unit as ten
+// routed ones; the pool's chunks count pieces). Returns the region's wall time shared among the
+// weight formats in proportion to the thread time spent on each.
+FormatSeconds RunRegion(ThreadPool& pool, std::span<const RegionWork> works) {
+  struct Piece {
+    size_t work;
+    int64_t begin, end;
+  };
+  constexpr int kPiecesPerThread = 16;
+  double total = 0;
+  for (const RegionWork& w : works) total += static_cast<double>(w.units) * w.unit_cost;
+  const double target = total / (kPiecesPerThread * pool.num_threads());
+  std::vector<Piece> pieces;
+  for (size_t j = 0; j < works.size(); ++j) {
+    const auto per_piece = std::max<int64_t>(1, static_cast<int64_t>(target / works[j].unit_cost));
+    for (int64_t u = 0; u < works[j].units; u += per_piece) pieces.push_back({j, u, std::min(works[j].units, u + per_piece)});
+  }
+  std::vector<FormatSeconds> busy(static_cast<size_t>(pool.num_threads()), FormatSeconds{});
+  const auto start = Clock::now();
+  pool.ParallelFor(static_cast<int64_t>(pieces.size()), [&](int64_t begin, int64_t end, int thread) {
+    for (int64_t p = begin; p < end; ++p) {
+      const Piece& piece = pieces[static_cast<size_t>(p)];
+      const auto piece_start = Clock::now();
+      works[piece.work].run(piece.begin, piece.end);
+      busy[static_cast<size_t>(thread)][static_cast<size_t>(works[piece.work].format)] += Seconds(piece_start);
+    }
+  });
+  const double wall = Seconds(start);
+  FormatSeconds by_format{}, shares{};
+  double sum = 0;
+  for (const FormatSeconds& t : busy) {
+    for (size_t f = 0; f < t.size(); ++f) by_format[f] += t[f];
+  }
+  for (double t : by_format) sum += t;
+  for (size_t f = 0; f < by_format.size(); ++f) shares[f] = sum > 0 ? wall * by_format[f] / sum : 0;
+  return shares;
+}
+
+void AddSeconds(StreamStats& stats, const FormatSeconds& seconds) {
+  for (size_t f = 0; f < seconds.size(); ++f) stats.by_format[f].seconds += seconds[f];
+}
+
+// Gate and up of every job, unit by unit, each unit's SwiGLU right after its rows.
+void GateUp(std::vector<ExpertJob>& jobs, float limit, ThreadPool& pool, StreamStats& stats) {
+  std::vector<RegionWork> works;
+  for (ExpertJob& job : jobs) {
+    job.gate.resize(static_cast<size_t>(job.n * job.m->w1.rows));
+    job.up.resize(job.gate.size());
+    job.gate_plan = PlanMatMul(job.m->w1, job.x, job.n, job.gate.data());
+    job.up_plan = PlanMatMul(job.m->w3, job.x, job.n, job.up.data());
+    works.push_back({job.gate_plan->units(), 2 * UnitCost(*job.gate_plan, job.m->w1, job.n), job.m->w1.format, [&job, limit](int64_t begin, int64_t end) {
+                       job.gate_plan->Run(begin, end);
+                       job.up_plan->Run(begin, end);
+                       SwiGlu(job, job.gate_plan->FirstRow(begin), job.gate_plan->FirstRow(end), limit);
+                     }});
+  }
+  AddSeconds(stats, RunRegion(pool, works));
+  for (const ExpertJob& job : jobs) {
+    stats.Add(job.m->w1, job.n, 0);
+    stats.Add(job.m->w3, job.n, 0);
+  }
+}
+
+// y = bf16(h · W2ᵀ) of every job.
+void Down(std::vector<ExpertJob>& jobs, ThreadPool& pool, StreamStats& stats) {
+  std::vector<RegionWork> works;
+  for (ExpertJob& job : jobs) {
+    const int64_t D = job.m->w2.rows;
+    job.y.resize(static_cast<size_t>(job.n * D));
+    job.down_plan = PlanMatMul(job.m->w2, job.gate.data(), job.n, job.y.data());
+    works.push_back({job.down_plan->units(), UnitCost(*job.down_plan, job.m->w2, job.n), job.m->w2.format, [&job, D](int64_t begin, int64_t end) {
+                       job.down_plan->Run(begin, end);
+                       const int64_t r0 = job.down_plan->FirstRow(begin), r1 = job.down_plan->FirstRow(end);
+                       for (int64_t i = 0; i < job.n; ++i) {
+                         for (int64_t r = r0; r < r1; ++r) job.y[static_cast<size_t>(i * D + r)] = num::RoundBf16(job.y[static_cast<size_t>(i * D + r)]);
+                       }
+                     }});
+  }
+  AddSeconds(stats, RunRegion(pool, works));
+  for (const ExpertJob& job : jobs) stats.Add(job.m->w2, job.n, 0);
 }
 
 }  // namespace
 
-void RunMoeLayer(Stream& stream, const MoeLayerDesc& layer, const float* x, int64_t S, int64_t D,
-                 std::span<const int32_t> tokens, std::span<const int32_t> imposed, std::span<int32_t> experts,
-                 std::span<float> weights, float* out) {
-  Route(stream, layer, x, S, tokens, imposed, experts, weights);
+void RunMoeLayer(const MoeLayerDesc& layer, const float* x, int64_t S, int64_t D, std::span<const int32_t> tokens,
+                 std::span<const int32_t> imposed, std::span<int32_t> experts, std::span<float> weights, float* out,
+                 ThreadPool& pool, StreamStats& stats) {
+  Route(layer, x, S, tokens, imposed, experts, weights, pool, stats);
   const int k = layer.k;
-  // Tokens grouped per expert, so that each expert's weights are read once for the call; the
-  // fp32 sum adds the experts in ascending id order, then the shared expert.
-  std::vector<float> acc(static_cast<size_t>(S * D), 0.0f), xs, ws, ys;
-  std::vector<int64_t> members;
-  for (size_t e = 0; e < layer.experts.size(); ++e) {
-    members.clear();
-    ws.clear();
-    for (int64_t t = 0; t < S; ++t) {
-      for (int i = 0; i < k; ++i) {
-        if (experts[static_cast<size_t>(t * k + i)] == static_cast<int32_t>(e)) {
-          members.push_back(t);
-          ws.push_back(weights[static_cast<size_t>(t * k + i)]);
-        }
-      }
+  // The routes grouped per expert (tokens ascending, then route order), so that each expert's
+  // weights are read once for the call; slot[t·k + i] is route i's row in its expert's job.
+  std::vector<std::vector<int64_t>> routes_of(layer.experts.size());
+  for (int64_t r = 0; r < S * k; ++r) routes_of[static_cast<size_t>(experts[static_cast<size_t>(r)])].push_back(r);
+  std::vector<ExpertJob> jobs;
+  std::vector<size_t> job_of(static_cast<size_t>(S * k));
+  std::vector<int64_t> slot(static_cast<size_t>(S * k));
+  for (size_t e = 0; e < routes_of.size(); ++e) {
+    const std::vector<int64_t>& routes = routes_of[e];
+    if (routes.empty()) continue;
+    ExpertJob& job = jobs.emplace_back();
+    job.m = &layer.experts[e];
+    job.n = static_cast<int64_t>(routes.size());
+    job.gathered.resize(static_cast<size_t>(job.n * D));
+    for (int64_t i = 0; i < job.n; ++i) {
+      const int64_t r = routes[static_cast<size_t>(i)];
+      std::copy_n(x + r / k * D, D, job.gathered.begin() + i * D);
+      job.weights.push_back(weights[static_cast<size_t>(r)]);
+      job_of[static_cast<size_t>(r)] = jobs.size() - 1;
+      slot[static_cast<size_t>(r)] = i;
     }
-    if (members.empty()) continue;
-    const auto n = static_cast<int64_t>(members.size());
-    xs.resize(static_cast<size_t>(n * D));
-    ys.resize(xs.size());
-    for (int64_t i = 0; i < n; ++i) std::copy_n(x + members[static_cast<size_t>(i)] * D, D, xs.begin() + i * D);
-    Expert(stream, layer.experts[e], xs.data(), n, ws.data(), layer.swiglu_limit, ys.data());
-    for (int64_t i = 0; i < n; ++i) {
-      float* dst = acc.data() + members[static_cast<size_t>(i)] * D;
-      for (int64_t d = 0; d < D; ++d) dst[d] += ys[static_cast<size_t>(i * D + d)];
-    }
+    job.x = job.gathered.data();
   }
-  ys.resize(static_cast<size_t>(S * D));
-  Expert(stream, layer.shared, x, S, nullptr, layer.swiglu_limit, ys.data());
-  for (int64_t i = 0; i < S * D; ++i) out[i] = num::RoundBf16(acc[static_cast<size_t>(i)] + ys[static_cast<size_t>(i)]);
+  ExpertJob& shared = jobs.emplace_back();
+  shared.m = &layer.shared;
+  shared.n = S;
+  shared.x = x;
+
+  GateUp(jobs, layer.swiglu_limit, pool, stats);
+  Down(jobs, pool, stats);
+
+  // out[t] = bf16(Σ y_e over its experts in ascending id, then + y_shared), in fp32.
+  pool.ParallelFor(S, [&](int64_t begin, int64_t end, int) {
+    std::vector<int64_t> order(static_cast<size_t>(k));
+    std::vector<float> acc(static_cast<size_t>(D));
+    for (int64_t t = begin; t < end; ++t) {
+      std::iota(order.begin(), order.end(), t * k);
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int64_t a, int64_t b) { return experts[static_cast<size_t>(a)] < experts[static_cast<size_t>(b)]; });
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (int64_t r : order) {
+        const float* y = jobs[job_of[static_cast<size_t>(r)]].y.data() + slot[static_cast<size_t>(r)] * D;
+        for (int64_t d = 0; d < D; ++d) acc[static_cast<size_t>(d)] += y[d];
+      }
+      const float* ys = shared.y.data() + t * D;
+      for (int64_t d = 0; d < D; ++d) out[t * D + d] = num::RoundBf16(acc[static_cast<size_t>(d)] + ys[d]);
+    }
+  });
 }
 
 }  // namespace deepseek::backend::cpu

@@ -1,6 +1,7 @@
 // The CPU MoE layer (Stream::MoeLayer, see backends/backend.h): routing on the caller's thread,
-// then every selected expert once over all of its tokens and the shared expert, through the
-// stream's own MatMul.
+// then the selected experts and the shared expert together, each expert's matrices read once
+// for all of its tokens, in two parallel regions per layer (gate and up with the SwiGLU, then
+// down) rather than a fork-join per matrix.
 #pragma once
 
 #include <cstdint>
@@ -8,11 +9,15 @@
 
 #include "backends/backend.h"
 
+namespace deepseek {
+class ThreadPool;
+}
+
 namespace deepseek::backend::cpu {
 
-// Stream::MoeLayer on validated arguments; `stream` runs the matrix products.
-void RunMoeLayer(Stream& stream, const MoeLayerDesc& layer, const float* x, int64_t S, int64_t D,
-                 std::span<const int32_t> tokens, std::span<const int32_t> imposed, std::span<int32_t> experts,
-                 std::span<float> weights, float* out);
+// Stream::MoeLayer on validated arguments; the weight operators are counted in `stats`.
+void RunMoeLayer(const MoeLayerDesc& layer, const float* x, int64_t S, int64_t D, std::span<const int32_t> tokens,
+                 std::span<const int32_t> imposed, std::span<int32_t> experts, std::span<float> weights, float* out,
+                 ThreadPool& pool, StreamStats& stats);
 
 }  // namespace deepseek::backend::cpu

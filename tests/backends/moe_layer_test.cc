@@ -24,7 +24,9 @@ namespace {
 using testing::MakeWeights;
 using testing::TestWeights;
 
-constexpr int64_t kD = 64, kInter = 32, kExperts = 6, kVocab = 50;
+// kInter is one and a half tiles of the tiled matmul, so that a chunk whose experts get more
+// tokens than the fused kernel takes runs partial tiles too.
+constexpr int64_t kD = 64, kInter = 96, kExperts = 6, kVocab = 50;
 constexpr int kK = 2;
 constexpr float kLimit = 1.5f;
 
@@ -133,34 +135,42 @@ TEST_CASE("MoeLayer routes and runs the experts as its contract composes them, o
   CHECK(Registry::Get().Cpu().SupportsOp(Op::kMoeLayer));
   std::mt19937 rng(21);
   const TestLayer layer(rng);
-  constexpr int64_t S = 7;
-  std::vector<float> x(static_cast<size_t>(S * kD));
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  for (float& v : x) v = num::RoundBf16(uniform(rng));
-  const std::vector<int32_t> tokens = {3, 17, 42, 0, 9, 9, 31};
-  const std::vector<int32_t> imposed = {5, 0, 1, 2, 3, 4, 0, 5, 2, 1, 4, 3, 1, 0};
-  testing::ForEachKernel([&] {
-    for (int mode = 0; mode < 3; ++mode) {  // scores and bias, the hash table, imposed routes
-      CAPTURE(mode);
-      const MoeLayerDesc desc = mode == 1 ? layer.Hashed() : layer.desc;
-      const std::vector<int32_t> impose = mode == 2 ? imposed : std::vector<int32_t>{};
-      std::vector<int32_t> want_experts, got_experts(S * kK);
-      std::vector<float> want_weights, got_weights(S * kK), got(S * kD);
-      const std::vector<float> want = Composed(*stream, desc, x, tokens, impose, want_experts, want_weights);
-      stream->MoeLayer(desc, x.data(), S, kD, tokens, impose, got_experts, got_weights, got.data());
-      CHECK(got_experts == want_experts);
-      CHECK(Same(got_weights, want_weights));
-      CHECK(Same(got, want));
-      if (mode == 0) CHECK(std::set<int32_t>(got_experts.begin(), got_experts.end()).size() > 2);  // several experts ran
-      // A token alone gives its row of the chunk.
-      std::vector<int32_t> one_experts(kK);
-      std::vector<float> one_weights(kK), one(kD);
-      stream->MoeLayer(desc, x.data() + 4 * kD, 1, kD, std::span(tokens).subspan(4, 1),
-                       impose.empty() ? std::span<const int32_t>{} : std::span<const int32_t>(impose).subspan(4 * kK, kK),
-                       one_experts, one_weights, one.data());
-      CHECK(std::memcmp(one.data(), got.data() + 4 * kD, kD * sizeof(float)) == 0);
+  // 7 tokens: every expert runs the fused kernel; 40: the shared expert and the busier routed
+  // ones run decoded tiles.
+  for (const int64_t S : {7, 40}) {
+    CAPTURE(S);
+    std::vector<float> x(static_cast<size_t>(S * kD));
+    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+    for (float& v : x) v = num::RoundBf16(uniform(rng));
+    std::vector<int32_t> tokens, imposed;
+    for (int64_t t = 0; t < S; ++t) {
+      tokens.push_back(static_cast<int32_t>((t * 17 + 3) % kVocab));
+      imposed.push_back(static_cast<int32_t>((t * 5 + 1) % kExperts));
+      imposed.push_back(static_cast<int32_t>((t * 5 + 3) % kExperts));
     }
-  });
+    testing::ForEachKernel([&] {
+      for (int mode = 0; mode < 3; ++mode) {  // scores and bias, the hash table, imposed routes
+        CAPTURE(mode);
+        const MoeLayerDesc desc = mode == 1 ? layer.Hashed() : layer.desc;
+        const std::vector<int32_t> impose = mode == 2 ? imposed : std::vector<int32_t>{};
+        std::vector<int32_t> want_experts, got_experts(static_cast<size_t>(S * kK));
+        std::vector<float> want_weights, got_weights(static_cast<size_t>(S * kK)), got(static_cast<size_t>(S * kD));
+        const std::vector<float> want = Composed(*stream, desc, x, tokens, impose, want_experts, want_weights);
+        stream->MoeLayer(desc, x.data(), S, kD, tokens, impose, got_experts, got_weights, got.data());
+        CHECK(got_experts == want_experts);
+        CHECK(Same(got_weights, want_weights));
+        CHECK(Same(got, want));
+        if (mode == 0) CHECK(std::set<int32_t>(got_experts.begin(), got_experts.end()).size() > 2);  // several experts ran
+        // A token alone gives its row of the chunk.
+        std::vector<int32_t> one_experts(kK);
+        std::vector<float> one_weights(kK), one(kD);
+        stream->MoeLayer(desc, x.data() + 4 * kD, 1, kD, std::span(tokens).subspan(4, 1),
+                         impose.empty() ? std::span<const int32_t>{} : std::span<const int32_t>(impose).subspan(4 * kK, kK),
+                         one_experts, one_weights, one.data());
+        CHECK(std::memcmp(one.data(), got.data() + 4 * kD, kD * sizeof(float)) == 0);
+      }
+    });
+  }
 }
 
 TEST_CASE("MoeLayer refuses arguments outside its contract") {
@@ -178,6 +188,12 @@ TEST_CASE("MoeLayer refuses arguments outside its contract") {
   const std::vector<int32_t> bad_imposed = {0, 1, 2, kExperts};
   CHECK_THROWS_AS(stream->MoeLayer(layer.desc, x.data(), 2, kD, tokens, bad_imposed, experts, weights, out.data()), Error);
   CHECK_THROWS_AS(stream->MoeLayer(layer.desc, x.data(), 2, kD, tokens, {}, experts, weights, x.data()), Error);  // aliasing
+  std::vector<ExpertMatrices> misfit(layer.experts.begin(), layer.experts.end() - 1);
+  misfit[3].w3 = misfit[3].w2;  // [D, inter] where [inter, D] belongs
+  MoeLayerDesc bad_expert = layer.desc;
+  bad_expert.experts = misfit;
+  CHECK_THROWS_WITH_AS(stream->MoeLayer(bad_expert, x.data(), 2, kD, tokens, {}, experts, weights, out.data()),
+                       doctest::Contains("expert 3"), Error);
   MoeLayerDesc no_bias = layer.desc;
   no_bias.bias = {};
   CHECK_THROWS_AS(stream->MoeLayer(no_bias, x.data(), 2, kD, tokens, {}, experts, weights, out.data()), Error);
