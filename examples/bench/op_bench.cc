@@ -80,7 +80,8 @@ void RunOpBench(const OpBenchOptions& o, std::FILE* out) {
   std::mt19937 rng(1);
   const StoredMatrix first = MakeMatrix(format, o.rows, o.cols, rng);
   const uint64_t matrix_bytes = first.data.size() + first.scales.size();
-  const size_t copies = static_cast<size_t>(std::max<uint64_t>(2, (kStreamedBytes + matrix_bytes - 1) / matrix_bytes));
+  const size_t copies =
+      o.cached ? 1 : static_cast<size_t>(std::max<uint64_t>(2, (kStreamedBytes + matrix_bytes - 1) / matrix_bytes));
   const std::vector<StoredMatrix> stored(copies, first);
   std::vector<backend::WeightMatrix> matrices;
   for (const StoredMatrix& m : stored) {

@@ -1,5 +1,5 @@
 // deepseek-bench --op: one weight operator (MatMul) on one format and shape, with the weights
-// streamed from DRAM, against the machine's read bandwidth and FMA peak measured in the same
+// streamed from DRAM (or, --cached, held in the caches), against the machine's read bandwidth and FMA peak measured in the same
 // run — kernel work measured in seconds rather than with the whole model.
 #pragma once
 
@@ -16,6 +16,8 @@ struct OpBenchOptions {
   int64_t n = 1;        // rows of the input (1: decode's GEMV)
   int threads = 0;
   double seconds = 3;   // timed work, at least
+  bool cached = false;  // one copy of the matrix, read from the caches when it fits: the
+                        // kernel's compute rate apart from memory
   bool json = false;
 };
 
