@@ -1,0 +1,139 @@
+// Engram's n-gram hash (model/engram_hash.h): the derived multipliers, primes and row ids
+// against the V4.1 goldens (the reference's own engram.hash_ids, image spans included), the
+// prime run of the real V4.1-Flash configuration (its table sizes, spec §8.4), a hand-computed
+// hash, and the refusals.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "format/safetensors.h"
+#include "model/engram_hash.h"
+#include "support/shared_data.h"
+
+namespace deepseek::model {
+namespace {
+
+// An integer array of a golden run, widened to int64.
+std::vector<int64_t> IntArray(const format::SafetensorsFile& file, const std::string& name) {
+  const format::TensorInfo* t = file.Find(name);
+  REQUIRE_MESSAGE(t != nullptr, "golden array missing: " << name);
+  std::vector<int64_t> out(static_cast<size_t>(t->numel()));
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (t->dtype == format::DType::kI64) {
+      std::memcpy(&out[i], t->data + 8 * i, 8);
+    } else {
+      REQUIRE(t->dtype == format::DType::kI32);
+      int32_t v;
+      std::memcpy(&v, t->data + 4 * i, 4);
+      out[i] = v;
+    }
+  }
+  return out;
+}
+
+TEST_CASE("Engram row ids equal the V4.1 reference's, image spans included") {
+  for (const std::string name : {"v41_text", "v41_image"}) {
+    CAPTURE(name);
+    const std::string dir = testing::SharedDir() + "/golden/v41/" + name;
+    const nlohmann::json text = nlohmann::json::parse(testing::ReadFile(dir + "/ckpt/config.json"))["text_config"];
+    EngramHashConfig config;
+    config.layer_ids = text["engram_layer_ids"].get<std::vector<int>>();
+    config.max_ngram = text["engram_max_ngram_size"].get<int>();
+    config.heads = text["engram_n_heads"].get<int>();
+    config.vocab_size = text["engram_vocab_size"].get<int64_t>();
+    config.compressed_vocab = text["engram_compressed_vocab_size"].get<int64_t>();
+    const std::vector<EngramLayerHash> hashes = DeriveEngramHashes(config);
+    REQUIRE(hashes.size() == config.layer_ids.size());
+    // The sub-tables fill the tables the checkpoint holds.
+    const auto sizes = text["engram_num_embeddings"].get<std::vector<int64_t>>();
+    for (size_t l = 0; l < hashes.size(); ++l) CHECK(hashes[l].rows() == sizes[l]);
+
+    const auto run = format::SafetensorsFile::Open(dir + "/main_fixed.safetensors");
+    const std::vector<int64_t> tokens = IntArray(run, "tokens");
+    const std::vector<int64_t> token_map = IntArray(run, "engram.token_map");
+    const std::vector<int64_t> want = IntArray(run, "engram.hash_ids");  // [N, layers, (n − 1)·heads]
+    const int64_t image_token = nlohmann::json::parse(testing::ReadFile(dir + "/ckpt/config.json"))["image_token_id"].get<int64_t>();
+    const int64_t pad = token_map[static_cast<size_t>(text["pad_token_id"].get<int64_t>())];
+    const auto per_layer = static_cast<size_t>((config.max_ngram - 1) * config.heads);
+    REQUIRE(want.size() == tokens.size() * hashes.size() * per_layer);
+    int image_positions = 0;
+    for (size_t p = 0; p < tokens.size(); ++p) {
+      std::vector<int64_t> recent;  // newest first; −1 before the sequence and for image tokens
+      for (int k = 0; k < config.max_ngram; ++k) {
+        const auto q = static_cast<int64_t>(p) - k;
+        recent.push_back(q < 0 || tokens[static_cast<size_t>(q)] == image_token ? -1 : token_map[static_cast<size_t>(tokens[static_cast<size_t>(q)])]);
+      }
+      image_positions += tokens[p] == image_token;
+      for (size_t l = 0; l < hashes.size(); ++l) {
+        std::vector<int64_t> rows(per_layer);
+        EngramRowIds(hashes[l], recent, pad, rows);
+        const auto first = want.begin() + static_cast<std::ptrdiff_t>((p * hashes.size() + l) * per_layer);
+        CHECK_MESSAGE(std::equal(rows.begin(), rows.end(), first), "position " << p << ", Engram layer " << l);
+      }
+    }
+    CHECK(image_positions == (name == "v41_image" ? 10 : 0));
+  }
+}
+
+TEST_CASE("Engram primes of the V4.1-Flash configuration give its table sizes") {
+  // Layers 1 and 14, orders 2-4, 8 heads, primes above 15,999,999 (spec §8.4).
+  const std::vector<EngramLayerHash> hashes = DeriveEngramHashes({{1, 14}, 4, 8, 16'000'000, 99'092});
+  REQUIRE(hashes.size() == 2);
+  CHECK(hashes[0].rows() == 384'006'168);
+  CHECK(hashes[1].rows() == 384'016'682);
+  CHECK(hashes[0].primes.front() == 16'000'057);  // the first prime above 15,999,999
+  for (const EngramLayerHash& h : hashes) {
+    REQUIRE(h.multipliers.size() == 4);
+    for (int64_t m : h.multipliers) {
+      CHECK(m % 2 == 1);
+      CHECK(m <= std::numeric_limits<int64_t>::max() / 99'092);  // id · m stays within int64
+    }
+  }
+  CHECK(hashes[0].multipliers != hashes[1].multipliers);
+}
+
+TEST_CASE("Engram row ids follow the rolling multiply-XOR hash, worked by hand") {
+  EngramLayerHash h;
+  h.id_limit = 100;
+  h.multipliers = {3, 5, 7};       // orders 2 and 3
+  h.primes = {11, 13, 17, 19};     // two heads per order
+  h.offsets = {0, 11, 24, 41};
+  std::vector<int64_t> rows(4);
+  // Tokens 4 (p), 6 (p − 1), 9 (p − 2): rolling 4·3 = 12, then 12 ^ 30 = 18, then 18 ^ 63 = 45.
+  EngramRowIds(h, std::vector<int64_t>{4, 6, 9}, 1, rows);
+  CHECK(rows == std::vector<int64_t>{18 % 11, 11 + 18 % 13, 24 + 45 % 17, 41 + 45 % 19});
+  // A dead token at p − 1 blocks the walk: pad 1 at p − 1 and p − 2 although p − 2 is text.
+  // rolling 12 ^ 5 = 9, then 9 ^ 7 = 14.
+  EngramRowIds(h, std::vector<int64_t>{4, -1, 9}, 1, rows);
+  CHECK(rows == std::vector<int64_t>{9, 11 + 9, 24 + 14, 41 + 14});
+  // The start of a sequence: fewer entries than orders are padded the same way.
+  std::vector<int64_t> short_rows(4);
+  EngramRowIds(h, std::vector<int64_t>{4}, 1, short_rows);
+  CHECK(short_rows == rows);
+}
+
+TEST_CASE("Engram hashing refuses ids and configurations out of range") {
+  EngramLayerHash h;
+  h.id_limit = 10;
+  h.multipliers = {3, 5};
+  h.primes = {11};
+  h.offsets = {0};
+  std::vector<int64_t> rows(1), none;
+  CHECK_THROWS_AS(EngramRowIds(h, std::vector<int64_t>{10, 1}, 1, rows), Error);  // id beyond the map
+  CHECK_THROWS_AS(EngramRowIds(h, std::vector<int64_t>{1, 1}, 10, rows), Error);  // pad beyond it
+  CHECK_THROWS_AS(EngramRowIds(h, std::vector<int64_t>{1, 1}, 1, none), Error);   // no room
+  CHECK_THROWS_WITH_AS(DeriveEngramHashes({{1}, 1, 8, 100, 50}), doctest::Contains("engram_max_ngram_size"), Error);
+  CHECK_THROWS_WITH_AS(DeriveEngramHashes({{1}, 4, 0, 100, 50}), doctest::Contains("engram_n_heads"), Error);
+  CHECK_THROWS_WITH_AS(DeriveEngramHashes({{1}, 4, 8, 1, 50}), doctest::Contains("engram_vocab_size"), Error);
+  CHECK_THROWS_WITH_AS(DeriveEngramHashes({{1}, 4, 8, 100, 0}), doctest::Contains("engram_compressed_vocab_size"), Error);
+  CHECK_THROWS_WITH_AS(DeriveEngramHashes({{4, 1}, 4, 8, 100, 50}), doctest::Contains("engram_layer_ids"), Error);
+}
+
+}  // namespace
+}  // namespace deepseek::model
