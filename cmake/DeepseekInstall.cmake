@@ -28,7 +28,7 @@ configure_package_config_file(cmake/deepseekConfig.cmake.in ${PROJECT_BINARY_DIR
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/deepseekConfigVersion.cmake
   COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/deepseekConfig.cmake ${PROJECT_BINARY_DIR}/deepseekConfigVersion.cmake
-  cmake/FindxxHash.cmake DESTINATION ${_ds_cmake_dir})
+  cmake/FindxxHash.cmake cmake/Findutf8proc.cmake DESTINATION ${_ds_cmake_dir})
 
 # The .pc file finds its prefix from its own location, so `cmake --install --prefix` anywhere works.
 file(RELATIVE_PATH DS_PC_TO_PREFIX /p/${CMAKE_INSTALL_LIBDIR}/pkgconfig /p)
