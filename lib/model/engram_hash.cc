@@ -28,7 +28,7 @@ constexpr uint64_t kLayerSeedStep = 10007;
 
 }  // namespace
 
-std::vector<EngramLayerHash> DeriveEngramHashes(const EngramHashConfig& c) {
+std::vector<EngramLayerHash> DeriveEngramHashes(const EngramConfig& c) {
   if (c.max_ngram < 2 || c.max_ngram > 16) BadField("engram_max_ngram_size", "= " + std::to_string(c.max_ngram) + " is not in [2, 16]");
   if (c.heads < 1 || c.heads > 64) BadField("engram_n_heads", "= " + std::to_string(c.heads) + " is not in [1, 64]");
   // Up to 2^29 ids the multipliers' range is wider than 2^32 (NumPy's 64-bit draw path).

@@ -9,15 +9,9 @@
 #include <span>
 #include <vector>
 
-namespace deepseek::model {
+#include "deepseek/config.h"
 
-struct EngramHashConfig {
-  std::vector<int> layer_ids;      // the Engram layers, ascending
-  int max_ngram = 0;               // n-gram orders 2 .. max_ngram
-  int heads = 0;                   // hash heads per order
-  int64_t vocab_size = 0;          // engram_vocab_size: primes are drawn above vocab_size − 1
-  int64_t compressed_vocab = 0;    // compressed token ids lie in [0, compressed_vocab)
-};
+namespace deepseek::model {
 
 // One Engram layer's hash: multipliers[k] for the token at p − k (k < max_ngram); for order
 // k + 1 and head h, sub-table j = (k − 1)·heads + h has primes[j] rows starting at offsets[j].
@@ -28,12 +22,13 @@ struct EngramLayerHash {
   int64_t rows() const { return offsets.empty() ? 0 : offsets.back() + primes.back(); }
 };
 
-// The hashes of every Engram layer, in layer_ids order, derived as the reference derives them:
+// The hashes of every Engram layer, in layer_ids order, derived as the reference derives them
+// (num_embeddings and head_dim are not used):
 // multipliers 2·r + 1 with r drawn from numpy.random.default_rng(10007·layer) in [0, half), half =
 // max(1, (INT64_MAX / compressed_vocab) / 2) (so id · multiplier stays within int64); primes the
 // next unused prime above vocab_size − 1 for each (layer, order), advancing per head. Throws
 // Error(kInvalidConfig) naming the field that is out of range.
-std::vector<EngramLayerHash> DeriveEngramHashes(const EngramHashConfig& config);
+std::vector<EngramLayerHash> DeriveEngramHashes(const EngramConfig& config);
 
 // The row ids of one position: recent[k] is the compressed id of the token at p − k (newest
 // first), or −1 where that position is before the sequence or dead (an image token); from the

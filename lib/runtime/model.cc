@@ -26,6 +26,10 @@ Result<std::shared_ptr<const Model>> Model::Load(const std::string& dir, const L
   Status status = CatchAll([&] {
     report(0.0f, "config");
     ModelConfig config = model::LoadConfig(dir);
+    if (config.family == ModelFamily::kV41) {
+      Fail(StatusCode::kUnsupported, dir + "/config.json: a DeepSeek V4.1 checkpoint (model_type deepseek_v41): its config "
+                                           "is read, but this build does not run V4.1 models yet");
+    }
     report(0.1f, "mapping shards");
     auto checkpoint = format::Checkpoint::Open(dir);
     report(0.5f, "binding tensors");

@@ -7,12 +7,12 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
 #include "format/safetensors.h"
+#include "model/config_parser.h"
 #include "model/engram_hash.h"
 #include "support/shared_data.h"
 
@@ -41,25 +41,19 @@ TEST_CASE("Engram row ids equal the V4.1 reference's, image spans included") {
   for (const std::string name : {"v41_text", "v41_image"}) {
     CAPTURE(name);
     const std::string dir = testing::SharedDir() + "/golden/v41/" + name;
-    const nlohmann::json text = nlohmann::json::parse(testing::ReadFile(dir + "/ckpt/config.json"))["text_config"];
-    EngramHashConfig config;
-    config.layer_ids = text["engram_layer_ids"].get<std::vector<int>>();
-    config.max_ngram = text["engram_max_ngram_size"].get<int>();
-    config.heads = text["engram_n_heads"].get<int>();
-    config.vocab_size = text["engram_vocab_size"].get<int64_t>();
-    config.compressed_vocab = text["engram_compressed_vocab_size"].get<int64_t>();
+    const ModelConfig model = LoadConfig(dir + "/ckpt");
+    const EngramConfig& config = model.engram;
     const std::vector<EngramLayerHash> hashes = DeriveEngramHashes(config);
     REQUIRE(hashes.size() == config.layer_ids.size());
     // The sub-tables fill the tables the checkpoint holds.
-    const auto sizes = text["engram_num_embeddings"].get<std::vector<int64_t>>();
-    for (size_t l = 0; l < hashes.size(); ++l) CHECK(hashes[l].rows() == sizes[l]);
+    for (size_t l = 0; l < hashes.size(); ++l) CHECK(hashes[l].rows() == config.num_embeddings[l]);
 
     const auto run = format::SafetensorsFile::Open(dir + "/main_fixed.safetensors");
     const std::vector<int64_t> tokens = IntArray(run, "tokens");
     const std::vector<int64_t> token_map = IntArray(run, "engram.token_map");
     const std::vector<int64_t> want = IntArray(run, "engram.hash_ids");  // [N, layers, (n − 1)·heads]
-    const int64_t image_token = nlohmann::json::parse(testing::ReadFile(dir + "/ckpt/config.json"))["image_token_id"].get<int64_t>();
-    const int64_t pad = token_map[static_cast<size_t>(text["pad_token_id"].get<int64_t>())];
+    const int64_t image_token = model.image_token_id;
+    const int64_t pad = token_map[static_cast<size_t>(model.pad_token_id)];
     const auto per_layer = static_cast<size_t>((config.max_ngram - 1) * config.heads);
     REQUIRE(want.size() == tokens.size() * hashes.size() * per_layer);
     int image_positions = 0;
@@ -83,7 +77,7 @@ TEST_CASE("Engram row ids equal the V4.1 reference's, image spans included") {
 
 TEST_CASE("Engram primes of the V4.1-Flash configuration give its table sizes") {
   // Layers 1 and 14, orders 2-4, 8 heads, primes above 15,999,999 (spec §8.4).
-  const std::vector<EngramLayerHash> hashes = DeriveEngramHashes({{1, 14}, 4, 8, 16'000'000, 99'092});
+  const std::vector<EngramLayerHash> hashes = DeriveEngramHashes({{1, 14}, {}, 4, 8, 256, 16'000'000, 99'092});
   REQUIRE(hashes.size() == 2);
   CHECK(hashes[0].rows() == 384'006'168);
   CHECK(hashes[1].rows() == 384'016'682);
@@ -128,11 +122,11 @@ TEST_CASE("Engram hashing refuses ids and configurations out of range") {
   CHECK_THROWS_AS(EngramRowIds(h, std::vector<int64_t>{10, 1}, 1, rows), Error);  // id beyond the map
   CHECK_THROWS_AS(EngramRowIds(h, std::vector<int64_t>{1, 1}, 10, rows), Error);  // pad beyond it
   CHECK_THROWS_AS(EngramRowIds(h, std::vector<int64_t>{1, 1}, 1, none), Error);   // no room
-  CHECK_THROWS_WITH_AS(DeriveEngramHashes({{1}, 1, 8, 100, 50}), doctest::Contains("engram_max_ngram_size"), Error);
-  CHECK_THROWS_WITH_AS(DeriveEngramHashes({{1}, 4, 0, 100, 50}), doctest::Contains("engram_n_heads"), Error);
-  CHECK_THROWS_WITH_AS(DeriveEngramHashes({{1}, 4, 8, 1, 50}), doctest::Contains("engram_vocab_size"), Error);
-  CHECK_THROWS_WITH_AS(DeriveEngramHashes({{1}, 4, 8, 100, 0}), doctest::Contains("engram_compressed_vocab_size"), Error);
-  CHECK_THROWS_WITH_AS(DeriveEngramHashes({{4, 1}, 4, 8, 100, 50}), doctest::Contains("engram_layer_ids"), Error);
+  CHECK_THROWS_WITH_AS(DeriveEngramHashes({{1}, {}, 1, 8, 32, 100, 50}), doctest::Contains("engram_max_ngram_size"), Error);
+  CHECK_THROWS_WITH_AS(DeriveEngramHashes({{1}, {}, 4, 0, 32, 100, 50}), doctest::Contains("engram_n_heads"), Error);
+  CHECK_THROWS_WITH_AS(DeriveEngramHashes({{1}, {}, 4, 8, 32, 1, 50}), doctest::Contains("engram_vocab_size"), Error);
+  CHECK_THROWS_WITH_AS(DeriveEngramHashes({{1}, {}, 4, 8, 32, 100, 0}), doctest::Contains("engram_compressed_vocab_size"), Error);
+  CHECK_THROWS_WITH_AS(DeriveEngramHashes({{4, 1}, {}, 4, 8, 32, 100, 50}), doctest::Contains("engram_layer_ids"), Error);
 }
 
 }  // namespace
