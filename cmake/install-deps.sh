@@ -4,7 +4,7 @@
 # server's end-to-end test fetches its pinned npm client (package-lock.json) into the build tree.
 set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config libeigen3-dev libhwy-dev libxxhash-dev
-          doctest-dev nlohmann-json3-dev libutf8proc-dev clang libclang-rt-14-dev libcpp-httplib-dev
+          doctest-dev nlohmann-json3-dev libutf8proc-dev libpng-dev libjpeg62-turbo-dev clang libclang-rt-14-dev libcpp-httplib-dev
           abigail-tools python3)
 # deepseek-server's end-to-end test runs the npm `openai` client under node. Debian's npm
 # conflicts with NodeSource's nodejs (which carries its own npm), so it comes only when missing.

@@ -34,11 +34,11 @@ build-tsan/tests/backend_cpu_test -tc="*many threads*,*reference counted*,Sparse
 build-tsan/tests/core_test -tc="ThreadPool*,a thread slowed*,a pool whose threads*"
 unset TSAN_OPTIONS
 
-echo "== fuzzing the parsers of untrusted input (bounded): safetensors headers, tokenizer input, model output (DSML), saved sequences"
+echo "== fuzzing the parsers of untrusted input (bounded): safetensors headers, tokenizer input, model output (DSML), saved sequences, images"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDS_BUILD_FUZZERS=ON \
       -DDS_BUILD_TESTS=ON -DDS_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build build-fuzz -j"$jobs" --target safetensors_fuzz tokenizer_fuzz dsml_fuzz sequence_file_fuzz
-for target in safetensors tokenizer dsml sequence_file; do
+cmake --build build-fuzz -j"$jobs" --target safetensors_fuzz tokenizer_fuzz dsml_fuzz sequence_file_fuzz image_fuzz
+for target in safetensors tokenizer dsml sequence_file image; do
   corpus=$(mktemp -d)
   cp tests/fuzz/corpus/"$target"/* "$corpus"/
   echo "-- ${target}_fuzz"
