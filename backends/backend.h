@@ -27,8 +27,9 @@ enum class WeightFormat : uint8_t {
   kBF16,         // bfloat16 [rows, cols]
   kFp8Block128,  // e4m3fn [rows, cols] + e8m0 scales [ceil(rows/128), ceil(cols/128)]
   kMxfp4,        // e2m1 pairs [rows, cols/2] (low nibble = even column) + e8m0 scales [rows, cols/32]
+  kFp8Block32,   // e4m3fn [rows, cols] + e8m0 scales [ceil(rows/32), ceil(cols/32)] (V4.1's dense tensors)
 };
-inline constexpr size_t kWeightFormatCount = 4;
+inline constexpr size_t kWeightFormatCount = 5;
 
 const char* WeightFormatName(WeightFormat format);
 

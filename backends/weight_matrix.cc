@@ -13,6 +13,8 @@ const char* WeightFormatName(WeightFormat format) {
       return "fp8_block128";
     case WeightFormat::kMxfp4:
       return "mxfp4";
+    case WeightFormat::kFp8Block32:
+      return "fp8_block32";
   }
   return "unknown";
 }
@@ -28,6 +30,8 @@ uint64_t WeightBytes(const WeightMatrix& w) {
       return rows * cols + ((rows + 127) / 128) * ((cols + 127) / 128);
     case WeightFormat::kMxfp4:
       return rows * cols / 2 + rows * (cols / 32);
+    case WeightFormat::kFp8Block32:
+      return rows * cols + ((rows + 31) / 32) * ((cols + 31) / 32);
   }
   return 0;
 }

@@ -205,6 +205,7 @@ bool CpuDevice::SupportsOp(Op op, WeightFormat format) const {
         case WeightFormat::kF32:
         case WeightFormat::kBF16:
         case WeightFormat::kFp8Block128:
+        case WeightFormat::kFp8Block32:
         case WeightFormat::kMxfp4:
           return true;
       }

@@ -52,7 +52,7 @@ using VF = hn::Vec<DF>;
 // Scalar() returns the exact weight of one column, for the columns after the last full step.
 // A step of the fp32 path never straddles a scale block: it is at most 32 columns, which
 // divides both blocks. (The bf16 path's 64-column MXFP4 step reads both of its blocks' scales.)
-static_assert(2 * HWY_LANES(float) <= kMxfp4BlockSize && kFp8BlockSize % kMxfp4BlockSize == 0);
+static_assert(2 * HWY_LANES(float) <= kMxfp4BlockSize);
 
 // While the fused kernel reads a group of rows it prefetches the next group into L2, each
 // cache line once: the hardware prefetchers stop at 4 KiB page boundaries. Every codec's Row
@@ -121,7 +121,12 @@ constexpr uint16_t E4m3MagnitudeBf16Bits(int m) {
   return static_cast<uint16_t>(((118 + p) << 7) | ((man - (1 << p)) << (7 - p)));
 }
 
+// FP8 with square blocks of kBlock × kBlock sharing a scale: 128 in V4, 32 in V4.1's dense
+// tensors. Every step of either path lies within one block of columns.
+template <int64_t kBlock>
 struct Fp8Codec {
+  static_assert(kBlock % kMxfp4BlockSize == 0 && kBlock % 4 == 0);
+  static constexpr int64_t kScaleBlock = kBlock;  // rows and columns per scale
   static constexpr bool kBf16Inputs = true;
 #if HWY_TARGET <= HWY_AVX3 && HWY_ARCH_X86
   // AVX-512: a 32-code step becomes 32 bf16 words through two-register word permutes (six
@@ -136,11 +141,11 @@ struct Fp8Codec {
 #endif
   struct Row {
     const uint8_t* w;
-    const uint8_t* scales;  // the scale codes of this row's 128-row block
+    const uint8_t* scales;  // the scale codes of this row's block of rows
   };
   static Row RowAt(const WeightMatrix& m, int64_t r) {
     return {static_cast<const uint8_t*>(m.data) + r * m.cols,
-            m.scales + (r / kFp8BlockSize) * CeilDiv(m.cols, kFp8BlockSize)};
+            m.scales + (r / kBlock) * CeilDiv(m.cols, kBlock)};
   }
 #if HWY_TARGET <= HWY_AVX3 && HWY_ARCH_X86
   // The 32 codes of columns c .. c + 31 as bf16 words in column order, unscaled.
@@ -162,7 +167,7 @@ struct Fp8Codec {
   }
   static HWY_INLINE void Decode(DF df, const Row& row, int64_t c, VF& even, VF& odd) {
     const __m512i bits = Bits(row, c);
-    const VF scale = hn::Set(df, kE8m0Scale[row.scales[c / kFp8BlockSize]]);
+    const VF scale = hn::Set(df, kE8m0Scale[row.scales[c / kBlock]]);
     even = hn::Mul(VF{_mm512_castsi512_ps(_mm512_slli_epi32(bits, 16))}, scale);
     odd = hn::Mul(VF{_mm512_castsi512_ps(_mm512_and_si512(bits, _mm512_set1_epi32(static_cast<int>(0xffff0000u))))}, scale);
   }
@@ -205,7 +210,7 @@ struct Fp8Codec {
                           hn::Set(df, std::numeric_limits<float>::quiet_NaN()), v);
   }
   static HWY_INLINE void Decode(DF df, const Row& row, int64_t c, VF& a, VF& b) {
-    const VF scale = hn::Set(df, kE8m0Scale[row.scales[c / kFp8BlockSize]]);
+    const VF scale = hn::Set(df, kE8m0Scale[row.scales[c / kBlock]]);
     a = hn::Mul(Load(df, row.w + c), scale);
     b = hn::Mul(Load(df, row.w + c + hn::Lanes(df)), scale);
   }
@@ -234,7 +239,7 @@ struct Fp8Codec {
   static HWY_INLINE void Decode(DF df, const Row& row, int64_t c, VF& a, VF& b) {
     VF lo, hi;
     const Bits16 bits = Binary16(row, c, lo, hi);
-    const VF scale = hn::Set(df, kE8m0Scale[row.scales[c / kFp8BlockSize]]);
+    const VF scale = hn::Set(df, kE8m0Scale[row.scales[c / kBlock]]);
     a = hn::Mul(lo, scale);
     b = hn::Mul(hi, scale);
     if (HWY_UNLIKELY(!hn::AllFalse(hn::Repartition<int16_t, DF>(), hn::MaskFromVec(NanLanes(bits))))) {
@@ -252,7 +257,7 @@ struct Fp8Codec {
     nan = hn::Or(nan, NanLanes(Binary16(row, c, a, b)));
   }
   static float InputScale(const WeightMatrix& m, int64_t r, int64_t c) {
-    return kE8m0Scale[RowAt(m, r).scales[c / kFp8BlockSize]];
+    return kE8m0Scale[RowAt(m, r).scales[c / kBlock]];
   }
   static bool HasNan(const Row& row, int64_t cols) {
     return std::any_of(row.w, row.w + cols, [](uint8_t code) { return (code & 0x7f) == 0x7f; });
@@ -260,7 +265,7 @@ struct Fp8Codec {
 #endif
 #endif
   static float Scalar(const Row& row, int64_t c) {
-    return num::E4m3ToFloat(row.w[c]) * num::E8m0ToFloat(row.scales[c / kFp8BlockSize]);
+    return num::E4m3ToFloat(row.w[c]) * num::E8m0ToFloat(row.scales[c / kBlock]);
   }
   static constexpr int64_t kColumnBits = 8;
 };
@@ -546,13 +551,13 @@ HWY_INLINE void FusedDots(const WeightMatrix& w, int64_t r0, int64_t r1, const S
   }
   for (int64_t r = r0; r < r1; r += 4) {  // a group of 4 never straddles a block of scales
     if constexpr (kScaledInputs<Codec>) {
-      if (r / kFp8BlockSize != scaled_block) {
-        scaled_block = r / kFp8BlockSize;
+      if (r / Codec::kScaleBlock != scaled_block) {
+        scaled_block = r / Codec::kScaleBlock;
         for (int64_t i = 0; i < n; ++i) {
           float* out = scaled.get() + i * w.cols;
-          for (int64_t c0 = 0; c0 < w.cols; c0 += kFp8BlockSize) {
+          for (int64_t c0 = 0; c0 < w.cols; c0 += Codec::kScaleBlock) {
             const float scale = Codec::InputScale(w, r, c0);
-            for (int64_t c = c0; c < std::min(w.cols, c0 + kFp8BlockSize); ++c) out[c] = xt[i][c] * scale;
+            for (int64_t c = c0; c < std::min(w.cols, c0 + Codec::kScaleBlock); ++c) out[c] = xt[i][c] * scale;
           }
         }
       }
@@ -660,12 +665,13 @@ inline __m512bh AsBf16(__m512i v) { return reinterpret_cast<__m512bh&>(v); }
 
 // out[c] = x[c] · the scale of FP8 row block `block` at column c, for c < full (a multiple of
 // 32): bf16 times a power of two is exact, so each product x·(s·w) is unchanged.
+template <int64_t kBlock>
 DEEPSEEK_KERNEL_ATTR inline void ScaleFp8Inputs(const WeightMatrix& w, int64_t block, const uint16_t* HWY_RESTRICT x,
                                                 int64_t full, uint16_t* HWY_RESTRICT out) {
-  const uint8_t* codes = w.scales + block * CeilDiv(w.cols, kFp8BlockSize);
+  const uint8_t* codes = w.scales + block * CeilDiv(w.cols, kBlock);
   for (int64_t c = 0; c < full; c += 16) {
     const __m512 v = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + c))), 16));
-    const __m512 scaled = _mm512_mul_ps(v, _mm512_set1_ps(kE8m0Scale[codes[c / kFp8BlockSize]]));
+    const __m512 scaled = _mm512_mul_ps(v, _mm512_set1_ps(kE8m0Scale[codes[c / kBlock]]));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c), _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(scaled), 16)));
   }
 }
@@ -683,12 +689,12 @@ DEEPSEEK_KERNEL_ATTR void DotsBf16(const WeightMatrix& w, int64_t r0, int64_t r1
     scaled = hwy::AllocateAligned<uint16_t>(static_cast<size_t>(std::max<int64_t>(full, 1)));
     if (!scaled) throw std::bad_alloc();
   }
-  for (int64_t r = r0; r < r1; r += R) {  // a group never straddles an FP8 row block: R | 128
+  for (int64_t r = r0; r < r1; r += R) {  // a group never straddles an FP8 row block: R | 32
     const int64_t count = std::min(R, r1 - r);
     if constexpr (Codec::kScaleOnInputs) {
-      if (r / kFp8BlockSize != scaled_block) {
-        scaled_block = r / kFp8BlockSize;
-        ScaleFp8Inputs(w, scaled_block, x, full, scaled.get());
+      if (r / Codec::kScaleBlock != scaled_block) {
+        scaled_block = r / Codec::kScaleBlock;
+        ScaleFp8Inputs<Codec::kScaleBlock>(w, scaled_block, x, full, scaled.get());
       }
     }
     const uint16_t* xd = Codec::kScaleOnInputs ? scaled.get() : x;

@@ -55,6 +55,7 @@ void MatMul(const WeightMatrix& w, const float* x, int64_t n, float* y, ThreadPo
 std::unique_ptr<MatMulPlan> PlanMatMulF32(const WeightMatrix& w, const float* x, int64_t n, float* y);
 std::unique_ptr<MatMulPlan> PlanMatMulBf16(const WeightMatrix& w, const float* x, int64_t n, float* y);
 std::unique_ptr<MatMulPlan> PlanMatMulFp8(const WeightMatrix& w, const float* x, int64_t n, float* y);
+std::unique_ptr<MatMulPlan> PlanMatMulFp8Block32(const WeightMatrix& w, const float* x, int64_t n, float* y);
 std::unique_ptr<MatMulPlan> PlanMatMulMxfp4(const WeightMatrix& w, const float* x, int64_t n, float* y);
 
 // More inputs than the fused kernel takes: threads take tiles of kRowTile rows of W; each tile
@@ -65,7 +66,8 @@ std::unique_ptr<MatMulPlan> PlanMatMulMxfp4(const WeightMatrix& w, const float* 
 inline constexpr int64_t kRowTile = 64;
 inline constexpr int64_t kColBlock = 1024;
 
-inline constexpr int64_t kFp8BlockSize = 128;   // FP8 scales cover 128 x 128 blocks
+inline constexpr int64_t kFp8BlockSize = 128;   // FP8 scales cover 128 x 128 blocks (V4)
+inline constexpr int64_t kFp8Block32Size = 32;  // or 32 x 32 blocks (V4.1's dense tensors)
 inline constexpr int64_t kMxfp4BlockSize = 32;  // MXFP4 scales cover 1 x 32 blocks
 
 // 2^(code − 127 − shift) for every e8m0 code (NaN for 0xff), built from bit patterns so that

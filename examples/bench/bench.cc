@@ -4,7 +4,7 @@
 //   deepseek-bench [--layers N] [--experts E] [--threads T] [--model DIR] [--cache DIR]
 //                  [--prompt N] [--decode N] [--no-prefill] [--json]
 //                  [--sweep [--sweep-max N] [--sweep-out PREFIX]]
-//   deepseek-bench --op mxfp4|fp8|bf16 [--rows R] [--cols C] [--n N] [--cached] [--seconds S] [--threads T] [--json]
+//   deepseek-bench --op mxfp4|fp8|fp8_block32|bf16 [--rows R] [--cols C] [--n N] [--cached] [--seconds S] [--threads T] [--json]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -52,7 +52,7 @@ int Usage() {
                "usage: deepseek-bench [--layers N] [--experts E] [--threads T] [--model DIR] [--cache DIR]\n"
                "                      [--prompt N] [--decode N] [--no-prefill] [--batch B1,B2,... [--batch-out PREFIX]] [--json]\n"
                "                      [--sweep [--sweep-max N] [--sweep-out PREFIX]]\n"
-               "       deepseek-bench --op mxfp4|fp8|bf16 [--rows R] [--cols C] [--n N] [--cached] [--seconds S] [--threads T] [--json]\n");
+               "       deepseek-bench --op mxfp4|fp8|fp8_block32|bf16 [--rows R] [--cols C] [--n N] [--cached] [--seconds S] [--threads T] [--json]\n");
   return 2;
 }
 

@@ -23,8 +23,9 @@ constexpr uint64_t kStreamedBytes = uint64_t{512} << 20;
 backend::WeightFormat ParseFormat(const std::string& name) {
   if (name == "mxfp4") return backend::WeightFormat::kMxfp4;
   if (name == "fp8") return backend::WeightFormat::kFp8Block128;
+  if (name == "fp8_block32") return backend::WeightFormat::kFp8Block32;
   if (name == "bf16") return backend::WeightFormat::kBF16;
-  Fail(StatusCode::kInvalidArgument, "--op: unknown format '" + name + "' (mxfp4, fp8 or bf16)");
+  Fail(StatusCode::kInvalidArgument, "--op: unknown format '" + name + "' (mxfp4, fp8, fp8_block32 or bf16)");
 }
 
 // One matrix's bytes, valid codes of its format: weights spread like a trained layer's, scales
@@ -48,13 +49,16 @@ StoredMatrix MakeMatrix(backend::WeightFormat format, int64_t rows, int64_t cols
       break;
     }
     case backend::WeightFormat::kFp8Block128:
+    case backend::WeightFormat::kFp8Block32: {
       m.data.resize(static_cast<size_t>(rows * cols));
       for (uint8_t& b : m.data) {
         b = static_cast<uint8_t>(byte(rng));
         if ((b & 0x7f) == 0x7f) b &= 0xfe;  // e4m3fn's NaN codes
       }
-      m.scales.resize(static_cast<size_t>(((rows + 127) / 128) * ((cols + 127) / 128)));
+      const int64_t block = format == backend::WeightFormat::kFp8Block32 ? 32 : 128;
+      m.scales.resize(static_cast<size_t>(((rows + block - 1) / block) * ((cols + block - 1) / block)));
       break;
+    }
     case backend::WeightFormat::kMxfp4:
       m.data.resize(static_cast<size_t>(rows * cols / 2));
       for (uint8_t& b : m.data) b = static_cast<uint8_t>(byte(rng));

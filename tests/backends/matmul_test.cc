@@ -74,6 +74,8 @@ TEST_CASE("MatMul matches the scalar reference for every format, target and batc
       {WeightFormat::kBF16, {{300, 200}, {5, 37}, {130, 1100}, {1, 1}}},
       // FP8 cols not a multiple of 128 (partial last scale block), rows spanning 3 row blocks.
       {WeightFormat::kFp8Block128, {{300, 200}, {128, 128}, {130, 1100}, {3, 17}}},
+      // 32 x 32 blocks: cols not a multiple of 32, rows across many row blocks.
+      {WeightFormat::kFp8Block32, {{300, 200}, {32, 32}, {130, 1100}, {3, 17}, {70, 45}}},
       {WeightFormat::kMxfp4, {{300, 96}, {70, 1056}, {1, 32}}},
   };
   std::mt19937 rng(1234);
@@ -105,6 +107,7 @@ TEST_CASE("MatMul gives bit-identical rows for every batch size") {
   const std::pair<WeightFormat, Shape> cases[] = {{WeightFormat::kF32, {67, 1100}},
                                                   {WeightFormat::kBF16, {67, 1100}},
                                                   {WeightFormat::kFp8Block128, {130, 1100}},
+                                                  {WeightFormat::kFp8Block32, {130, 1100}},
                                                   {WeightFormat::kMxfp4, {70, 1056}}};
   for (const auto& [format, shape] : cases) {
     INFO("format " << std::string(WeightFormatName(format)));
@@ -133,7 +136,7 @@ TEST_CASE("MatMul reads the inputs of non-fp32 weights as bf16") {
   ThreadPool pool(2);
   const auto stream = Registry::Get().Cpu().CreateStream(pool);
   std::mt19937 rng(11);
-  for (WeightFormat format : {WeightFormat::kBF16, WeightFormat::kFp8Block128, WeightFormat::kMxfp4}) {
+  for (WeightFormat format : {WeightFormat::kBF16, WeightFormat::kFp8Block128, WeightFormat::kFp8Block32, WeightFormat::kMxfp4}) {
     INFO("format " << std::string(WeightFormatName(format)));
     const TestWeights w = MakeWeights(format, 70, 1056, rng);
     for (int64_t n : {1, 5}) {
@@ -161,7 +164,15 @@ TEST_CASE("MatMul propagates NaN weight codes and NaN scales") {
   fp8.scales[2 * 2 + 1] = 0xff;    // rows 256..299, cols 128..199
   TestWeights fp4 = MakeWeights(WeightFormat::kMxfp4, 40, 96, rng);
   fp4.scales[11 * 3 + 2] = 0xff;  // row 11
-  for (const TestWeights* w : {&fp8, &fp4}) {
+  TestWeights fp8_32 = MakeWeights(WeightFormat::kFp8Block32, 100, 70, rng);
+  fp8_32.data[5 * 70 + 40] = 0xff;  // row 5
+  fp8_32.scales[2 * 3 + 1] = 0xff;  // rows 64..95, cols 32..63
+  const auto nan_row = [&](const TestWeights* w, int64_t r) {
+    if (w == &fp8) return r == 5 || r == 7 || r == 9 || r >= 256;
+    if (w == &fp4) return r == 11;
+    return r == 5 || (r >= 64 && r < 96);
+  };
+  for (const TestWeights* w : {&fp8, &fp4, &fp8_32}) {
     const int64_t rows = w->matrix.rows;
     for (int64_t n : {1, 3}) {
       CAPTURE(WeightFormatName(w->matrix.format));
@@ -172,9 +183,8 @@ TEST_CASE("MatMul propagates NaN weight codes and NaN scales") {
         stream->MatMul(w->matrix, x.data(), n, y.data());
         for (int64_t i = 0; i < n; ++i) {
           for (int64_t r = 0; r < rows; ++r) {
-            const bool nan_row = w == &fp8 ? r == 5 || r == 7 || r == 9 || r >= 256 : r == 11;
             CAPTURE(r);
-            CHECK(std::isnan(y[static_cast<size_t>(i * rows + r)]) == nan_row);
+            CHECK(std::isnan(y[static_cast<size_t>(i * rows + r)]) == nan_row(w, r));
           }
         }
       });
@@ -220,12 +230,13 @@ TEST_CASE("The registry lists the CPU device with its operators") {
   CHECK(cpu.name() == "cpu");
   CHECK(cpu.kind() == DeviceKind::kCpu);
   for (WeightFormat f : {WeightFormat::kF32, WeightFormat::kBF16, WeightFormat::kFp8Block128,
-                         WeightFormat::kMxfp4}) {
+                         WeightFormat::kMxfp4, WeightFormat::kFp8Block32}) {
     CHECK(cpu.SupportsOp(Op::kMatMul, f));
   }
   CHECK(cpu.SupportsOp(Op::kSparseAttention));
   CHECK(std::string(WeightFormatName(WeightFormat::kFp8Block128)) == "fp8_block128");
   CHECK(std::string(WeightFormatName(WeightFormat::kMxfp4)) == "mxfp4");
+  CHECK(std::string(WeightFormatName(WeightFormat::kFp8Block32)) == "fp8_block32");
 }
 
 // Not an assertion: reports the decode (n = 1) bandwidth and a prefill rate for the lead.

@@ -72,9 +72,11 @@ inline TestWeights MakeWeights(WeightFormat format, int64_t rows, int64_t cols, 
       std::memcpy(t.data.data(), values.data(), t.data.size());
       break;
     }
-    case WeightFormat::kFp8Block128: {
-      const int64_t block_cols = CeilDiv(cols, 128);
-      t.scales.resize(static_cast<size_t>(CeilDiv(rows, 128) * block_cols));
+    case WeightFormat::kFp8Block128:
+    case WeightFormat::kFp8Block32: {
+      const int64_t block = format == WeightFormat::kFp8Block32 ? 32 : 128;
+      const int64_t block_cols = CeilDiv(cols, block);
+      t.scales.resize(static_cast<size_t>(CeilDiv(rows, block) * block_cols));
       for (auto& s : t.scales) s = RandomScale(rng);
       t.data.resize(t.dense.size());
       for (int64_t r = 0; r < rows; ++r) {
@@ -86,7 +88,7 @@ inline TestWeights MakeWeights(WeightFormat format, int64_t rows, int64_t cols, 
           t.data[k] = code;
           t.dense[k] =
               static_cast<double>(num::E4m3ToFloat(code)) *
-              num::E8m0ToFloat(t.scales[static_cast<size_t>(r / 128 * block_cols + c / 128)]);
+              num::E8m0ToFloat(t.scales[static_cast<size_t>(r / block * block_cols + c / block)]);
         }
       }
       break;
