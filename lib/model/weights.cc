@@ -1,6 +1,9 @@
 #include "model/weights.h"
 
+#include <algorithm>
 #include <cstring>
+#include <tuple>
+#include <utility>
 #include <string>
 
 #include "core/error.h"
@@ -20,16 +23,26 @@ int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // checkpoint's encodings are mapped onto WeightMatrix / WeightVector.
 class Binder {
  public:
-  Binder(const format::Checkpoint& ckpt, std::string prefix) : ckpt_(ckpt), prefix_(std::move(prefix)) {}
+  // fp8_block: the square block of the dense FP8 tensors' scales (128 in V4, 32 in V4.1).
+  Binder(const format::Checkpoint& ckpt, std::string prefix, int fp8_block)
+      : ckpt_(ckpt), prefix_(std::move(prefix)), fp8_block_(fp8_block) {}
 
-  Binder Sub(const std::string& part) const { return Binder(ckpt_, prefix_ + part + "."); }
+  Binder Sub(const std::string& part) const { return Binder(ckpt_, prefix_ + part + ".", fp8_block_); }
 
-  // FP8 e4m3 [rows, cols] with e8m0 scales per 128×128 block.
+  // FP8 e4m3 [rows, cols] with e8m0 scales per fp8_block × fp8_block block.
   WeightMatrix Fp8(const std::string& name, int64_t rows, int64_t cols) const {
     const auto& w = ckpt_.Require(prefix_ + name + ".weight", DType::kF8E4M3, {rows, cols});
-    const auto& s = ckpt_.Require(prefix_ + name + ".scale", DType::kF8E8M0, {CeilDiv(rows, 128), CeilDiv(cols, 128)});
+    const auto& s = ckpt_.Require(prefix_ + name + ".scale", DType::kF8E8M0, {CeilDiv(rows, fp8_block_), CeilDiv(cols, fp8_block_)});
     CheckScales(s);
-    return {WeightFormat::kFp8Block128, rows, cols, w.data, s.data};
+    return {fp8_block_ == 32 ? WeightFormat::kFp8Block32 : WeightFormat::kFp8Block128, rows, cols, w.data, s.data};
+  }
+
+  // FP8 rows [rows, cols] with an e8m0 scale per 32 values of a row (the Engram table).
+  std::pair<const uint8_t*, const uint8_t*> Fp8Rows(const std::string& name, int64_t rows, int64_t cols) const {
+    const auto& w = ckpt_.Require(prefix_ + name + ".weight", DType::kF8E4M3, {rows, cols});
+    const auto& s = ckpt_.Require(prefix_ + name + ".scale", DType::kF8E8M0, {rows, cols / 32});
+    CheckScales(s);
+    return {w.data, s.data};
   }
 
   // A routed expert's matrix: MXFP4 (I8 pairs + per-32 scales) or, in FP8 checkpoints, FP8.
@@ -56,6 +69,11 @@ class Binder {
     return {ckpt_.Require(prefix_ + name, DType::kBF16, {n}).data, n, true};
   }
 
+  // A BF16 [rows, cols] tensor read as one vector of rows · cols values.
+  WeightVector Bf16Array(const std::string& name, int64_t rows, int64_t cols) const {
+    return {ckpt_.Require(prefix_ + name, DType::kBF16, {rows, cols}).data, rows * cols, true};
+  }
+
   WeightVector F32(const std::string& name, std::vector<int64_t> shape) const {
     int64_t n = 1;
     for (int64_t d : shape) n *= d;
@@ -80,6 +98,7 @@ class Binder {
 
   const format::Checkpoint& ckpt_;
   std::string prefix_;
+  int fp8_block_;
 };
 
 MhcWeights BindMhc(const Binder& b, const std::string& site, const ModelConfig& c) {
@@ -194,7 +213,7 @@ std::vector<float> WeightVector::ToFloat() const {
 }
 
 ModelWeights BindWeights(const ModelConfig& c, const format::Checkpoint& ckpt) {
-  const Binder root(ckpt, "");
+  const Binder root(ckpt, "", c.fp8_block);
   ModelWeights w;
   w.embed = ckpt.Require("embed.weight", DType::kBF16, {c.vocab_size, c.dim}).data;
   w.head = root.Bf16Matrix("head.weight", c.vocab_size, c.dim);
@@ -216,6 +235,22 @@ ModelWeights BindWeights(const ModelConfig& c, const format::Checkpoint& ckpt) {
     mtp.block = BindBlock(b, c.n_layers + m, c);
     w.mtp.push_back(std::move(mtp));
   }
+  return w;
+}
+
+EngramWeights BindEngram(const ModelConfig& c, const format::Checkpoint& ckpt, int layer) {
+  const auto& ids = c.engram.layer_ids;
+  const auto at = std::find(ids.begin(), ids.end(), layer);
+  if (at == ids.end()) Fail(StatusCode::kInvalidArgument, "BindEngram: layer " + std::to_string(layer) + " has no Engram");
+  const EngramConfig& e = c.engram;
+  const Binder b = Binder(ckpt, "", c.fp8_block).Sub("layers." + std::to_string(layer)).Sub("engram");
+  EngramWeights w;
+  w.rows = e.num_embeddings[static_cast<size_t>(at - ids.begin())];
+  w.head_dim = e.head_dim;
+  std::tie(w.table, w.table_scales) = b.Fp8Rows("embed", w.rows, e.head_dim);
+  w.wkv = b.Fp8("wkv", (c.hc_mult + 1) * c.dim, int64_t{e.max_ngram - 1} * e.heads * e.head_dim);
+  w.q_weight = b.Bf16Array("q_weight", c.hc_mult, c.dim);
+  w.k_weight = b.Bf16Array("k_weight", c.hc_mult, c.dim);
   return w;
 }
 

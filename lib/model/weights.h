@@ -96,6 +96,18 @@ struct MtpWeights {        // multi-token prediction block (mtp.i)
   BlockWeights block;
 };
 
+// V4.1's Engram at one layer (spec §8.4): the n-gram table stays in the mapped checkpoint (FP8
+// rows, read a few rows per token, so a table of hundreds of GB need not be resident), then the
+// projection of the gathered rows into one key per stream and a shared value, and the gate.
+struct EngramWeights {
+  const uint8_t* table = nullptr;         // F8_E4M3 [rows, head_dim]: embed.weight
+  const uint8_t* table_scales = nullptr;  // F8_E8M0 [rows, head_dim / 32]: embed.scale
+  int64_t rows = 0;
+  int head_dim = 0;
+  WeightMatrix wkv;                       // FP8 [(hc + 1)·D, (max_ngram − 1)·heads·head_dim]
+  WeightVector q_weight, k_weight;        // BF16 [hc, D]
+};
+
 struct ModelWeights {
   const void* embed = nullptr;      // BF16 [vocab, D], read with LoadUnaligned
   WeightMatrix head;                // BF16 [vocab, D]
@@ -108,5 +120,8 @@ struct ModelWeights {
 // Binds every tensor of `config` in `ckpt`, checking dtype and shape; throws Error naming the
 // tensor and file on any mismatch. The checkpoint must outlive the returned weights.
 ModelWeights BindWeights(const ModelConfig& config, const format::Checkpoint& ckpt);
+
+// The Engram tensors of layer `layer` (one of config.engram.layer_ids), checked likewise.
+EngramWeights BindEngram(const ModelConfig& config, const format::Checkpoint& ckpt, int layer);
 
 }  // namespace deepseek::model

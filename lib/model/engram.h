@@ -1,0 +1,23 @@
+// V4.1's Engram update of the streams (spec §8.4, steps 5-7; the reference's Engram.forward):
+// per token, the rows its n-gram hashes name are read from the table and dequantised to bf16,
+// projected by wkv into one key per stream and a shared value, and each stream gets the value
+// times a gate: the sigmoid of the signed square root of its normalised dot product with its
+// key (weighted by q_weight · k_weight). Dead tokens (image positions) pass through unchanged.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "backends/backend.h"
+#include "deepseek/config.h"
+#include "model/weights.h"
+
+namespace deepseek::model {
+
+// streams [n, hc, D] (bf16 values) updated in place. row_ids [n, (max_ngram − 1)·heads] are
+// EngramRowIds' table rows; live[t] false shuts token t's gate. Returns the table bytes read
+// (rows and their scales). Throws Error(kInvalidArgument) for a row id outside the table.
+uint64_t ApplyEngram(backend::Stream& stream, const EngramWeights& w, const ModelConfig& c, std::span<const int64_t> row_ids,
+                     std::span<const bool> live, int64_t n, float* streams);
+
+}  // namespace deepseek::model
