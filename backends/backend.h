@@ -311,6 +311,57 @@ class Stream {
 // Bytes a weight operator reads from `w`: its stored elements and their scales.
 uint64_t WeightBytes(const WeightMatrix& w);
 
+// ---- Encoders ------------------------------------------------------------------------------
+//
+// A modality encoder turns one input (an image's patches; an audio clip's frames could follow)
+// into rows of the language model's width, which the model splices into the token sequence. It
+// is a backend object like the KV memory: made by a device from its weights' description, run on
+// that device's streams, so an accelerator keeps the weights and the work; the model sees only
+// this interface.
+
+// The 2D layout of an encoder's input rows (vision: the patch grid; a 1D input uses h = 1).
+struct EncoderGrid {
+  int64_t h = 0, w = 0;
+};
+
+class Encoder {
+ public:
+  virtual ~Encoder() = default;
+  virtual int64_t input_width() const = 0;   // values per input row
+  virtual int64_t output_width() const = 0;  // values per output row (the model's width)
+  virtual int64_t OutputRows(const EncoderGrid& grid) const = 0;
+  // out [OutputRows(grid), output_width] from input [grid.h · grid.w, input_width], on `stream`
+  // (of the device that made the encoder). Throws Error(kInvalidArgument) for an empty grid.
+  virtual void Encode(Stream& stream, const float* input, const EncoderGrid& grid, float* out) = 0;
+};
+
+// The V4.1 vision tower and aligner (spec §8.10): patch embedding, pre-norm ViT blocks with 2D
+// RoPE (rotate-half) and bidirectional attention, a final RMSNorm, then the aligner's k × k merge
+// of the patch grid (zero-padded right and bottom), two linear layers with exact GELU between.
+// Matrices are [out, in]; biases and norm weights are fp32 copies.
+struct VisionEncoderDesc {
+  int64_t dim = 0, heads = 0, inter = 0, patch = 0, merge = 0, out_dim = 0;
+  double rope_theta = 10000;
+  float norm_eps = 1e-6f;
+  WeightMatrix patch_embed;             // [dim, 3·patch²]
+  std::vector<float> patch_bias;        // [dim]
+  struct Block {
+    std::vector<float> norm1, norm2;    // [dim]
+    WeightMatrix wqkv;                  // [3·dim, dim]
+    std::vector<float> wqkv_bias;       // [3·dim]
+    WeightMatrix wo;                    // [dim, dim]
+    std::vector<float> wo_bias;         // [dim]
+    WeightMatrix w1;                    // [2·inter, dim]: gate, then up
+    WeightMatrix w2;                    // [dim, inter]
+  };
+  std::vector<Block> blocks;
+  std::vector<float> norm;              // [dim]
+  WeightMatrix align1;                  // [out_dim, dim·merge²]
+  std::vector<float> align1_bias;       // [out_dim]
+  WeightMatrix align2;                  // [out_dim, out_dim]
+  std::vector<float> align2_bias;       // [out_dim]
+};
+
 enum class DeviceKind : uint8_t { kCpu, kAccelerator };
 
 class Device {
@@ -325,6 +376,9 @@ class Device {
   // written by this device's streams. Throws Error(kInvalidArgument) for options it cannot
   // keep (a tier folder it cannot write to).
   virtual std::shared_ptr<KvMemory> CreateKvMemory(const KvMemoryOptions& options) = 0;
+  // The vision encoder over `desc`'s weights (which must outlive it). Throws
+  // Error(kInvalidArgument) naming the field when the shapes disagree.
+  virtual std::unique_ptr<Encoder> CreateVisionEncoder(const VisionEncoderDesc& desc) = 0;
 };
 
 // Compiled-in backends, registered once at first use.

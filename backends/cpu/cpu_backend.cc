@@ -14,6 +14,7 @@
 #include "backends/cpu/kv_ops.h"
 #include "backends/cpu/matmul.h"
 #include "backends/cpu/moe_layer.h"
+#include "backends/cpu/vision_encoder.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 
@@ -226,6 +227,10 @@ std::unique_ptr<Stream> CpuDevice::CreateStream(ThreadPool& pool) {
 
 std::shared_ptr<KvMemory> CpuDevice::CreateKvMemory(const KvMemoryOptions& options) {
   return std::make_shared<CpuKvMemory>(options);
+}
+
+std::unique_ptr<Encoder> CpuDevice::CreateVisionEncoder(const VisionEncoderDesc& desc) {
+  return std::make_unique<CpuVisionEncoder>(desc);
 }
 
 }  // namespace deepseek::backend::cpu

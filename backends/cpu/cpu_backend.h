@@ -16,6 +16,7 @@ class CpuDevice final : public Device {
   bool SupportsOp(Op op, WeightFormat format = WeightFormat::kF32) const override;
   std::unique_ptr<Stream> CreateStream(ThreadPool& pool) override;
   std::shared_ptr<KvMemory> CreateKvMemory(const KvMemoryOptions& options) override;
+  std::unique_ptr<Encoder> CreateVisionEncoder(const VisionEncoderDesc& desc) override;
 };
 
 }  // namespace deepseek::backend::cpu

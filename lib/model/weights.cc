@@ -254,4 +254,47 @@ EngramWeights BindEngram(const ModelConfig& c, const format::Checkpoint& ckpt, i
   return w;
 }
 
+backend::VisionEncoderDesc BindVision(const ModelConfig& c, const format::Checkpoint& ckpt) {
+  const VisionConfig& v = c.vision;
+  if (v.n_layers == 0) Fail(StatusCode::kInvalidConfig, "BindVision: the config has no vision tower (vision_config)");
+  const Binder root(ckpt, "", c.fp8_block);
+  const Binder vb = root.Sub("vision");
+  backend::VisionEncoderDesc d;
+  d.dim = v.dim;
+  d.heads = v.n_heads;
+  d.inter = v.inter_dim;
+  d.patch = v.patch_size;
+  d.merge = v.downsample_ratio;
+  d.out_dim = c.dim;
+  d.rope_theta = v.rope_theta;
+  d.patch_embed = vb.Bf16Matrix("patch_embed.proj.weight", v.dim, 3 * int64_t{v.patch_size} * v.patch_size);
+  d.patch_bias = vb.Bf16("patch_embed.proj.bias", v.dim).ToFloat();
+  for (int l = 0; l < v.n_layers; ++l) {
+    const Binder b = vb.Sub("blocks." + std::to_string(l));
+    backend::VisionEncoderDesc::Block blk;
+    blk.norm1 = b.F32("norm1.weight", {v.dim}).ToFloat();
+    blk.norm2 = b.F32("norm2.weight", {v.dim}).ToFloat();
+    blk.wqkv = b.Bf16Matrix("attn.wqkv.weight", 3 * v.dim, v.dim);
+    blk.wqkv_bias = b.Bf16("attn.wqkv.bias", 3 * v.dim).ToFloat();
+    blk.wo = b.Bf16Matrix("attn.wo.weight", v.dim, v.dim);
+    blk.wo_bias = b.Bf16("attn.wo.bias", v.dim).ToFloat();
+    blk.w1 = b.Bf16Matrix("mlp.w1.weight", 2 * v.inter_dim, v.dim);
+    blk.w2 = b.Bf16Matrix("mlp.w2.weight", v.dim, v.inter_dim);
+    d.blocks.push_back(std::move(blk));
+  }
+  d.norm = vb.F32("norm.weight", {v.dim}).ToFloat();
+  const Binder ab = root.Sub("aligner");
+  d.align1 = ab.Bf16Matrix("w1.weight", c.dim, v.dim * v.downsample_ratio * v.downsample_ratio);
+  d.align1_bias = ab.Bf16("w1.bias", c.dim).ToFloat();
+  d.align2 = ab.Bf16Matrix("w2.weight", c.dim, c.dim);
+  d.align2_bias = ab.Bf16("w2.bias", c.dim).ToFloat();
+  return d;
+}
+
+ImageDelimiters BindImageDelimiters(const ModelConfig& c, const format::Checkpoint& ckpt) {
+  const Binder root(ckpt, "", c.fp8_block);
+  return {root.Bf16("image_start", c.dim).ToFloat(), root.Bf16("image_newline", c.dim).ToFloat(),
+          root.Bf16("image_end", c.dim).ToFloat()};
+}
+
 }  // namespace deepseek::model

@@ -121,6 +121,16 @@ struct ModelWeights {
 // tensor and file on any mismatch. The checkpoint must outlive the returned weights.
 ModelWeights BindWeights(const ModelConfig& config, const format::Checkpoint& ckpt);
 
+// The V4.1 vision tower and aligner (vision.*, aligner.*), checked likewise; biases and norm
+// weights are copied to fp32. Throws Error(kInvalidConfig) when the config has no vision tower.
+backend::VisionEncoderDesc BindVision(const ModelConfig& config, const format::Checkpoint& ckpt);
+
+// The learned vectors of an image span's delimiters (image_start, image_newline, image_end).
+struct ImageDelimiters {
+  std::vector<float> start, newline, end;  // [D] each
+};
+ImageDelimiters BindImageDelimiters(const ModelConfig& config, const format::Checkpoint& ckpt);
+
 // The Engram tensors of layer `layer` (one of config.engram.layer_ids), checked likewise.
 EngramWeights BindEngram(const ModelConfig& config, const format::Checkpoint& ckpt, int layer);
 
