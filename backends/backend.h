@@ -65,6 +65,12 @@ struct MoeLayerDesc {
   bool normalize = true;                     // weights divided by their sum (norm_topk_prob)
   float route_scale = 1;                     // routed_scaling_factor
   float swiglu_limit = 0;                    // 0: no clamp
+  // V4.1 (spec §8.5): router logits divided by gate_temp before the score function; the
+  // weights' sum gets normalize_epsilon (1e-20); tokens of an image span choose with bias_vl.
+  float gate_temp = 1;
+  float normalize_epsilon = 0;
+  std::span<const float> bias_vl = {};       // [E], or empty
+  std::span<const uint8_t> image_tokens = {};  // per call: [S], nonzero inside an image span; or empty
 };
 
 // The operators a device may implement; SupportsOp answers per operator (and weight format).
@@ -286,11 +292,13 @@ class Stream {
 
   // A MoE layer over S tokens x [S, D] (fp32 holding bf16 values), in one call so that a
   // device never returns to the host between routing and experts. For each token t:
-  //   s = sqrt(softplus(x_t · routerᵀ)) in fp32 (softplus with torch's threshold 20);
+  //   s = sqrt(softplus(x_t · routerᵀ / gate_temp)) in fp32 (softplus with torch's threshold 20);
   //   its k experts: imposed[t·k ..] when `imposed` is not empty (tests hold the reference's
   //   choices), else hash_routes[tokens[t]] for hash layers, else the k largest s + bias
   //   (descending, ties to the lower id);
-  //   their weights w_i = s[e_i] (divided by Σ_i s[e_i] when normalize) · route_scale;
+  //   (with bias_vl instead of bias for image-span tokens when bias_vl is given);
+  //   their weights w_i = s[e_i] (divided by Σ_i s[e_i] + normalize_epsilon when normalize)
+  //   · route_scale;
   //   per expert e with input row x_t and weight w (1 for the shared expert), L = swiglu_limit:
   //     g = bf16(x_t · W1ᵀ), u = bf16(x_t · W3ᵀ); if L > 0: g = min(g, L), u = clamp(u, −L, L);
   //     h = bf16(g / (1 + e^−g) · u · w); y_e = bf16(h · W2ᵀ);

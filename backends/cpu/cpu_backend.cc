@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -163,6 +164,11 @@ class CpuStream final : public Stream {
     if (layer.hash_routes == nullptr && layer.bias.size() != static_cast<size_t>(E) && imposed.empty()) {
       InvalidArgument("MoeLayer: a score-routed layer needs a bias per expert");
     }
+    if ((!layer.bias_vl.empty() && layer.bias_vl.size() != static_cast<size_t>(E)) ||
+        (!layer.image_tokens.empty() && layer.image_tokens.size() != static_cast<size_t>(S))) {
+      InvalidArgument("MoeLayer: bias_vl needs one value per expert and image_tokens one flag per token");
+    }
+    if (!(layer.gate_temp > 0) || !std::isfinite(layer.gate_temp)) InvalidArgument("MoeLayer: gate_temp must be positive");
     const auto check_expert = [&](const ExpertMatrices& m, const std::string& name) {
       const int64_t inter = m.w1.rows;
       if (m.w1.cols != D || m.w3.rows != inter || m.w3.cols != D || m.w3.format != m.w1.format || m.w2.rows != D ||

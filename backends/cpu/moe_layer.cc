@@ -36,7 +36,7 @@ void Route(const MoeLayerDesc& layer, const float* x, int64_t S, std::span<const
   const auto start = Clock::now();
   MatMul(layer.router, x, S, scores.data(), pool);
   stats.Add(layer.router, S, Seconds(start));
-  for (float& s : scores) s = SqrtSoftplus(s);
+  for (float& s : scores) s = SqrtSoftplus(layer.gate_temp == 1.0f ? s : s / layer.gate_temp);
   for (int64_t t = 0; t < S; ++t) {
     const float* s = scores.data() + t * E;
     const std::span<int32_t> ids = experts.subspan(static_cast<size_t>(t * k), static_cast<size_t>(k));
@@ -46,7 +46,9 @@ void Route(const MoeLayerDesc& layer, const float* x, int64_t S, std::span<const
       const int64_t row = static_cast<int64_t>(tokens[static_cast<size_t>(t)]) * k;
       for (int i = 0; i < k; ++i) ids[static_cast<size_t>(i)] = static_cast<int32_t>(LoadUnaligned<int64_t>(layer.hash_routes, row + i));
     } else {  // the bias steers the choice only; the weights come from the unbiased scores
-      for (int64_t e = 0; e < E; ++e) biased[static_cast<size_t>(e)] = s[e] + layer.bias[static_cast<size_t>(e)];
+      const bool image = !layer.image_tokens.empty() && layer.image_tokens[static_cast<size_t>(t)] != 0 && !layer.bias_vl.empty();
+      const std::span<const float> bias = image ? layer.bias_vl : layer.bias;
+      for (int64_t e = 0; e < E; ++e) biased[static_cast<size_t>(e)] = s[e] + bias[static_cast<size_t>(e)];
       const std::vector<int32_t> top = TopK(biased, k);
       std::copy(top.begin(), top.end(), ids.begin());
     }
@@ -55,7 +57,7 @@ void Route(const MoeLayerDesc& layer, const float* x, int64_t S, std::span<const
     for (int i = 0; i < k; ++i) {
       float& w = weights[static_cast<size_t>(t * k + i)];
       w = s[ids[static_cast<size_t>(i)]];
-      if (layer.normalize) w /= sum;
+      if (layer.normalize) w /= sum + layer.normalize_epsilon;
       w *= layer.route_scale;
     }
   }

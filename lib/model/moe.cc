@@ -10,7 +10,7 @@ void Moe(const ChunkContext& ctx, int layer, const MoeWeights& w, const float* x
   const ModelConfig& c = ctx.config;
   const int64_t S = ctx.size();
   const int k = c.n_active_experts;
-  const backend::MoeLayerDesc desc{w.gate,
+  backend::MoeLayerDesc desc{w.gate,
                                    w.bias,
                                    w.tid2eid,
                                    w.tid2eid ? c.vocab_size : 0,
@@ -20,6 +20,12 @@ void Moe(const ChunkContext& ctx, int layer, const MoeWeights& w, const float* x
                                    c.norm_topk_prob,
                                    static_cast<float>(c.route_scale),
                                    static_cast<float>(c.swiglu_limit)};
+  if (c.family == ModelFamily::kV41) {  // spec §8.5
+    desc.normalize = c.norm_topk_prob && k > 1;
+    desc.normalize_epsilon = 1e-20f;
+    desc.gate_temp = static_cast<float>(c.gate_temp);
+    desc.bias_vl = w.bias_vl;
+  }
   // A strict golden test imposes the reference's experts (all tokens or none).
   std::vector<int32_t> imposed(static_cast<size_t>(S * k));
   bool impose = false;

@@ -168,6 +168,7 @@ MoeWeights BindMoe(const Binder& b, int layer, const ModelConfig& c) {
   } else {
     w.bias = b.F32("gate.bias", {c.n_experts}).ToFloat();
   }
+  if (c.family == ModelFamily::kV41 && c.vision.n_layers > 0) w.bias_vl = b.F32("gate.bias_vl", {c.n_experts}).ToFloat();
   for (int e = 0; e < c.n_experts; ++e) w.experts.push_back(BindExpert(b.Sub("experts." + std::to_string(e)), c, true));
   w.shared = BindExpert(b.Sub("shared_experts"), c, false);
   return w;
@@ -295,6 +296,13 @@ ImageDelimiters BindImageDelimiters(const ModelConfig& c, const format::Checkpoi
   const Binder root(ckpt, "", c.fp8_block);
   return {root.Bf16("image_start", c.dim).ToFloat(), root.Bf16("image_newline", c.dim).ToFloat(),
           root.Bf16("image_end", c.dim).ToFloat()};
+}
+
+MoeWeights BindMoeLayer(const ModelConfig& c, const format::Checkpoint& ckpt, int layer) {
+  if (layer < 0 || layer >= c.n_layers + c.n_mtp_layers) Fail(StatusCode::kInvalidArgument, "BindMoeLayer: no layer " + std::to_string(layer));
+  const Binder root(ckpt, "", c.fp8_block);
+  const std::string prefix = layer < c.n_layers ? "layers." + std::to_string(layer) : "mtp." + std::to_string(layer - c.n_layers);
+  return BindMoe(root.Sub(prefix).Sub("ffn"), layer, c);
 }
 
 }  // namespace deepseek::model

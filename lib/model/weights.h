@@ -74,6 +74,7 @@ using ExpertWeights = backend::ExpertMatrices;
 struct MoeWeights {
   WeightMatrix gate;                 // BF16 [E, D]
   std::vector<float> bias;           // F32 [E], copied at load (score-routed layers; empty for hash layers)
+  std::vector<float> bias_vl;        // F32 [E]: V4.1 with vision, the bias of image-span tokens
   const void* tid2eid = nullptr;     // I64 [vocab, k] (hash layers only), read with LoadUnaligned
   std::vector<ExpertWeights> experts;
   ExpertWeights shared;
@@ -130,6 +131,9 @@ struct ImageDelimiters {
   std::vector<float> start, newline, end;  // [D] each
 };
 ImageDelimiters BindImageDelimiters(const ModelConfig& config, const format::Checkpoint& ckpt);
+
+// One layer's MoE (router, experts, shared expert), checked likewise.
+MoeWeights BindMoeLayer(const ModelConfig& config, const format::Checkpoint& ckpt, int layer);
 
 // The Engram tensors of layer `layer` (one of config.engram.layer_ids), checked likewise.
 EngramWeights BindEngram(const ModelConfig& config, const format::Checkpoint& ckpt, int layer);
