@@ -65,10 +65,10 @@ void Sinkhorn(float* c, int n, int iters, float eps) {
   }
 }
 
-MhcMix MhcPre(const ChunkContext& ctx, const MhcWeights& w, const float* streams, float* u) {
+MhcMix MhcMixes(const ChunkContext& ctx, const MhcWeights& w, const float* streams) {
   const ModelConfig& c = ctx.config;
   const int n = c.hc_mult;
-  const int64_t S = ctx.size(), D = c.dim, width = (2 + n) * n;
+  const int64_t S = ctx.size(), width = (2 + n) * n;
   const std::vector<float> m = NormalisedMixes(ctx.stream, w.fn, streams, S, static_cast<float>(c.norm_eps));
   const float s0 = w.scale[0], s1 = w.scale[1], s2 = w.scale[2];
   const float eps = static_cast<float>(c.hc_eps);
@@ -88,8 +88,19 @@ MhcMix MhcPre(const ChunkContext& ctx, const MhcWeights& w, const float* streams
     }
     for (int i = 0; i < n * n; ++i) comb[i] = mt[2 * n + i] * s2 + w.base[2 * n + i];
     Sinkhorn(comb, n, c.hc_sinkhorn_iters, eps);
-    Collapse(streams + t * n * D, pre, n, D, u + t * D);
   }
+  return mix;
+}
+
+void MhcCollapse(const ChunkContext& ctx, const std::vector<float>& pre, const float* streams, float* u) {
+  const int n = ctx.config.hc_mult;
+  const int64_t D = ctx.config.dim;
+  for (int64_t t = 0; t < ctx.size(); ++t) Collapse(streams + t * n * D, pre.data() + t * n, n, D, u + t * D);
+}
+
+MhcMix MhcPre(const ChunkContext& ctx, const MhcWeights& w, const float* streams, float* u) {
+  MhcMix mix = MhcMixes(ctx, w, streams);
+  MhcCollapse(ctx, mix.pre, streams, u);
   return mix;
 }
 

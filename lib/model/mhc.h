@@ -22,7 +22,15 @@ struct MhcMix {
 // (iters − 1) × (row, column) normalisations. `c` is n×n, row-major, normalised in place.
 void Sinkhorn(float* c, int n, int iters, float eps);
 
-// Pre step: mixes the streams X [S, n, D] into the sublayer input u [S, D] (bf16 values).
+// The site's coefficients for the streams X [S, n, D].
+MhcMix MhcMixes(const ChunkContext& ctx, const MhcWeights& w, const float* streams);
+
+// u [S, D] = bf16(Σ_i pre_i · X_i) per token, pre [S, n].
+void MhcCollapse(const ChunkContext& ctx, const std::vector<float>& pre, const float* streams, float* u);
+
+// Pre step of V4 (spec §4.3): the site's coefficients, and its own pre collapses the streams
+// into the sublayer input u [S, D] (bf16 values). V4.1's single pass (spec §8.3) collapses with
+// the previous site's pre instead: MhcMixes, then MhcCollapse with the carried pre.
 MhcMix MhcPre(const ChunkContext& ctx, const MhcWeights& w, const float* streams, float* u);
 
 // Post step: X'_k = post_k · f + Σ_j comb[j][k] · X_j, in place on streams [S, n, D].

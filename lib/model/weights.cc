@@ -305,4 +305,10 @@ MoeWeights BindMoeLayer(const ModelConfig& c, const format::Checkpoint& ckpt, in
   return BindMoe(root.Sub(prefix).Sub("ffn"), layer, c);
 }
 
+BlockMixing BindBlockMixing(const ModelConfig& c, const format::Checkpoint& ckpt, int layer) {
+  if (layer < 0 || layer >= c.n_layers) Fail(StatusCode::kInvalidArgument, "BindBlockMixing: no layer " + std::to_string(layer));
+  const Binder b = Binder(ckpt, "", c.fp8_block).Sub("layers." + std::to_string(layer));
+  return {b.Bf16("attn_norm.weight", c.dim), b.Bf16("ffn_norm.weight", c.dim), BindMhc(b, "attn", c), BindMhc(b, "ffn", c)};
+}
+
 }  // namespace deepseek::model

@@ -132,6 +132,14 @@ struct ImageDelimiters {
 };
 ImageDelimiters BindImageDelimiters(const ModelConfig& config, const format::Checkpoint& ckpt);
 
+// One block's hyper-connection sites and sublayer norms (attn_norm, ffn_norm, hc_attn, hc_ffn),
+// checked likewise: the parts of a block both families share.
+struct BlockMixing {
+  WeightVector attn_norm, ffn_norm;  // BF16 [D]
+  MhcWeights hc_attn, hc_ffn;
+};
+BlockMixing BindBlockMixing(const ModelConfig& config, const format::Checkpoint& ckpt, int layer);
+
 // One layer's MoE (router, experts, shared expert), checked likewise.
 MoeWeights BindMoeLayer(const ModelConfig& config, const format::Checkpoint& ckpt, int layer);
 
