@@ -14,20 +14,11 @@
 #include "image/prepare.h"
 #include "image/resample.h"
 #include "model/config_parser.h"
+#include "support/golden_arrays.h"
 #include "support/shared_data.h"
 
 namespace deepseek::image {
 namespace {
-
-template <typename T>
-std::vector<T> GoldenArray(const format::SafetensorsFile& file, const std::string& name) {
-  const format::TensorInfo* t = file.Find(name);
-  REQUIRE_MESSAGE(t != nullptr, "golden array missing: " << name);
-  REQUIRE(t->nbytes == static_cast<size_t>(t->numel()) * sizeof(T));
-  std::vector<T> out(static_cast<size_t>(t->numel()));
-  std::memcpy(out.data(), t->data, t->nbytes);
-  return out;
-}
 
 TEST_CASE("image: the golden image's grid, patches and span equal the reference's") {
   const std::string dir = testing::SharedDir() + "/golden/v41/v41_image";
@@ -36,20 +27,20 @@ TEST_CASE("image: the golden image's grid, patches and span equal the reference'
   const format::TensorInfo* rgb = run.Find("image.rgb8");
   REQUIRE(rgb != nullptr);
   REQUIRE(rgb->shape.size() == 3);
-  const RgbImage image{rgb->shape[1], rgb->shape[0], GoldenArray<uint8_t>(run, "image.rgb8")};
+  const RgbImage image{rgb->shape[1], rgb->shape[0], testing::GoldenArray<uint8_t>(run, "image.rgb8")};
 
   const PreparedImage prepared = PrepareImage(image, config.vision);
-  const std::vector<int32_t> grid = GoldenArray<int32_t>(run, "vision.grid");  // vit h, w, llm h, w
+  const std::vector<int32_t> grid = testing::GoldenArray<int32_t>(run, "vision.grid");  // vit h, w, llm h, w
   CHECK(prepared.grid.vit_h == grid[0]);
   CHECK(prepared.grid.vit_w == grid[1]);
   CHECK(prepared.grid.llm_h == grid[2]);
   CHECK(prepared.grid.llm_w == grid[3]);
-  const std::vector<float> patches = GoldenArray<float>(run, "vision.patches");
+  const std::vector<float> patches = testing::GoldenArray<float>(run, "vision.patches");
   REQUIRE(prepared.patches.size() == patches.size());
   CHECK(std::memcmp(prepared.patches.data(), patches.data(), patches.size() * sizeof(float)) == 0);
 
-  const std::vector<int32_t> types = GoldenArray<int32_t>(run, "token_types");
-  const int32_t start = GoldenArray<int32_t>(run, "vision.span_start")[0];
+  const std::vector<int32_t> types = testing::GoldenArray<int32_t>(run, "token_types");
+  const int32_t start = testing::GoldenArray<int32_t>(run, "vision.span_start")[0];
   const std::vector<SpanToken> span = ImageSpanTokens(prepared.grid);
   REQUIRE(static_cast<int64_t>(span.size()) == prepared.grid.span_tokens());
   for (size_t i = 0; i < types.size(); ++i) {

@@ -13,28 +13,21 @@
 #include "image/splice.h"
 #include "image/video.h"
 #include "model/config_parser.h"
+#include "support/golden_arrays.h"
 #include "support/shared_data.h"
 
 namespace deepseek::image {
 namespace {
 
-std::vector<int32_t> Int32s(const format::SafetensorsFile& file, const std::string& name) {
-  const format::TensorInfo* t = file.Find(name);
-  REQUIRE(t != nullptr);
-  std::vector<int32_t> out(static_cast<size_t>(t->numel()));
-  std::memcpy(out.data(), t->data, t->nbytes);
-  return out;
-}
-
 TEST_CASE("image splice: the golden prompt's placeholder expands to the reference's span") {
   const std::string dir = testing::SharedDir() + "/golden/v41/v41_image";
   const ModelConfig config = model::LoadConfig(dir + "/ckpt");
   const auto run = format::SafetensorsFile::Open(dir + "/main_fixed.safetensors");
-  const std::vector<int32_t> types = Int32s(run, "token_types");  // the prompt's
-  std::vector<int32_t> tokens = Int32s(run, "tokens");
+  const std::vector<int32_t> types = testing::GoldenArray<int32_t>(run, "token_types");  // the prompt's
+  std::vector<int32_t> tokens = testing::GoldenArray<int32_t>(run, "tokens");
   tokens.resize(types.size());
-  const int64_t start = Int32s(run, "vision.span_start")[0];
-  const std::vector<int32_t> grid = Int32s(run, "vision.grid");
+  const int64_t start = testing::GoldenArray<int32_t>(run, "vision.span_start")[0];
+  const std::vector<int32_t> grid = testing::GoldenArray<int32_t>(run, "vision.grid");
   ImageGrid g;
   g.vit_h = grid[0], g.vit_w = grid[1], g.llm_h = grid[2], g.llm_w = grid[3];
   // The prompt as the user gave it: the span is one placeholder.

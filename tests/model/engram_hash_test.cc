@@ -14,28 +14,11 @@
 #include "format/safetensors.h"
 #include "model/config_parser.h"
 #include "model/engram_hash.h"
+#include "support/golden_arrays.h"
 #include "support/shared_data.h"
 
 namespace deepseek::model {
 namespace {
-
-// An integer array of a golden run, widened to int64.
-std::vector<int64_t> IntArray(const format::SafetensorsFile& file, const std::string& name) {
-  const format::TensorInfo* t = file.Find(name);
-  REQUIRE_MESSAGE(t != nullptr, "golden array missing: " << name);
-  std::vector<int64_t> out(static_cast<size_t>(t->numel()));
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (t->dtype == format::DType::kI64) {
-      std::memcpy(&out[i], t->data + 8 * i, 8);
-    } else {
-      REQUIRE(t->dtype == format::DType::kI32);
-      int32_t v;
-      std::memcpy(&v, t->data + 4 * i, 4);
-      out[i] = v;
-    }
-  }
-  return out;
-}
 
 TEST_CASE("Engram row ids equal the V4.1 reference's, image spans included") {
   for (const std::string name : {"v41_text", "v41_image"}) {
@@ -49,9 +32,9 @@ TEST_CASE("Engram row ids equal the V4.1 reference's, image spans included") {
     for (size_t l = 0; l < hashes.size(); ++l) CHECK(hashes[l].rows() == config.num_embeddings[l]);
 
     const auto run = format::SafetensorsFile::Open(dir + "/main_fixed.safetensors");
-    const std::vector<int64_t> tokens = IntArray(run, "tokens");
-    const std::vector<int64_t> token_map = IntArray(run, "engram.token_map");
-    const std::vector<int64_t> want = IntArray(run, "engram.hash_ids");  // [N, layers, (n − 1)·heads]
+    const std::vector<int64_t> tokens = testing::GoldenInts(run, "tokens");
+    const std::vector<int64_t> token_map = testing::GoldenInts(run, "engram.token_map");
+    const std::vector<int64_t> want = testing::GoldenInts(run, "engram.hash_ids");  // [N, layers, (n − 1)·heads]
     const int64_t image_token = model.image_token_id;
     const int64_t pad = token_map[static_cast<size_t>(model.pad_token_id)];
     const auto per_layer = static_cast<size_t>((config.max_ngram - 1) * config.heads);

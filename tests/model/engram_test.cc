@@ -16,32 +16,22 @@
 #include "format/safetensors.h"
 #include "model/config_parser.h"
 #include "model/engram.h"
+#include "support/golden_arrays.h"
 #include "support/shared_data.h"
+#include "v41_case.h"
 
 namespace deepseek::model {
 namespace {
 
-template <typename T>
-std::vector<T> Array(const format::SafetensorsFile& file, const std::string& name) {
-  const format::TensorInfo* t = file.Find(name);
-  REQUIRE_MESSAGE(t != nullptr, "golden array missing: " << name);
-  REQUIRE(t->nbytes == static_cast<size_t>(t->numel()) * sizeof(T));
-  std::vector<T> out(static_cast<size_t>(t->numel()));
-  std::memcpy(out.data(), t->data, t->nbytes);
-  return out;
-}
-
 TEST_CASE("Engram: each Engram layer's output equals the reference's, image positions untouched") {
   ThreadPool pool(2);
   const auto stream = backend::Registry::Get().Cpu().CreateStream(pool);
-  for (const std::string name : {"v41_text", "v41_image"}) {
-    CAPTURE(name);
-    const std::string dir = testing::SharedDir() + "/golden/v41/" + name;
-    const ModelConfig c = LoadConfig(dir + "/ckpt");
-    const auto ckpt = format::Checkpoint::Open(dir + "/ckpt");
-    const auto run = format::SafetensorsFile::Open(dir + "/main_fixed.safetensors");
-    const std::vector<int32_t> tokens = Array<int32_t>(run, "tokens");
-    const std::vector<int64_t> hashes = Array<int64_t>(run, "engram.hash_ids");  // [N, layers, cols]
+  testing::ForEachV41Case([&](const testing::V41Case& golden) {
+    const ModelConfig& c = golden.config;
+    const format::Checkpoint* ckpt = golden.ckpt.get();
+    const format::SafetensorsFile& run = golden.run;
+    const std::vector<int32_t> tokens = testing::GoldenArray<int32_t>(run, "tokens");
+    const std::vector<int64_t> hashes = testing::GoldenArray<int64_t>(run, "engram.hash_ids");  // [N, layers, cols]
     const auto n = static_cast<int64_t>(tokens.size());
     const int64_t cols = int64_t{c.engram.max_ngram - 1} * c.engram.heads, width = c.hc_mult * c.dim;
     std::vector<bool> live_bits;
@@ -57,8 +47,8 @@ TEST_CASE("Engram: each Engram layer's output equals the reference's, image posi
         const auto first = hashes.begin() + static_cast<std::ptrdiff_t>((t * static_cast<int64_t>(c.engram.layer_ids.size()) + static_cast<int64_t>(li)) * cols);
         rows.insert(rows.end(), first, first + cols);
       }
-      const std::vector<float> input = Array<float>(run, "L" + std::to_string(layer - 1) + ".block_out");
-      const std::vector<float> want = Array<float>(run, "L" + std::to_string(layer) + ".engram_out");
+      const std::vector<float> input = testing::GoldenArray<float>(run, "L" + std::to_string(layer - 1) + ".block_out");
+      const std::vector<float> want = testing::GoldenArray<float>(run, "L" + std::to_string(layer) + ".engram_out");
       REQUIRE(static_cast<int64_t>(input.size()) == n * width);
       std::vector<float> got = input;
       const uint64_t bytes = ApplyEngram(*stream, w, c, rows, std::span<const bool>(live.get(), static_cast<size_t>(n)), n, got.data());
@@ -76,13 +66,13 @@ TEST_CASE("Engram: each Engram layer's output equals the reference's, image posi
         }
         if (!live[static_cast<size_t>(t)]) CHECK(std::memcmp(g, input.data() + t * width, static_cast<size_t>(width) * sizeof(float)) == 0);
       }
-      MESSAGE(name << " layer " << layer << ": worst " << worst << " of the row max, " << exact << " of " << n * width << " exact");
+      MESSAGE(golden.dir << " layer " << layer << ": worst " << worst << " of the row max, " << exact << " of " << n * width << " exact");
       // bf16 level (the golden README's rule for window-only layers); in fact all but a handful
       // of values are the reference's exactly (measured: at most 2 of 47,104 one ulp off).
       CHECK(worst <= 1e-2);
       CHECK(static_cast<double>(exact) >= 0.999 * static_cast<double>(n * width));
     }
-  }
+  });
 }
 
 TEST_CASE("Engram: a row outside the table is refused") {

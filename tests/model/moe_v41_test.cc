@@ -16,30 +16,21 @@
 #include "format/safetensors.h"
 #include "model/config_parser.h"
 #include "model/weights.h"
+#include "support/golden_arrays.h"
 #include "support/shared_data.h"
+#include "v41_case.h"
 
 namespace deepseek::model {
 namespace {
 
-template <typename T>
-std::vector<T> Array(const format::SafetensorsFile& file, const std::string& name) {
-  const format::TensorInfo* t = file.Find(name);
-  REQUIRE_MESSAGE(t != nullptr, "golden array missing: " << name);
-  std::vector<T> out(static_cast<size_t>(t->numel()));
-  std::memcpy(out.data(), t->data, t->nbytes);
-  return out;
-}
-
 TEST_CASE("V4.1 MoE: every layer's experts, weights and output from the reference's input") {
   ThreadPool pool(2);
   const auto stream = backend::Registry::Get().Cpu().CreateStream(pool);
-  for (const std::string name : {"v41_text", "v41_image"}) {
-    CAPTURE(name);
-    const std::string dir = testing::SharedDir() + "/golden/v41/" + name;
-    const ModelConfig c = LoadConfig(dir + "/ckpt");
-    const auto ckpt = format::Checkpoint::Open(dir + "/ckpt");
-    const auto run = format::SafetensorsFile::Open(dir + "/main_fixed.safetensors");
-    const std::vector<int32_t> tokens = Array<int32_t>(run, "tokens");
+  testing::ForEachV41Case([&](const testing::V41Case& golden) {
+    const ModelConfig& c = golden.config;
+    const format::Checkpoint* ckpt = golden.ckpt.get();
+    const format::SafetensorsFile& run = golden.run;
+    const std::vector<int32_t> tokens = testing::GoldenArray<int32_t>(run, "tokens");
     const auto n = static_cast<int64_t>(tokens.size());
     std::vector<uint8_t> image(tokens.size());
     for (size_t t = 0; t < tokens.size(); ++t) image[t] = tokens[t] == c.image_token_id;
@@ -57,9 +48,9 @@ TEST_CASE("V4.1 MoE: every layer's experts, weights and output from the referenc
       desc.bias_vl = w.bias_vl;
       desc.image_tokens = image;
       const std::string l = "L" + std::to_string(layer) + ".";
-      const std::vector<float> x = Array<float>(run, l + "ffn_in"), want = Array<float>(run, l + "ffn_out");
-      const std::vector<int32_t> want_ids = Array<int32_t>(run, l + "router_ids");
-      const std::vector<float> want_w = Array<float>(run, l + "router_w");
+      const std::vector<float> x = testing::GoldenArray<float>(run, l + "ffn_in"), want = testing::GoldenArray<float>(run, l + "ffn_out");
+      const std::vector<int32_t> want_ids = testing::GoldenArray<int32_t>(run, l + "router_ids");
+      const std::vector<float> want_w = testing::GoldenArray<float>(run, l + "router_w");
       std::vector<int32_t> ids(static_cast<size_t>(n * k));
       std::vector<float> weights(ids.size()), out(x.size());
       stream->MoeLayer(desc, x.data(), n, c.dim, tokens, {}, ids, weights, out.data());
@@ -81,10 +72,10 @@ TEST_CASE("V4.1 MoE: every layer's experts, weights and output from the referenc
         worst = std::max(worst, static_cast<double>(diff / row_max));
       }
     }
-    MESSAGE(name << ": " << same_routes << " of " << routes << " routes the reference's; output worst " << worst << " of the row max");
+    MESSAGE(golden.dir << ": " << same_routes << " of " << routes << " routes the reference's; output worst " << worst << " of the row max");
     CHECK(same_routes == routes);  // the golden's numpy check: router ids identical
     CHECK(worst <= 1e-2);          // the README's strict rule (its numpy check: 0.2 %)
-  }
+  });
 }
 
 }  // namespace

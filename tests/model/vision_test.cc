@@ -17,33 +17,11 @@
 #include "model/config_parser.h"
 #include "backends/cpu/vision_encoder.h"
 #include "model/weights.h"
+#include "support/golden_arrays.h"
 #include "support/shared_data.h"
 
 namespace deepseek::model {
 namespace {
-
-template <typename T>
-std::vector<T> Array(const format::SafetensorsFile& file, const std::string& name) {
-  const format::TensorInfo* t = file.Find(name);
-  REQUIRE_MESSAGE(t != nullptr, "golden array missing: " << name);
-  std::vector<T> out(static_cast<size_t>(t->numel()));
-  std::memcpy(out.data(), t->data, t->nbytes);
-  return out;
-}
-
-// max |a − b| over rows, relative to each row's max |b|.
-double WorstRowRelative(const std::vector<float>& a, const std::vector<float>& b, int64_t width) {
-  double worst = 0;
-  for (size_t r = 0; r * static_cast<size_t>(width) < b.size(); ++r) {
-    float row_max = 0;
-    for (int64_t i = 0; i < width; ++i) row_max = std::max(row_max, std::fabs(b[r * static_cast<size_t>(width) + static_cast<size_t>(i)]));
-    for (int64_t i = 0; i < width; ++i) {
-      const size_t k = r * static_cast<size_t>(width) + static_cast<size_t>(i);
-      worst = std::max(worst, static_cast<double>(std::fabs(a[k] - b[k]) / row_max));
-    }
-  }
-  return worst;
-}
 
 TEST_CASE("vision encoder: the golden image's aligner rows equal the reference's") {
   const std::string dir = testing::SharedDir() + "/golden/v41/v41_image";
@@ -55,8 +33,8 @@ TEST_CASE("vision encoder: the golden image's aligner rows equal the reference's
   backend::Device& cpu = backend::Registry::Get().Cpu();
   const auto stream = cpu.CreateStream(pool);
   const auto encoder = cpu.CreateVisionEncoder(desc);
-  const std::vector<float> patches = Array<float>(run, "vision.patches");
-  const std::vector<int32_t> grid = Array<int32_t>(run, "vision.grid");  // vit h, w, llm h, w
+  const std::vector<float> patches = testing::GoldenArray<float>(run, "vision.patches");
+  const std::vector<int32_t> grid = testing::GoldenArray<int32_t>(run, "vision.grid");  // vit h, w, llm h, w
   const backend::EncoderGrid g{grid[0], grid[1]};
   REQUIRE(encoder->input_width() * g.h * g.w == static_cast<int64_t>(patches.size()));
   REQUIRE(encoder->OutputRows(g) == int64_t{grid[2]} * grid[3]);
@@ -64,17 +42,17 @@ TEST_CASE("vision encoder: the golden image's aligner rows equal the reference's
   // its own numpy re-computation is 0.4-0.9 % off), the aligner on the reference's tower output
   // at bf16 level.
   const auto& cpu_encoder = dynamic_cast<const backend::cpu::CpuVisionEncoder&>(*encoder);
-  const std::vector<float> vit_want = Array<float>(run, "vision.vit_out");
-  const double vit = WorstRowRelative(cpu_encoder.Tower(*stream, patches.data(), g), vit_want, c.vision.dim);
-  const std::vector<float> want = Array<float>(run, "vision.aligner_out");
+  const std::vector<float> vit_want = testing::GoldenArray<float>(run, "vision.vit_out");
+  const double vit = testing::WorstRowRelative(cpu_encoder.Tower(*stream, patches.data(), g), vit_want, c.vision.dim);
+  const std::vector<float> want = testing::GoldenArray<float>(run, "vision.aligner_out");
   std::vector<float> aligned(want.size());
   cpu_encoder.Align(*stream, vit_want, g, aligned.data());
-  const double align = WorstRowRelative(aligned, want, c.dim);
+  const double align = testing::WorstRowRelative(aligned, want, c.dim);
   // End to end the tower's noise passes through the aligner (a 576-wide sum of it).
   std::vector<float> rows(static_cast<size_t>(encoder->OutputRows(g) * encoder->output_width()));
   encoder->Encode(*stream, patches.data(), g, rows.data());
   REQUIRE(rows.size() == want.size());
-  const double whole = WorstRowRelative(rows, want, c.dim);
+  const double whole = testing::WorstRowRelative(rows, want, c.dim);
   MESSAGE("worst of the row max: tower " << vit << ", aligner " << align << ", end to end " << whole);
   // The tower: the patch embedding is the reference's exactly and the aligner on the reference's
   // tower output too (measured 0); each ViT block adds bf16 rounding noise (measured: 0.66 % of
@@ -87,8 +65,8 @@ TEST_CASE("vision encoder: the golden image's aligner rows equal the reference's
 
   // The span's embeddings: aligner rows at IMAGE positions in reading order, delimiters learned.
   const ImageDelimiters delim = BindImageDelimiters(c, *ckpt);
-  const std::vector<int32_t> types = Array<int32_t>(run, "token_types");
-  const std::vector<float> embeds = Array<float>(run, "input_embeds");
+  const std::vector<int32_t> types = testing::GoldenArray<int32_t>(run, "token_types");
+  const std::vector<float> embeds = testing::GoldenArray<float>(run, "input_embeds");
   int64_t image_row = 0;
   for (size_t p = 0; p < types.size(); ++p) {
     if (types[p] < 0) continue;
@@ -97,7 +75,7 @@ TEST_CASE("vision encoder: the golden image's aligner rows equal the reference's
     const std::vector<float>& learned = types[p] == 0 ? delim.start : types[p] == 2 ? delim.newline : delim.end;
     if (types[p] == 1) {
       const std::vector<float> got(rows.begin() + image_row * c.dim, rows.begin() + (image_row + 1) * c.dim);
-      CHECK(WorstRowRelative(got, std::vector<float>(e, e + c.dim), c.dim) <= 2e-2);
+      CHECK(testing::WorstRowRelative(got, std::vector<float>(e, e + c.dim), c.dim) <= 2e-2);
       ++image_row;
     } else {
       CHECK(std::equal(learned.begin(), learned.end(), e));
