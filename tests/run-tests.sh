@@ -25,12 +25,12 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDS_SANITIZ
 cmake --build build-asan -j"$jobs"
 ctest --test-dir build-asan --output-on-failure -j"$jobs" -E "c_api_abi_baseline|packaging_consumers"
 
-echo "== ThreadSanitizer: sessions sharing KV pages on many threads, prefix caches, the thread pool, cancellation"
+echo "== ThreadSanitizer: sessions sharing KV pages on many threads, prefix caches, the thread pool, cancellation, the MoE operator's parallel regions"
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDS_SANITIZE=thread -DDS_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build-tsan -j"$jobs" --target runtime_test backend_cpu_test core_test
 export TSAN_OPTIONS=halt_on_error=1
 build-tsan/tests/runtime_test -tc="kv cache*,prefix cache*,runtime: sessions sharing*,generation: cancelled*,chat: generators sharing*,generation: generators sharing a DecodeBatcher*"
-build-tsan/tests/backend_cpu_test -tc="*many threads*,*reference counted*,SparseAttention matches*,IndexerScores*"
+build-tsan/tests/backend_cpu_test -tc="*many threads*,*reference counted*,SparseAttention matches*,IndexerScores*,MoeLayer routes*"
 build-tsan/tests/core_test -tc="ThreadPool*,a thread slowed*,a pool whose threads*"
 unset TSAN_OPTIONS
 
