@@ -15,11 +15,9 @@ std::unique_ptr<MatMulPlan> PlanMatMul(const WeightMatrix& w, const float* x, in
     case WeightFormat::kBF16:
       return PlanMatMulBf16(w, x, n, y);
     case WeightFormat::kFp8Block128:
-      if (w.scales == nullptr) Fail(StatusCode::kInvalidArgument, "MatMul: FP8 weights without scales");
-      return PlanMatMulFp8(w, x, n, y);
     case WeightFormat::kFp8Block32:
       if (w.scales == nullptr) Fail(StatusCode::kInvalidArgument, "MatMul: FP8 weights without scales");
-      return PlanMatMulFp8Block32(w, x, n, y);
+      return w.format == WeightFormat::kFp8Block32 ? PlanMatMulFp8Block32(w, x, n, y) : PlanMatMulFp8(w, x, n, y);
     case WeightFormat::kMxfp4:
       if (w.scales == nullptr) Fail(StatusCode::kInvalidArgument, "MatMul: MXFP4 weights without scales");
       if (w.cols % kMxfp4BlockSize != 0) {

@@ -26,17 +26,10 @@ Rows Linear(Stream& s, const WeightMatrix& w, const std::vector<float>& bias, co
   return y;
 }
 
-// bf16(weight · x / sqrt(mean(x²) + eps)) per row, in fp32.
+// The reference's RMSNorm of each row (num::RmsNormRows).
 Rows RmsNorm(const Rows& x, int64_t n, const std::vector<float>& weight, float eps) {
-  const auto dim = static_cast<int64_t>(weight.size());
   Rows y(x.size());
-  for (int64_t i = 0; i < n; ++i) {
-    const float* xi = x.data() + i * dim;
-    float ss = 0;
-    for (int64_t d = 0; d < dim; ++d) ss += xi[d] * xi[d];
-    const float rstd = 1.0f / std::sqrt(ss / static_cast<float>(dim) + eps);
-    for (int64_t d = 0; d < dim; ++d) y[static_cast<size_t>(i * dim + d)] = num::RoundBf16(weight[static_cast<size_t>(d)] * (xi[d] * rstd));
-  }
+  num::RmsNormRows(x.data(), n, static_cast<int64_t>(weight.size()), weight.data(), eps, y.data());
   return y;
 }
 

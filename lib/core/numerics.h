@@ -144,4 +144,18 @@ inline void FakeQuantFp4Block(float* x, int n) {
   }
 }
 
+// ---- RMSNorm ------------------------------------------------------------------------------
+// y[r] = bf16(weight · (x[r] / sqrt(mean(x[r]²) + eps))) per row of dim values, statistics and
+// products in fp32 (the reference's RMSNorm); shared by the model's operators and the backends'
+// encoders.
+inline void RmsNormRows(const float* x, int64_t rows, int64_t dim, const float* weight, float eps, float* y) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * dim;
+    float ss = 0;
+    for (int64_t i = 0; i < dim; ++i) ss += xr[i] * xr[i];
+    const float inv = 1.0f / std::sqrt(ss / static_cast<float>(dim) + eps);
+    for (int64_t i = 0; i < dim; ++i) y[r * dim + i] = RoundBf16(weight[i] * (xr[i] * inv));
+  }
+}
+
 }  // namespace deepseek::num

@@ -22,13 +22,7 @@ void RoundToBf16(float* x, int64_t n) {
 }
 
 void RmsNorm(const float* x, int64_t rows, int64_t dim, const float* weight, float eps, float* y) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * dim;
-    float ss = 0;
-    for (int64_t i = 0; i < dim; ++i) ss += xr[i] * xr[i];
-    const float inv = 1.0f / std::sqrt(ss / static_cast<float>(dim) + eps);
-    for (int64_t i = 0; i < dim; ++i) y[r * dim + i] = RoundBf16(weight[i] * (xr[i] * inv));
-  }
+  num::RmsNormRows(x, rows, dim, weight, eps, y);
 }
 
 void RmsNormNoWeightBf16(float* x, int64_t rows, int64_t dim, float eps) {
