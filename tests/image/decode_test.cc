@@ -29,7 +29,7 @@ uint64_t Fnv1a(const std::vector<uint8_t>& bytes) {
 }
 
 TEST_CASE("image decode: the golden PNG gives the reference's pixels") {
-  const std::string dir = testing::SharedDir() + "/golden/v41/v41_image";
+  const std::string dir = testing::SharedDir() + "/golden/v41/v41_image";  // image.png lies beside the runs
   const RgbImage image = LoadImageFile(dir + "/image.png");
   const auto run = format::SafetensorsFile::Open(dir + "/main_fixed.safetensors");
   const format::TensorInfo* want = run.Find("image.rgb8");

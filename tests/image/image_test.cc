@@ -16,14 +16,15 @@
 #include "model/config_parser.h"
 #include "support/golden_arrays.h"
 #include "support/shared_data.h"
+#include "model/v41_case.h"
 
 namespace deepseek::image {
 namespace {
 
 TEST_CASE("image: the golden image's grid, patches and span equal the reference's") {
-  const std::string dir = testing::SharedDir() + "/golden/v41/v41_image";
-  const ModelConfig config = model::LoadConfig(dir + "/ckpt");
-  const auto run = format::SafetensorsFile::Open(dir + "/main_fixed.safetensors");
+  const testing::V41Case golden = testing::LoadV41Case("v41_image");
+  const ModelConfig& config = golden.config;
+  const format::SafetensorsFile& run = golden.run;
   const format::TensorInfo* rgb = run.Find("image.rgb8");
   REQUIRE(rgb != nullptr);
   REQUIRE(rgb->shape.size() == 3);

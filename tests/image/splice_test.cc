@@ -15,14 +15,15 @@
 #include "model/config_parser.h"
 #include "support/golden_arrays.h"
 #include "support/shared_data.h"
+#include "model/v41_case.h"
 
 namespace deepseek::image {
 namespace {
 
 TEST_CASE("image splice: the golden prompt's placeholder expands to the reference's span") {
-  const std::string dir = testing::SharedDir() + "/golden/v41/v41_image";
-  const ModelConfig config = model::LoadConfig(dir + "/ckpt");
-  const auto run = format::SafetensorsFile::Open(dir + "/main_fixed.safetensors");
+  const testing::V41Case golden = testing::LoadV41Case("v41_image");
+  const ModelConfig& config = golden.config;
+  const format::SafetensorsFile& run = golden.run;
   const std::vector<int32_t> types = testing::GoldenArray<int32_t>(run, "token_types");  // the prompt's
   std::vector<int32_t> tokens = testing::GoldenArray<int32_t>(run, "tokens");
   tokens.resize(types.size());
@@ -44,8 +45,7 @@ TEST_CASE("image splice: the golden prompt's placeholder expands to the referenc
 }
 
 TEST_CASE("video: every stride-th frame while the spans fit the visual-token budget") {
-  const std::string dir = testing::SharedDir() + "/golden/v41/v41_image";
-  const VisionConfig vision = model::LoadConfig(dir + "/ckpt").vision;
+  const VisionConfig vision = testing::LoadV41Case("v41_image").config.vision;
   // A 90 x 70 frame is a 2 x 3 token grid: 10 positions with the delimiters.
   CHECK(SelectFrames(10, 90, 70, vision, {2, 35}) == std::vector<int64_t>{0, 2, 4});
   CHECK(SelectFrames(10, 90, 70, vision, {3, 1000}) == std::vector<int64_t>{0, 3, 6, 9});

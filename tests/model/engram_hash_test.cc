@@ -16,22 +16,21 @@
 #include "model/engram_hash.h"
 #include "support/golden_arrays.h"
 #include "support/shared_data.h"
+#include "v41_case.h"
 
 namespace deepseek::model {
 namespace {
 
 TEST_CASE("Engram row ids equal the V4.1 reference's, image spans included") {
-  for (const std::string name : {"v41_text", "v41_image"}) {
-    CAPTURE(name);
-    const std::string dir = testing::SharedDir() + "/golden/v41/" + name;
-    const ModelConfig model = LoadConfig(dir + "/ckpt");
+  testing::ForEachV41Case([&](const testing::V41Case& golden) {
+    const ModelConfig& model = golden.config;
     const EngramConfig& config = model.engram;
     const std::vector<EngramLayerHash> hashes = DeriveEngramHashes(config);
     REQUIRE(hashes.size() == config.layer_ids.size());
     // The sub-tables fill the tables the checkpoint holds.
     for (size_t l = 0; l < hashes.size(); ++l) CHECK(hashes[l].rows() == config.num_embeddings[l]);
 
-    const auto run = format::SafetensorsFile::Open(dir + "/main_fixed.safetensors");
+    const format::SafetensorsFile& run = golden.run;
     const std::vector<int64_t> tokens = testing::GoldenInts(run, "tokens");
     const std::vector<int64_t> token_map = testing::GoldenInts(run, "engram.token_map");
     const std::vector<int64_t> want = testing::GoldenInts(run, "engram.hash_ids");  // [N, layers, (n − 1)·heads]
@@ -54,8 +53,8 @@ TEST_CASE("Engram row ids equal the V4.1 reference's, image spans included") {
         CHECK_MESSAGE(std::equal(rows.begin(), rows.end(), first), "position " << p << ", Engram layer " << l);
       }
     }
-    CHECK(image_positions == (name == "v41_image" ? 10 : 0));
-  }
+    CHECK(image_positions == (model.vision.n_layers > 0 ? 10 : 0));
+  });
 }
 
 TEST_CASE("Engram primes of the V4.1-Flash configuration give its table sizes") {

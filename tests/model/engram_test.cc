@@ -78,9 +78,9 @@ TEST_CASE("Engram: each Engram layer's output equals the reference's, image posi
 TEST_CASE("Engram: a row outside the table is refused") {
   ThreadPool pool(1);
   const auto stream = backend::Registry::Get().Cpu().CreateStream(pool);
-  const std::string dir = testing::SharedDir() + "/golden/v41/v41_text";
-  const ModelConfig c = LoadConfig(dir + "/ckpt");
-  const auto ckpt = format::Checkpoint::Open(dir + "/ckpt");
+  const testing::V41Case golden = testing::LoadV41Case("v41_text");
+  const ModelConfig& c = golden.config;
+  const format::Checkpoint* ckpt = golden.ckpt.get();
   const EngramWeights w = BindEngram(c, *ckpt, c.engram.layer_ids[0]);
   const int64_t cols = int64_t{c.engram.max_ngram - 1} * c.engram.heads;
   std::vector<int64_t> rows(static_cast<size_t>(cols), 0);

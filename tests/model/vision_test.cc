@@ -19,15 +19,16 @@
 #include "model/weights.h"
 #include "support/golden_arrays.h"
 #include "support/shared_data.h"
+#include "v41_case.h"
 
 namespace deepseek::model {
 namespace {
 
 TEST_CASE("vision encoder: the golden image's aligner rows equal the reference's") {
-  const std::string dir = testing::SharedDir() + "/golden/v41/v41_image";
-  const ModelConfig c = LoadConfig(dir + "/ckpt");
-  const auto ckpt = format::Checkpoint::Open(dir + "/ckpt");
-  const auto run = format::SafetensorsFile::Open(dir + "/main_fixed.safetensors");
+  const testing::V41Case golden = testing::LoadV41Case("v41_image");
+  const ModelConfig& c = golden.config;
+  const format::Checkpoint* ckpt = golden.ckpt.get();
+  const format::SafetensorsFile& run = golden.run;
   const backend::VisionEncoderDesc desc = BindVision(c, *ckpt);
   ThreadPool pool(2);
   backend::Device& cpu = backend::Registry::Get().Cpu();
@@ -85,9 +86,9 @@ TEST_CASE("vision encoder: the golden image's aligner rows equal the reference's
 }
 
 TEST_CASE("vision encoder: shapes that disagree and empty grids are refused") {
-  const std::string dir = testing::SharedDir() + "/golden/v41/v41_image";
-  const ModelConfig c = LoadConfig(dir + "/ckpt");
-  const auto ckpt = format::Checkpoint::Open(dir + "/ckpt");
+  const testing::V41Case golden = testing::LoadV41Case("v41_image");
+  const ModelConfig& c = golden.config;
+  const format::Checkpoint* ckpt = golden.ckpt.get();
   backend::VisionEncoderDesc desc = BindVision(c, *ckpt);
   backend::Device& cpu = backend::Registry::Get().Cpu();
   ThreadPool pool(1);
@@ -97,7 +98,7 @@ TEST_CASE("vision encoder: shapes that disagree and empty grids are refused") {
   CHECK_THROWS_AS(encoder->Encode(*stream, &dummy, {0, 3}, &dummy), Error);
   desc.blocks[1].wo_bias.pop_back();
   CHECK_THROWS_WITH_AS(cpu.CreateVisionEncoder(desc), doctest::Contains("block 1 wo bias"), Error);
-  const ModelConfig text = LoadConfig(testing::SharedDir() + "/golden/v41/v41_text/ckpt");
+  const ModelConfig text = testing::LoadV41Case("v41_text").config;
   CHECK_THROWS_AS(BindVision(text, *ckpt), Error);  // no vision tower in the config
 }
 
