@@ -42,6 +42,10 @@ struct WeightMatrix {
   const uint8_t* scales = nullptr;  // e8m0 codes; nullptr for kF32 / kBF16
 };
 
+// Rows [first, first + count) of w. For block-scaled FP8, first and count must be multiples of
+// the block (else Error(kInvalidArgument)).
+WeightMatrix RowSlice(const WeightMatrix& w, int64_t first, int64_t count);
+
 // ---- MoE layer ----------------------------------------------------------------------------
 
 // A SwiGLU expert's matrices, named as in the checkpoint: w1 (gate) and w3 (up) [inter, D],

@@ -144,6 +144,16 @@ inline void FakeQuantFp4Block(float* x, int n) {
   }
 }
 
+// NVFP4 (V4.1's compressed KV, spec §8.9): the scale is e4m3(max(amax, 6 · 2^-9) / 6), not a
+// power of two; x <- e2m1(clamp(x / s, +-6)) * s, per block (of 16).
+inline void FakeQuantNvfp4Block(float* x, int n) {
+  const float s = E4m3ToFloat(FloatToE4m3(std::fmax(BlockAmax(x, n), 6.0f * 0x1p-9f) / 6.0f));
+  for (int i = 0; i < n; ++i) {
+    const float q = std::fmin(std::fmax(x[i] / s, -6.0f), 6.0f);
+    x[i] = RoundE2m1(q) * s;
+  }
+}
+
 // ---- RMSNorm ------------------------------------------------------------------------------
 // y[r] = bf16(weight · (x[r] / sqrt(mean(x[r]²) + eps))) per row of dim values, statistics and
 // products in fp32 (the reference's RMSNorm); shared by the model's operators and the backends'

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "model/compressor.h"
+#include "model/csa2.h"
 #include "model/indexer.h"
 #include "model/rope.h"
 #include "ops/ops.h"
@@ -12,7 +13,8 @@
 namespace deepseek::model {
 namespace {
 
-// q [S, H·hd]: W_qb · q_norm(W_qa · x), per-head RMS-normalised, RoPE on each head's tail.
+// q [S, H·hd]: W_qb · q_norm(W_qa · x), per-head RMS-normalised (V4 only), RoPE on each
+// head's tail.
 void Queries(const ChunkContext& ctx, const AttentionWeights& w, std::span<const float> freqs, const float* x,
              std::vector<float>& cq, std::vector<float>& q) {
   const ModelConfig& c = ctx.config;
@@ -23,12 +25,13 @@ void Queries(const ChunkContext& ctx, const AttentionWeights& w, std::span<const
   ops::RmsNorm(a.data(), S, c.q_lora_rank, w.q_norm.ToFloat().data(), static_cast<float>(c.norm_eps), cq.data());
   q.resize(static_cast<size_t>(S * c.n_heads * c.head_dim));
   ops::Linear(ctx.stream, w.wq_b, cq.data(), S, q.data());
-  ops::RmsNormNoWeightBf16(q.data(), S * c.n_heads, c.head_dim, static_cast<float>(c.norm_eps));
+  if (c.family == ModelFamily::kV4) ops::RmsNormNoWeightBf16(q.data(), S * c.n_heads, c.head_dim, static_cast<float>(c.norm_eps));
   ops::Rope(q.data(), S * c.n_heads, c.head_dim, c.head_dim - c.rope_dim, c.rope_dim, freqs, ctx.positions,
             c.n_heads, false);
 }
 
-// kv [S, hd]: kv_norm(W_kv · x), RoPE on the tail, FP8 fake quantisation of the rest.
+// kv [S, hd]: kv_norm(W_kv · x), RoPE on the tail, FP8 fake quantisation: of the rest per 64
+// (V4), of every dim per 32 (V4.1).
 std::vector<float> Latents(const ChunkContext& ctx, const AttentionWeights& w, std::span<const float> freqs,
                            const float* x) {
   const ModelConfig& c = ctx.config;
@@ -37,7 +40,11 @@ std::vector<float> Latents(const ChunkContext& ctx, const AttentionWeights& w, s
   ops::Linear(ctx.stream, w.wkv, x, S, raw.data());
   ops::RmsNorm(raw.data(), S, c.head_dim, w.kv_norm.ToFloat().data(), static_cast<float>(c.norm_eps), kv.data());
   ops::Rope(kv.data(), S, c.head_dim, c.head_dim - c.rope_dim, c.rope_dim, freqs, ctx.positions, 1, false);
-  ops::FakeQuantFp8(kv.data(), S, c.head_dim, c.head_dim - c.rope_dim, 64);
+  if (c.family == ModelFamily::kV41) {
+    ops::FakeQuantFp8(kv.data(), S, c.head_dim, c.head_dim, 32);
+  } else {
+    ops::FakeQuantFp8(kv.data(), S, c.head_dim, c.head_dim - c.rope_dim, 64);
+  }
   return kv;
 }
 
@@ -49,11 +56,11 @@ struct AttendedRows {
   std::vector<int32_t> indices;
 };
 
-AttendedRows AttendedRowsOf(const ChunkContext& ctx, const LayerState& st,
+AttendedRows AttendedRowsOf(const ChunkContext& ctx, const KvTable& window, const KvTable& compressed,
                             const std::vector<std::vector<int32_t>>& entries) {
   const ModelConfig& c = ctx.config;
   const int64_t start = ctx.positions.front(), S = ctx.size();
-  const int64_t compressed_base = S + st.window.rows();
+  const int64_t compressed_base = S + window.rows();
   AttendedRows r;
   for (int64_t t = 0; t < S; ++t) {
     const int64_t pos = start + t;
@@ -62,7 +69,7 @@ AttendedRows AttendedRowsOf(const ChunkContext& ctx, const LayerState& st,
     }
     if (!entries.empty()) {
       for (int32_t b : entries[static_cast<size_t>(t)]) {
-        if (b >= 0 && b < st.compressed.rows()) r.indices.push_back(static_cast<int32_t>(compressed_base + b));
+        if (b >= 0 && b < compressed.rows()) r.indices.push_back(static_cast<int32_t>(compressed_base + b));
       }
     }
     r.offsets.push_back(static_cast<int64_t>(r.indices.size()));
@@ -90,11 +97,7 @@ void OutputProjection(const ChunkContext& ctx, const AttentionWeights& w, const 
     for (int64_t t = 0; t < S; ++t) {
       std::copy_n(o.begin() + t * G * group_width + g * group_width, group_width, og.begin() + t * group_width);
     }
-    WeightMatrix slice = w.wo_a;  // rows [g·R, (g+1)·R); R is a multiple of the 128-row scale block
-    slice.rows = R;
-    slice.data = static_cast<const uint8_t*>(w.wo_a.data) + g * R * w.wo_a.cols;
-    slice.scales = w.wo_a.scales + (g * R / 128) * ((w.wo_a.cols + 127) / 128);
-    ops::Linear(ctx.stream, slice, og.data(), S, part.data());
+    ops::Linear(ctx.stream, backend::RowSlice(w.wo_a, g * R, R), og.data(), S, part.data());
     for (int64_t t = 0; t < S; ++t) std::copy_n(part.begin() + t * R, R, low.begin() + t * G * R + g * R);
   }
   ops::Linear(ctx.stream, w.wo_b, low.data(), S, out);
@@ -110,38 +113,65 @@ void UpdateWindow(const ChunkContext& ctx, const float* kv, LayerState& st) {
   });
 }
 
+// The compressed part's row-wise inputs and per-sequence entries, by family: V4's compressor
+// and indexer of the layer itself, or V4.1's shared caches and selections (csa2.h).
+struct CompressedInputs {
+  CompressorInputs compressor;
+  IndexerInputs indexer;
+  Csa2Inputs csa2;
+};
+
+CompressedInputs ProjectCompressed(const ChunkContext& ctx, const LayerKv& kv, const AttentionWeights& w, const float* x,
+                                   const float* cq) {
+  CompressedInputs in;
+  if (ctx.config.family == ModelFamily::kV41) {
+    in.csa2 = ProjectCsa2(ctx, kv, w, x, cq);
+    return in;
+  }
+  if (w.has_compressor) in.compressor = ProjectCompressor(ctx, w.compressor, x);
+  if (w.has_indexer) in.indexer = ProjectIndexer(ctx, w.indexer, kv.ratio, x, cq);
+  return in;
+}
+
+std::vector<std::vector<int32_t>> CompressedEntries(const ChunkContext& seq, int layer, const LayerKv& kv,
+                                                    const AttentionWeights& w, const CompressedInputs& in, int64_t first,
+                                                    SequenceState& state, Csa2Handoff& handoff) {
+  if (kv.ratio == 0) return {};
+  if (seq.config.family == ModelFamily::kV41) return Csa2Entries(seq, layer, kv, w, in.csa2, first, state, handoff);
+  LayerState& st = state.layer(layer);
+  Compress(seq, layer, w.compressor, seq.rope.ForRatio(kv.ratio), EntryQuant::kFp8NonRope, in.compressor, first, st.compressor,
+           st.compressed);
+  return w.has_indexer ? SelectEntries(seq, layer, w.indexer, in.indexer, first, st) : AllEntries(seq, kv.ratio);
+}
+
 }  // namespace
 
 void Attention(const ChunkContext& ctx, int layer, const AttentionWeights& w, const float* x,
-               std::span<LayerState* const> states, float* out) {
+               std::span<SequenceState* const> states, float* out) {
   const ModelConfig& c = ctx.config;
-  const int ratio = c.ratio(layer);
-  const std::span<const float> freqs = ctx.rope.ForRatio(ratio);
+  const LayerKv& kv_plan = states.front()->pools().layers[static_cast<size_t>(layer)];
+  const std::span<const float> freqs = ctx.rope.ForRatio(kv_plan.ratio);
   const int64_t q_width = static_cast<int64_t>(c.n_heads) * c.head_dim;
 
   // Row-wise, every sequence at once.
   std::vector<float> cq, q;
   Queries(ctx, w, freqs, x, cq, q);
   const std::vector<float> kv = Latents(ctx, w, freqs, x);
-  CompressorInputs compressor;
-  IndexerInputs indexer;
-  if (w.has_compressor) compressor = ProjectCompressor(ctx, w.compressor, x);
-  if (w.has_indexer) indexer = ProjectIndexer(ctx, w.indexer, x, cq.data());
+  const CompressedInputs compressed = ProjectCompressed(ctx, kv_plan, w, x, cq.data());
 
   // Per sequence: its caches, the rows its queries attend, attention.
   std::vector<float> o(q.size());
   for (size_t g = 0; g < ctx.sequences.size(); ++g) {
     const SequenceRows& rows = ctx.sequences[g];
     const ChunkContext seq = ctx.Rows(rows);
-    LayerState& st = *states[g];
-    std::vector<std::vector<int32_t>> entries;
-    if (w.has_compressor) {
-      Compress(seq, layer, w.compressor, freqs, EntryQuant::kFp8NonRope, compressor, rows.first, st.compressor, st.compressed);
-      entries = w.has_indexer ? SelectEntries(seq, layer, w.indexer, indexer, rows.first, st) : AllEntries(seq, ratio);
-    }
-    const AttendedRows attended = AttendedRowsOf(seq, st, entries);
+    SequenceState& state = *states[g];
+    const std::vector<std::vector<int32_t>> entries =
+        CompressedEntries(seq, layer, kv_plan, w, compressed, rows.first, state, ctx.csa2[g]);
+    LayerState& st = state.layer(layer);
+    const KvTable& cache = kv_plan.ratio > 0 ? state.layer(kv_plan.cache_layer).compressed : st.compressed;
+    const AttendedRows attended = AttendedRowsOf(seq, st.window, cache, entries);
     const float* fresh = kv.data() + rows.first * c.head_dim;
-    const backend::AttentionKv sources{fresh, rows.count, st.window.view(), st.compressed.view()};
+    const backend::AttentionKv sources{fresh, rows.count, st.window.view(), cache.view()};
     ops::SparseAttention(ctx.stream, q.data() + rows.first * q_width, rows.count, c.n_heads, c.head_dim, sources,
                          attended.offsets, attended.indices, w.sink.ToFloat().data(),
                          1.0f / std::sqrt(static_cast<float>(c.head_dim)), o.data() + rows.first * q_width);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "model/layer_kv.h"
 
 namespace deepseek::model {
 namespace {
@@ -265,6 +266,22 @@ void ValidateV41(const ModelConfig& c, const Fields& t) {
   if (c.candidate_source_layer >= 0 && !contains(c.index_source_layers, c.candidate_source_layer)) {
     t.Bad("candidate_source_layer_id", "= " + std::to_string(c.candidate_source_layer) + " is not an index source");
   }
+  // A selection names entries of a cache, so every compressed layer attends the selection of an
+  // index source reading its own cache; candidate blocks likewise name entries of one cache.
+  const std::vector<LayerKv> plan = PlanLayerKv(c);
+  for (int l = 0; l < c.n_layers; ++l) {
+    const LayerKv& k = plan[static_cast<size_t>(l)];
+    if (k.ratio == 0) continue;
+    if (k.selection_layer < 0 || plan[static_cast<size_t>(k.selection_layer)].cache_layer != k.cache_layer) {
+      t.Bad("index_source_layer_ids", "leave layer " + std::to_string(l) + " without an index source at or before it "
+                                          "that reads its KV source " + std::to_string(k.cache_layer));
+    }
+    if (k.uses_candidates && plan[static_cast<size_t>(c.candidate_source_layer)].cache_layer != k.cache_layer) {
+      t.Bad("candidate_source_layer_id", "= " + std::to_string(c.candidate_source_layer) + " reads another cache than index source " +
+                                             std::to_string(l) + " after it");
+    }
+  }
+  if (c.index_head_dim % 32 != 0) t.Bad("index_head_dim", "must be a multiple of 32 (MXFP4 index keys)");
   const EngramConfig& e = c.engram;
   if (!e.layer_ids.empty()) {
     CheckLayerList(t, "engram_layer_ids", e.layer_ids, c);

@@ -18,39 +18,33 @@ constexpr int64_t kQueriesPerCall = 8;
 
 }  // namespace
 
-IndexerInputs ProjectIndexer(const ChunkContext& ctx, const IndexerWeights& w, const float* x, const float* cq) {
+IndexerInputs ProjectIndexer(const ChunkContext& ctx, const IndexerWeights& w, int ratio, const float* x, const float* cq) {
   const ModelConfig& c = ctx.config;
   const int64_t S = ctx.size();
   const int heads = c.index_heads, dim = c.index_head_dim;
-  const std::span<const float> freqs = ctx.rope.ForRatio(w.compressor.ratio);
   IndexerInputs in;
   in.q.resize(static_cast<size_t>(S * heads * dim));
   ops::Linear(ctx.stream, w.wq_b, cq, S, in.q.data());
-  ops::Rope(in.q.data(), S * heads, dim, dim - c.rope_dim, c.rope_dim, freqs, ctx.positions, heads, false);
-  ops::Hadamard(in.q.data(), S * heads, dim);
+  ops::Rope(in.q.data(), S * heads, dim, dim - c.rope_dim, c.rope_dim, ctx.rope.ForRatio(ratio), ctx.positions, heads, false);
+  if (c.family == ModelFamily::kV4) ops::Hadamard(in.q.data(), S * heads, dim);
   ops::FakeQuantFp4(in.q.data(), S * heads, dim, 32);
 
   in.weights.resize(static_cast<size_t>(S * heads));
   ops::Linear(ctx.stream, w.weights_proj, x, S, in.weights.data());
   const float weight_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dim)) / std::sqrt(static_cast<double>(heads)));
   for (float& v : in.weights) v = num::RoundBf16(v * weight_scale);
-  in.keys = ProjectCompressor(ctx, w.compressor, x);
+  if (w.compressor.ratio > 0) in.keys = ProjectCompressor(ctx, w.compressor, x);
   return in;
 }
 
-std::vector<std::vector<int32_t>> SelectEntries(const ChunkContext& ctx, int layer, const IndexerWeights& w,
-                                                const IndexerInputs& in, int64_t first, LayerState& state) {
+void ScoreEntries(const ChunkContext& ctx, const IndexerInputs& in, int64_t first, const backend::KvRows& keys, int ratio,
+                  const std::function<void(int64_t, std::span<const float>)>& on_row) {
   const ModelConfig& c = ctx.config;
   const int64_t S = ctx.size();
-  const int heads = c.index_heads, dim = c.index_head_dim, ratio = w.compressor.ratio;
-  Compress(ctx, layer, w.compressor, ctx.rope.ForRatio(ratio), EntryQuant::kHadamardFp4, in.keys, first,
-           state.index_compressor, state.index_keys);
+  const int heads = c.index_heads, dim = c.index_head_dim;
   const float* q = in.q.data() + first * heads * dim;
   const float* weights = in.weights.data() + first * heads;
-
-  // Scores of every visible compressed entry, on the backend over the packed keys; the
-  // weights carry the reference's bf16 rounding (ProjectIndexer).
-  std::vector<std::vector<int32_t>> chosen(static_cast<size_t>(S));
+  // The weights carry the reference's bf16 rounding (ProjectIndexer).
   const int64_t stride = std::max<int64_t>(1, (ctx.positions.back() + 1) / ratio);  // the most any query sees
   std::vector<float> scores(static_cast<size_t>(stride * std::min(kQueriesPerCall, S)));
   std::vector<int64_t> visible;
@@ -58,20 +52,29 @@ std::vector<std::vector<int32_t>> SelectEntries(const ChunkContext& ctx, int lay
     const int64_t batch = std::min(kQueriesPerCall, S - t0);
     visible.clear();
     for (int64_t t = t0; t < t0 + batch; ++t) visible.push_back((ctx.positions[static_cast<size_t>(t)] + 1) / ratio);
-    ctx.stream.IndexerScores(q + t0 * heads * dim, weights + t0 * heads, batch, heads,
-                             state.index_keys.view(), visible, scores.data(), stride);
+    ctx.stream.IndexerScores(q + t0 * heads * dim, weights + t0 * heads, batch, heads, keys, visible, scores.data(), stride);
     for (int64_t t = t0; t < t0 + batch; ++t) {
-      const int64_t pos = ctx.positions[static_cast<size_t>(t)];
-      const std::span<const float> row(scores.data() + (t - t0) * stride,
-                                       static_cast<size_t>(visible[static_cast<size_t>(t - t0)]));
-      std::vector<int32_t>& sel = chosen[static_cast<size_t>(t)];
-      sel = TopK(row, static_cast<int>(std::min<int64_t>(c.index_topk, static_cast<int64_t>(row.size()))));
-      if (ctx.observer) {
-        ctx.observer->ImposeIndexSelection(layer, pos, sel);
-        ctx.observer->OnIndexer(layer, pos, row, sel);
-      }
+      on_row(t, std::span<const float>(scores.data() + (t - t0) * stride, static_cast<size_t>(visible[static_cast<size_t>(t - t0)])));
     }
   }
+}
+
+std::vector<std::vector<int32_t>> SelectEntries(const ChunkContext& ctx, int layer, const IndexerWeights& w,
+                                                const IndexerInputs& in, int64_t first, LayerState& state) {
+  const ModelConfig& c = ctx.config;
+  const int ratio = w.compressor.ratio;
+  Compress(ctx, layer, w.compressor, ctx.rope.ForRatio(ratio), EntryQuant::kHadamardFp4, in.keys, first,
+           state.index_compressor, state.index_keys);
+  std::vector<std::vector<int32_t>> chosen(static_cast<size_t>(ctx.size()));
+  ScoreEntries(ctx, in, first, state.index_keys.view(), ratio, [&](int64_t t, std::span<const float> row) {
+    const int64_t pos = ctx.positions[static_cast<size_t>(t)];
+    std::vector<int32_t>& sel = chosen[static_cast<size_t>(t)];
+    sel = TopK(row, static_cast<int>(std::min<int64_t>(c.index_topk, static_cast<int64_t>(row.size()))));
+    if (ctx.observer) {
+      ctx.observer->ImposeIndexSelection(layer, pos, sel);
+      ctx.observer->OnIndexer(layer, pos, row, sel);
+    }
+  });
   return chosen;
 }
 

@@ -11,6 +11,7 @@
 namespace deepseek::model {
 
 struct RopeTables;
+struct Csa2Handoff;
 
 // One sequence's rows of a chunk: [first, first + count), at consecutive positions.
 struct SequenceRows {
@@ -29,11 +30,14 @@ struct ChunkContext {
   std::span<const int32_t> tokens;    // the chunk's token ids
   std::span<const int64_t> positions; // their absolute positions (consecutive within a sequence)
   std::span<const SequenceRows> sequences;  // empty in the context of one sequence's rows
+  std::span<const uint8_t> in_image = {};   // [S] nonzero inside an image span (V4.1), or empty
+  std::span<Csa2Handoff> csa2 = {};         // V4.1: per sequence, what index sources hand on
   int64_t size() const { return static_cast<int64_t>(tokens.size()); }
   // The context of one sequence's rows.
   ChunkContext Rows(const SequenceRows& rows) const {
     const auto first = static_cast<size_t>(rows.first), count = static_cast<size_t>(rows.count);
-    return {config, stream, observer, rope, tokens.subspan(first, count), positions.subspan(first, count), {}};
+    return {config, stream, observer, rope, tokens.subspan(first, count), positions.subspan(first, count), {},
+            in_image.empty() ? in_image : in_image.subspan(first, count)};
   }
 };
 

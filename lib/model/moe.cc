@@ -25,6 +25,7 @@ void Moe(const ChunkContext& ctx, int layer, const MoeWeights& w, const float* x
     desc.normalize_epsilon = 1e-20f;
     desc.gate_temp = static_cast<float>(c.gate_temp);
     desc.bias_vl = w.bias_vl;
+    desc.image_tokens = ctx.in_image;
   }
   // A strict golden test imposes the reference's experts (all tokens or none).
   std::vector<int32_t> imposed(static_cast<size_t>(S * k));

@@ -15,8 +15,9 @@ class ForwardObserver {
  public:
   virtual ~ForwardObserver() = default;
 
-  // Rows of a per-position tensor: "attn_out", "ffn_out" ([n, dim]) and "hc_out" ([n, hc·dim])
-  // for positions first_pos .. first_pos + n − 1.
+  // Rows of a per-position tensor: "attn_in", "attn_out", "ffn_in", "ffn_out" ([n, dim]),
+  // "hc_out" and V4.1's "engram_out" ([n, hc·dim]) and "next_pre" ([n, hc]: the pre a V4.1
+  // block carries on) for positions first_pos .. first_pos + n − 1.
   virtual void OnRows(int layer, std::string_view name, int64_t first_pos, int64_t n, int64_t width,
                       const float* data) {}
   // mHC mixing of one position at a site ("attn" / "ffn"): pre[n], post[n], comb[n·n].
@@ -38,6 +39,9 @@ class ForwardObserver {
   // MTP layer: the main model's final streams it starts from), so each layer can be checked on
   // the reference's own inputs.
   virtual void ImposeLayerInput(int layer, int64_t first_pos, int64_t n, int64_t width, float* streams) {}
+  // V4.1: may overwrite the pre [n, hc] carried into `layer`'s attention site (the previous
+  // block's FFN-site pre), called right after ImposeLayerInput.
+  virtual void ImposeCarriedPre(int layer, int64_t first_pos, int64_t n, int hc, float* pre) {}
 };
 
 }  // namespace deepseek::model

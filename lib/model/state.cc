@@ -16,6 +16,23 @@ void CompressorState::Reset(int ratio, int width, bool overlap) {
   score.assign(n, -std::numeric_limits<float>::infinity());
 }
 
+namespace {
+
+// The open blocks of layer i's compressors (it owns a cache): V4 pools ratio tokens (ratio 4
+// with overlapping windows, and an indexer compressor beside it); V4.1 pools without overlap,
+// and its ratio-1 layers keep no open block.
+void ResetCompressor(const ModelConfig& c, int i, LayerState& l) {
+  const int ratio = c.ratio(i);
+  if (c.family == ModelFamily::kV41) {
+    if (ratio > 1) l.compressor.Reset(ratio, c.head_dim, false);
+    return;
+  }
+  l.compressor.Reset(ratio, c.head_dim, ratio == 4);
+  if (ratio == 4) l.index_compressor.Reset(ratio, c.index_head_dim, true);
+}
+
+}  // namespace
+
 SequenceState::SequenceState(const ModelConfig& config, std::shared_ptr<const KvPools> pools)
     : config_(&config), pools_(std::move(pools)) {
   Reset();
@@ -32,16 +49,12 @@ void SequenceState::Reset() {
   layers_.resize(static_cast<size_t>(c.n_layers + c.n_mtp_layers));
   for (int i = 0; i < c.n_layers + c.n_mtp_layers; ++i) {
     LayerState& l = layers_[static_cast<size_t>(i)];
-    const int ratio = c.ratio(i);
     l.window = KvTable(memory, pools_->window);
-    if (ratio > 0) {
-      l.compressed = KvTable(memory, pools_->compressed.at(ratio));
-      l.compressor.Reset(ratio, c.head_dim, ratio == 4);
+    if (OwnsCache(pools_->layers, i)) {
+      l.compressed = KvTable(memory, pools_->compressed.at(c.ratio(i)));
+      ResetCompressor(c, i, l);
     }
-    if (ratio == 4) {
-      l.index_keys = KvTable(memory, pools_->index_keys);
-      l.index_compressor.Reset(ratio, c.index_head_dim, true);
-    }
+    if (pools_->layers[static_cast<size_t>(i)].owns_index_keys) l.index_keys = KvTable(memory, pools_->index_keys);
   }
 }
 
@@ -52,10 +65,10 @@ void SequenceState::Reserve(int64_t tokens, bool mtp) {
       LayerState& l = layers_[static_cast<size_t>(i)];
       const int64_t end = (i < c.n_layers ? position_ : mtp_position) + tokens;
       l.window.Reserve(0, std::min<int64_t>(end, c.window));
+      if (!OwnsCache(pools_->layers, i)) continue;
       const int ratio = c.ratio(i);
-      if (ratio == 0) continue;
       l.compressed.Reserve(l.compressed.rows(), end / ratio);
-      if (ratio == 4) l.index_keys.Reserve(l.index_keys.rows(), end / ratio);
+      if (l.index_keys.memory()) l.index_keys.Reserve(l.index_keys.rows(), end / ratio);
     }
   } catch (const Error&) {
     // Pages added for rows not written yet go back; pages replaced by private copies stay
@@ -71,19 +84,27 @@ void SequenceState::Reserve(int64_t tokens, bool mtp) {
 
 namespace {
 
-// `count` random rows of `layout` on its grid (latents: FP8 blocks of 64 and bf16 RoPE dims;
-// MXFP4 keys: FP4 blocks of 32), from which synthetic caches are cycled.
+// `count` random rows of `layout` on its grid (V4 latents: FP8 blocks of 64 and bf16 RoPE dims;
+// V4.1's FP8 per 32 and NVFP4; MXFP4 keys), from which synthetic caches are cycled.
 std::vector<float> RandomGridRows(const backend::KvRowLayout& layout, int count, std::mt19937_64& rng) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<float> rows(static_cast<size_t>(count) * static_cast<size_t>(layout.dim));
   for (float& v : rows) v = normal(rng);
   for (int r = 0; r < count; ++r) {
     float* row = rows.data() + static_cast<size_t>(r) * static_cast<size_t>(layout.dim);
-    if (layout.format == backend::KvRowFormat::kMxfp4) {
-      for (int b = 0; b < layout.dim; b += 32) num::FakeQuantFp4Block(row + b, 32);
-    } else {
-      for (int b = 0; b < layout.dim - layout.rope_dim; b += 64) num::FakeQuantFp8Block(row + b, 64);
-      for (int i = layout.dim - layout.rope_dim; i < layout.dim; ++i) row[i] = num::RoundBf16(row[i]);
+    switch (layout.format) {
+      case backend::KvRowFormat::kMxfp4:
+        for (int b = 0; b < layout.dim; b += 32) num::FakeQuantFp4Block(row + b, 32);
+        break;
+      case backend::KvRowFormat::kNvfp4:
+        for (int b = 0; b < layout.dim; b += 16) num::FakeQuantNvfp4Block(row + b, 16);
+        break;
+      case backend::KvRowFormat::kFp8Per32:
+        for (int b = 0; b < layout.dim; b += 32) num::FakeQuantFp8Block(row + b, 32);
+        break;
+      default:
+        for (int b = 0; b < layout.dim - layout.rope_dim; b += 64) num::FakeQuantFp8Block(row + b, 64);
+        for (int i = layout.dim - layout.rope_dim; i < layout.dim; ++i) row[i] = num::RoundBf16(row[i]);
     }
   }
   return rows;
@@ -114,6 +135,8 @@ void SequenceState::AppendSynthetic(int64_t tokens, uint64_t seed, backend::Stre
   const ModelConfig& c = *config_;
   std::mt19937_64 rng(seed);
   const std::vector<float> latents = RandomGridRows(pools_->memory->pool(pools_->window).row, 1024, rng);
+  std::vector<float> compressed;
+  if (!pools_->compressed.empty()) compressed = RandomGridRows(pools_->memory->pool(pools_->compressed.begin()->second).row, 1024, rng);
   std::vector<float> keys;
   if (pools_->index_keys >= 0) keys = RandomGridRows(pools_->memory->pool(pools_->index_keys).row, 1024, rng);
   const int64_t end = position_ + tokens;
@@ -122,14 +145,11 @@ void SequenceState::AppendSynthetic(int64_t tokens, uint64_t seed, backend::Stre
     ForEachRingRun(std::max(position_, end - c.window), end, c.window, [&](int64_t slot, int64_t, int64_t n) {
       WriteCycled(l.window, slot, slot + n, latents, rng, stream);
     });
+    if (!OwnsCache(pools_->layers, i)) continue;
     const int ratio = c.ratio(i);
-    if (ratio == 0) continue;
-    WriteCycled(l.compressed, l.compressed.rows(), end / ratio, latents, rng, stream);
-    l.compressor.Reset(ratio, c.head_dim, ratio == 4);
-    if (ratio == 4) {
-      WriteCycled(l.index_keys, l.index_keys.rows(), end / ratio, keys, rng, stream);
-      l.index_compressor.Reset(ratio, c.index_head_dim, true);
-    }
+    WriteCycled(l.compressed, l.compressed.rows(), end / ratio, compressed, rng, stream);
+    if (l.index_keys.memory()) WriteCycled(l.index_keys, l.index_keys.rows(), end / ratio, keys, rng, stream);
+    ResetCompressor(c, i, l);
   }
   for (int64_t t = 0; t < tokens; ++t) this->tokens.push_back(static_cast<int32_t>(rng() % static_cast<uint64_t>(c.vocab_size)));
   position_ = end;
@@ -139,8 +159,7 @@ void SequenceState::AppendSynthetic(int64_t tokens, uint64_t seed, backend::Stre
 
 bool SequenceState::ClosesBlock(int64_t position) const {
   for (int i = 0; i < config_->n_layers; ++i) {
-    const int ratio = config_->ratio(i);
-    if (ratio > 0 && (position + 1) % ratio == 0) return true;
+    if (OwnsCache(pools_->layers, i) && (position + 1) % config_->ratio(i) == 0) return true;
   }
   return false;
 }

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <numeric>
 
+#include "core/error.h"
 #include "core/numerics.h"
 #include "core/unaligned.h"
 #include "model/attention.h"
+#include "model/csa2.h"
+#include "model/engram.h"
 #include "model/layer_context.h"
 #include "model/mhc.h"
 #include "model/moe.h"
@@ -36,33 +39,105 @@ void ReportRows(const ChunkContext& ctx, int layer, const char* name, int64_t wi
 
 }  // namespace
 
-Transformer::Transformer(ModelConfig config, std::unique_ptr<format::Checkpoint> checkpoint)
+Transformer::Transformer(ModelConfig config, std::unique_ptr<format::Checkpoint> checkpoint, std::vector<int32_t> engram_token_map)
     : config_(std::move(config)),
       checkpoint_(std::move(checkpoint)),
       weights_(BindWeights(config_, *checkpoint_)),
-      rope_(MakeRopeTables(config_)) {}
+      rope_(MakeRopeTables(config_)),
+      engram_token_map_(std::move(engram_token_map)) {
+  if (config_.engram.layer_ids.empty()) return;
+  engram_hashes_ = DeriveEngramHashes(config_.engram);
+  if (static_cast<int64_t>(engram_token_map_.size()) != config_.vocab_size) {
+    Fail(StatusCode::kInvalidArgument, "Engram: the compressed token map has " + std::to_string(engram_token_map_.size()) +
+                                           " entries for a vocabulary of " + std::to_string(config_.vocab_size));
+  }
+  for (int32_t id : engram_token_map_) {
+    if (id < 0 || id >= config_.engram.compressed_vocab) {
+      Fail(StatusCode::kInvalidArgument, "Engram: compressed id " + std::to_string(id) + " outside [0, engram_compressed_vocab_size " +
+                                             std::to_string(config_.engram.compressed_vocab) + ")");
+    }
+  }
+  for (size_t i = 0; i < engram_hashes_.size(); ++i) {
+    if (engram_hashes_[i].rows() != weights_.engram[i].rows) {
+      Fail(StatusCode::kInvalidConfig, "engram_num_embeddings: layer " + std::to_string(config_.engram.layer_ids[i]) + " has " +
+                                           std::to_string(weights_.engram[i].rows) + " table rows where its hash addresses " +
+                                           std::to_string(engram_hashes_[i].rows()));
+    }
+  }
+}
+
+int64_t Transformer::hidden_width() const {
+  return config_.family == ModelFamily::kV41 ? config_.dim : int64_t{config_.hc_mult} * config_.dim;
+}
+
+// A sublayer's input u: V4 collapses the streams with the site's own pre; V4.1's single pass
+// (spec §8.3) collapses with the pre carried from the previous site and carries this site's on.
+MhcMix Transformer::Site(const ChunkContext& ctx, const MhcWeights& w, const float* streams, std::vector<float>& carried_pre,
+                         float* u) const {
+  MhcMix mix = MhcMixes(ctx, w, streams);
+  if (config_.family == ModelFamily::kV4) {
+    MhcCollapse(ctx, mix.pre, streams, u);
+  } else {
+    MhcCollapse(ctx, carried_pre, streams, u);
+    carried_pre = mix.pre;
+  }
+  return mix;
+}
 
 // One block: mHC pre → norm → attention → mHC post, then the same around the MoE.
-void Transformer::Block(const ChunkContext& ctx, const BlockWeights& w, std::span<LayerState* const> states,
-                        float* streams) const {
+void Transformer::Block(const ChunkContext& ctx, const BlockWeights& w, std::span<SequenceState* const> states,
+                        float* streams, std::vector<float>& carried_pre) const {
   const int64_t S = ctx.size(), D = config_.dim;
   const float eps = static_cast<float>(config_.norm_eps);
   std::vector<float> u(static_cast<size_t>(S * D)), x(u.size()), f(u.size());
 
-  const MhcMix attn_mix = MhcPre(ctx, w.hc_attn, streams, u.data());
+  const MhcMix attn_mix = Site(ctx, w.hc_attn, streams, carried_pre, u.data());
   ReportMix(ctx, w.layer, "attn", attn_mix);
   ops::RmsNorm(u.data(), S, D, w.attn_norm.ToFloat().data(), eps, x.data());
+  ReportRows(ctx, w.layer, "attn_in", D, x.data());
   Attention(ctx, w.layer, w.attn, x.data(), states, f.data());
   ReportRows(ctx, w.layer, "attn_out", D, f.data());
   MhcPost(ctx, attn_mix, f.data(), streams);
 
-  const MhcMix ffn_mix = MhcPre(ctx, w.hc_ffn, streams, u.data());
+  const MhcMix ffn_mix = Site(ctx, w.hc_ffn, streams, carried_pre, u.data());
   ReportMix(ctx, w.layer, "ffn", ffn_mix);
   ops::RmsNorm(u.data(), S, D, w.ffn_norm.ToFloat().data(), eps, x.data());
+  ReportRows(ctx, w.layer, "ffn_in", D, x.data());
   Moe(ctx, w.layer, w.ffn, x.data(), f.data());
   ReportRows(ctx, w.layer, "ffn_out", D, f.data());
   MhcPost(ctx, ffn_mix, f.data(), streams);
   ReportRows(ctx, w.layer, "hc_out", config_.hc_mult * D, streams);
+}
+
+// V4.1's Engram update before block layer_ids[index] (spec §8.4): each row's table rows from
+// the compressed ids of its token and the max_ngram − 1 before it (image tokens dead).
+void Transformer::Engram(const ChunkContext& ctx, size_t index, std::span<SequenceState* const> states, float* streams) const {
+  const EngramConfig& e = config_.engram;
+  const EngramLayerHash& hash = engram_hashes_[index];
+  const int64_t S = ctx.size(), cols = int64_t{e.max_ngram - 1} * e.heads;
+  const int64_t pad = engram_token_map_[static_cast<size_t>(config_.pad_token_id)];
+  const auto compressed = [&](int32_t token) -> int64_t {
+    return token == config_.image_token_id ? -1 : engram_token_map_[static_cast<size_t>(token)];
+  };
+  std::vector<int64_t> row_ids(static_cast<size_t>(S * cols)), recent;
+  std::unique_ptr<bool[]> live(new bool[static_cast<size_t>(S)]);
+  for (size_t g = 0; g < ctx.sequences.size(); ++g) {
+    const SequenceRows& rows = ctx.sequences[g];
+    const std::vector<int32_t>& history = states[g]->tokens;  // the tokens before the chunk
+    for (int64_t t = rows.first; t < rows.first + rows.count; ++t) {
+      recent.clear();
+      for (int64_t k = 0; k < e.max_ngram; ++k) {  // the token at p − k: in the chunk, or before it
+        const int64_t back = t - k;
+        const int64_t before = static_cast<int64_t>(history.size()) - (rows.first - back);
+        if (back >= rows.first) recent.push_back(compressed(ctx.tokens[static_cast<size_t>(back)]));
+        else if (before >= 0) recent.push_back(compressed(history[static_cast<size_t>(before)]));
+      }
+      live[static_cast<size_t>(t)] = ctx.tokens[static_cast<size_t>(t)] != config_.image_token_id;
+      EngramRowIds(hash, recent, pad, std::span(row_ids).subspan(static_cast<size_t>(t * cols), static_cast<size_t>(cols)));
+    }
+  }
+  engram_bytes_ += ApplyEngram(ctx.stream, weights_.engram[index], config_, row_ids,
+                               std::span<const bool>(live.get(), static_cast<size_t>(S)), S, streams);
 }
 
 void Transformer::Embed(std::span<const int32_t> tokens, float* rows) const {
@@ -76,8 +151,8 @@ void Transformer::Embed(std::span<const int32_t> tokens, float* rows) const {
 }
 
 void Transformer::Forward(backend::Stream& stream, ForwardObserver* observer, std::span<SequenceState* const> states,
-                          std::span<const int32_t> tokens, std::span<const int64_t> counts,
-                          std::vector<float>& streams) const {
+                          std::span<const int32_t> tokens, std::span<const int64_t> counts, std::vector<float>& hidden,
+                          std::span<const GivenEmbeddings> given) const {
   const int64_t S = static_cast<int64_t>(tokens.size()), D = config_.dim, n = config_.hc_mult;
   std::vector<SequenceRows> sequences;
   std::vector<int64_t> positions;
@@ -86,34 +161,66 @@ void Transformer::Forward(backend::Stream& stream, ForwardObserver* observer, st
     const std::vector<int64_t> p = Positions(states[g]->position(), counts[g]);
     positions.insert(positions.end(), p.begin(), p.end());
   }
-  const ChunkContext ctx{config_, stream, observer, rope_, tokens, positions, sequences};
+  std::vector<uint8_t> in_image;
+  if (config_.family == ModelFamily::kV41) {
+    for (int32_t t : tokens) in_image.push_back(t == config_.image_token_id);
+  }
+  std::vector<Csa2Handoff> handoff(states.size());
+  const ChunkContext ctx{config_, stream, observer, rope_, tokens, positions, sequences, in_image, handoff};
 
   std::vector<float> h(static_cast<size_t>(S * D));
   Embed(tokens, h.data());
-  streams.resize(static_cast<size_t>(S * n * D));
+  for (const GivenEmbeddings& span : given) std::copy_n(span.values, span.rows * D, h.begin() + span.first_row * D);
+  std::vector<float> streams(static_cast<size_t>(S * n * D));
   for (int64_t t = 0; t < S; ++t) {  // every stream starts as the embedding
     for (int64_t i = 0; i < n; ++i) std::copy_n(h.begin() + t * D, D, streams.begin() + (t * n + i) * D);
   }
-  std::vector<LayerState*> layer_states(states.size());
+  // V4.1's first site collapses with a one-hot pre: stream 0, the embedding.
+  std::vector<float> carried_pre(static_cast<size_t>(S * n), 0.0f);
+  for (int64_t t = 0; t < S; ++t) carried_pre[static_cast<size_t>(t * n)] = 1.0f;
+  const std::vector<int>& engram_layers = config_.engram.layer_ids;
   for (const BlockWeights& w : weights_.layers) {
-    if (observer) observer->ImposeLayerInput(w.layer, ctx.positions.front(), S, n * D, streams.data());
-    for (size_t g = 0; g < states.size(); ++g) layer_states[g] = &states[g]->layer(w.layer);
-    Block(ctx, w, layer_states, streams.data());
+    if (observer) {
+      observer->ImposeLayerInput(w.layer, ctx.positions.front(), S, n * D, streams.data());
+      if (config_.family == ModelFamily::kV41) observer->ImposeCarriedPre(w.layer, ctx.positions.front(), S, config_.hc_mult, carried_pre.data());
+    }
+    const auto engram = std::find(engram_layers.begin(), engram_layers.end(), w.layer);
+    if (engram != engram_layers.end()) {
+      Engram(ctx, static_cast<size_t>(engram - engram_layers.begin()), states, streams.data());
+      ReportRows(ctx, w.layer, "engram_out", n * D, streams.data());
+    }
+    Block(ctx, w, states, streams.data(), carried_pre);
+    if (config_.family == ModelFamily::kV41) ReportRows(ctx, w.layer, "next_pre", n, carried_pre.data());
   }
-  for (size_t g = 0; g < states.size(); ++g) states[g]->Advance(counts[g]);
+  if (config_.family == ModelFamily::kV41) {  // no hc_head (spec §8.3): the last site's pre collapses
+    hidden.resize(static_cast<size_t>(S * D));
+    MhcCollapse(ctx, carried_pre, streams.data(), hidden.data());
+  } else {
+    hidden = std::move(streams);
+  }
+  for (size_t g = 0; g < states.size(); ++g) {
+    const auto first = tokens.begin() + sequences[g].first;
+    states[g]->tokens.insert(states[g]->tokens.end(), first, first + counts[g]);
+    states[g]->Advance(counts[g]);
+  }
 }
 
 void Transformer::Forward(backend::Stream& stream, ForwardObserver* observer, SequenceState& state,
-                          std::span<const int32_t> tokens, std::vector<float>& streams) const {
+                          std::span<const int32_t> tokens, std::vector<float>& hidden,
+                          std::span<const GivenEmbeddings> given) const {
   SequenceState* const states[] = {&state};
   const int64_t counts[] = {static_cast<int64_t>(tokens.size())};
-  Forward(stream, observer, states, tokens, counts, streams);
+  Forward(stream, observer, states, tokens, counts, hidden, given);
 }
 
-void Transformer::Logits(backend::Stream& stream, const float* streams, int64_t rows, float* logits) const {
+void Transformer::Logits(backend::Stream& stream, const float* hidden, int64_t rows, float* logits) const {
   const int64_t D = config_.dim;
   std::vector<float> u(static_cast<size_t>(rows * D)), x(u.size());
-  MhcHead(stream, config_, weights_.hc_head, streams, rows, u.data());
+  if (config_.family == ModelFamily::kV41) {
+    std::copy_n(hidden, rows * D, u.begin());
+  } else {
+    MhcHead(stream, config_, weights_.hc_head, hidden, rows, u.data());
+  }
   ops::RmsNorm(u.data(), rows, D, weights_.norm.ToFloat().data(), static_cast<float>(config_.norm_eps), x.data());
   ops::MatMulF32(stream, weights_.head, x.data(), rows, logits);
 }
@@ -126,7 +233,8 @@ void Transformer::Mtp(backend::Stream& stream, ForwardObserver* observer, Sequen
   const float eps = static_cast<float>(config_.norm_eps);
   const std::vector<int64_t> positions = Positions(first_pos, S);
   const SequenceRows rows[] = {{0, S}};
-  const ChunkContext ctx{config_, stream, observer, rope_, next_tokens, positions, rows};
+  Csa2Handoff handoff[1];
+  const ChunkContext ctx{config_, stream, observer, rope_, next_tokens, positions, rows, {}, handoff};
 
   // X_i ← e_proj(enorm(embed(next))) + h_proj(hnorm(X_i)) for each stream i.
   std::vector<float> e(static_cast<size_t>(S * D)), en(e.size()), ep(e.size());
@@ -145,8 +253,9 @@ void Transformer::Mtp(backend::Stream& stream, ForwardObserver* observer, Sequen
       }
     }
   }
-  LayerState* const layer_states[] = {&state.mtp_layer(0)};
-  Block(ctx, w.block, layer_states, streams.data());
+  SequenceState* const states[] = {&state};
+  std::vector<float> unused_pre;  // V4 only: each site collapses with its own pre
+  Block(ctx, w.block, states, streams.data(), unused_pre);
 
   std::vector<float> u(static_cast<size_t>(D)), x(u.size());
   MhcHead(stream, config_, w.hc_head, streams.data() + (S - 1) * n * D, 1, u.data());

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/numerics.h"
 #include "core/unaligned.h"
+#include "model/layer_kv.h"
 
 namespace deepseek::model {
 namespace {
@@ -125,7 +126,18 @@ CompressorWeights BindCompressor(const Binder& b, int ratio, int width, const Mo
   return w;
 }
 
-AttentionWeights BindAttention(const Binder& b, int ratio, const ModelConfig& c) {
+// V4.1's compressor (spec §8.2): no APE and no overlap; ratio 1 has no gate either.
+CompressorWeights BindCompressorV41(const Binder& b, int ratio, const ModelConfig& c) {
+  CompressorWeights w;
+  w.ratio = ratio;
+  w.width = c.head_dim;
+  w.wkv = b.Bf16Matrix("wkv.weight", c.head_dim, c.dim);
+  if (ratio > 1) w.wgate = b.Bf16Matrix("wgate.weight", c.head_dim, c.dim);
+  w.norm = b.Bf16("norm.weight", c.head_dim);
+  return w;
+}
+
+AttentionWeights BindAttention(const Binder& b, int layer, const LayerKv& kv, const ModelConfig& c) {
   AttentionWeights w;
   const int64_t hd = static_cast<int64_t>(c.n_heads) * c.head_dim;
   w.sink = b.F32("attn_sink", {c.n_heads});
@@ -135,20 +147,27 @@ AttentionWeights BindAttention(const Binder& b, int ratio, const ModelConfig& c)
   w.wkv = b.Fp8("wkv", c.head_dim, c.dim);
   w.kv_norm = b.Bf16("kv_norm.weight", c.head_dim);
   w.wo_a = b.Fp8("wo_a", static_cast<int64_t>(c.o_groups) * c.o_lora_rank, hd / c.o_groups);
-  if (c.o_lora_rank % 128 != 0) {
-    Fail(StatusCode::kUnsupported, "o_lora_rank must be a multiple of 128: each output group slices FP8 wo_a at 128-row blocks");
+  if (c.o_lora_rank % c.fp8_block != 0) {
+    Fail(StatusCode::kUnsupported, "o_lora_rank must be a multiple of " + std::to_string(c.fp8_block) +
+                                       ": each output group slices FP8 wo_a at its scale blocks");
   }
   w.wo_b = b.Fp8("wo_b", c.dim, static_cast<int64_t>(c.o_groups) * c.o_lora_rank);
-  if (ratio > 0) {
+  const Binder ib = b.Sub("indexer");
+  if (kv.ratio > 0 && kv.cache_layer == layer) {
     w.has_compressor = true;
-    w.compressor = BindCompressor(b.Sub("compressor"), ratio, c.head_dim, c);
+    if (c.family == ModelFamily::kV41) {
+      w.compressor = BindCompressorV41(b.Sub("compressor"), kv.ratio, c);
+      w.has_index_keys = true;
+      w.index_keys = {ib.Bf16Matrix("wk.weight", c.index_head_dim, c.head_dim), ib.Bf16("k_norm.weight", c.index_head_dim)};
+    } else {
+      w.compressor = BindCompressor(b.Sub("compressor"), kv.ratio, c.head_dim, c);
+    }
   }
-  if (ratio == 4) {
+  if (kv.selection_layer == layer) {
     w.has_indexer = true;
-    const Binder ib = b.Sub("indexer");
     w.indexer.wq_b = ib.Fp8("wq_b", static_cast<int64_t>(c.index_heads) * c.index_head_dim, c.q_lora_rank);
     w.indexer.weights_proj = ib.Bf16Matrix("weights_proj.weight", c.index_heads, c.dim);
-    w.indexer.compressor = BindCompressor(ib.Sub("compressor"), ratio, c.index_head_dim, c);
+    if (c.family == ModelFamily::kV4) w.indexer.compressor = BindCompressor(ib.Sub("compressor"), kv.ratio, c.index_head_dim, c);
   }
   return w;
 }
@@ -174,14 +193,14 @@ MoeWeights BindMoe(const Binder& b, int layer, const ModelConfig& c) {
   return w;
 }
 
-BlockWeights BindBlock(const Binder& b, int layer, const ModelConfig& c) {
+BlockWeights BindBlock(const Binder& b, int layer, const LayerKv& kv, const ModelConfig& c) {
   BlockWeights w;
   w.layer = layer;
   w.attn_norm = b.Bf16("attn_norm.weight", c.dim);
   w.ffn_norm = b.Bf16("ffn_norm.weight", c.dim);
   w.hc_attn = BindMhc(b, "attn", c);
   w.hc_ffn = BindMhc(b, "ffn", c);
-  w.attn = BindAttention(b.Sub("attn"), c.ratio(layer), c);
+  w.attn = BindAttention(b.Sub("attn"), layer, kv, c);
   w.ffn = BindMoe(b.Sub("ffn"), layer, c);
   return w;
 }
@@ -219,11 +238,16 @@ ModelWeights BindWeights(const ModelConfig& c, const format::Checkpoint& ckpt) {
   w.embed = ckpt.Require("embed.weight", DType::kBF16, {c.vocab_size, c.dim}).data;
   w.head = root.Bf16Matrix("head.weight", c.vocab_size, c.dim);
   w.norm = root.Bf16("norm.weight", c.dim);
-  w.hc_head = BindMhcHead(root, c);
+  const std::vector<LayerKv> plan = PlanLayerKv(c);
   for (int l = 0; l < c.n_layers; ++l) {
-    w.layers.push_back(BindBlock(root.Sub("layers." + std::to_string(l)), l, c));
+    w.layers.push_back(BindBlock(root.Sub("layers." + std::to_string(l)), l, plan[static_cast<size_t>(l)], c));
     if (w.layers.back().ffn.tid2eid) CheckHashTable(w.layers.back().ffn.tid2eid, c, l);
   }
+  if (c.family == ModelFamily::kV41) {
+    for (int l : c.engram.layer_ids) w.engram.push_back(BindEngram(c, ckpt, l));
+    return w;
+  }
+  w.hc_head = BindMhcHead(root, c);
   for (int m = 0; m < c.n_mtp_layers; ++m) {
     const Binder b = root.Sub("mtp." + std::to_string(m));
     MtpWeights mtp;
@@ -233,7 +257,7 @@ ModelWeights BindWeights(const ModelConfig& c, const format::Checkpoint& ckpt) {
     mtp.hnorm = b.Bf16("hnorm.weight", c.dim);
     mtp.norm = b.Bf16("norm.weight", c.dim);
     mtp.hc_head = BindMhcHead(b, c);
-    mtp.block = BindBlock(b, c.n_layers + m, c);
+    mtp.block = BindBlock(b, c.n_layers + m, plan[static_cast<size_t>(c.n_layers + m)], c);
     w.mtp.push_back(std::move(mtp));
   }
   return w;

@@ -41,18 +41,27 @@ struct CompressorWeights { // gated pooling of `ratio` tokens into one entry of 
   int width = 0;           // 512 (main) or index_head_dim (indexer)
   bool overlap = false;    // ratio 4: windows of 2·ratio tokens, coff = 2
   WeightMatrix wkv;        // BF16 [coff·w, D]
-  WeightMatrix wgate;      // BF16 [coff·w, D]
-  WeightVector ape;        // F32 [ratio, coff·w]
+  WeightMatrix wgate;      // BF16 [coff·w, D]; absent in V4.1's ratio-1 compressors
+  WeightVector ape;        // F32 [ratio, coff·w]; absent in V4.1
   WeightVector norm;       // BF16 [w]
   int coff() const { return overlap ? 2 : 1; }
+  bool gated() const { return wgate.data != nullptr; }
 };
 
-struct IndexerWeights {    // Lightning indexer of CSA layers
+struct IndexerWeights {    // the indexer's queries: CSA layers (V4), index sources (V4.1)
   WeightMatrix wq_b;         // FP8 [index_heads·index_head_dim, q_lora]
   WeightMatrix weights_proj; // BF16 [index_heads, D]
-  CompressorWeights compressor;
+  CompressorWeights compressor;  // V4: the indexer's own compressor of its keys; absent in V4.1
 };
 
+struct IndexKeyWeights {   // V4.1 KV sources: index keys k_norm(wk · latent) of their entries
+  WeightMatrix wk;         // BF16 [index_head_dim, head_dim]
+  WeightVector k_norm;     // BF16 [index_head_dim]
+};
+
+// One layer's attention. Which parts it has follows layer_kv.h: the compressor where the layer
+// owns a compressed cache, the indexer where it selects entries (and in V4.1 the index keys on
+// KV sources).
 struct AttentionWeights {
   WeightVector sink;       // F32 [H]
   WeightMatrix wq_a;       // FP8 [q_lora, D]
@@ -60,12 +69,14 @@ struct AttentionWeights {
   WeightMatrix wq_b;       // FP8 [H·head_dim, q_lora]
   WeightMatrix wkv;        // FP8 [head_dim, D]
   WeightVector kv_norm;    // BF16 [head_dim]
-  WeightMatrix wo_a;       // FP8 [G·o_lora, H·head_dim/G]
+  WeightMatrix wo_a;       // FP8 [G·o_lora, H·head_dim/G] (o_lora a multiple of the FP8 block)
   WeightMatrix wo_b;       // FP8 [D, G·o_lora]
   bool has_compressor = false;
   CompressorWeights compressor;
   bool has_indexer = false;
   IndexerWeights indexer;
+  bool has_index_keys = false;  // V4.1 KV sources
+  IndexKeyWeights index_keys;
 };
 
 // SwiGLU expert: w1 = gate, w3 = up [inter, D], w2 = down [D, inter]; MXFP4 routed, FP8 shared.
@@ -113,9 +124,10 @@ struct ModelWeights {
   const void* embed = nullptr;      // BF16 [vocab, D], read with LoadUnaligned
   WeightMatrix head;                // BF16 [vocab, D]
   WeightVector norm;                // BF16 [D]
-  MhcHeadWeights hc_head;
+  MhcHeadWeights hc_head;           // V4 only (V4.1 collapses with the last site's pre)
   std::vector<BlockWeights> layers;
-  std::vector<MtpWeights> mtp;
+  std::vector<MtpWeights> mtp;      // V4 only (V4.1's DSpark stages are not run)
+  std::vector<EngramWeights> engram;  // V4.1: one per config.engram.layer_ids entry
 };
 
 // Binds every tensor of `config` in `ckpt`, checking dtype and shape; throws Error naming the

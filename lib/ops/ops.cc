@@ -78,6 +78,13 @@ void FakeQuantFp4(float* x, int64_t rows, int64_t dim, int block) {
   }
 }
 
+void FakeQuantNvfp4(float* x, int64_t rows, int64_t dim) {
+  for (int64_t i = 0; i < rows * dim; i += 16) {
+    num::FakeQuantNvfp4Block(x + i, 16);
+    for (int j = 0; j < 16; ++j) x[i + j] = RoundBf16(x[i + j]);
+  }
+}
+
 void Hadamard(float* x, int64_t rows, int64_t dim) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
   for (int64_t r = 0; r < rows; ++r) {

@@ -41,6 +41,10 @@ void FakeQuantFp8(float* x, int64_t rows, int64_t stride, int64_t width, int blo
 // FP4 e2m1 fake quantisation of whole rows in blocks of `block`; bf16 result.
 void FakeQuantFp4(float* x, int64_t rows, int64_t dim, int block);
 
+// NVFP4 fake quantisation of whole rows in blocks of 16 with e4m3 scales (V4.1's compressed
+// KV); bf16 result.
+void FakeQuantNvfp4(float* x, int64_t rows, int64_t dim);
+
 // Orthonormal Walsh–Hadamard transform (Sylvester order, scaled by dim^−1/2) of each row;
 // dim is a power of two; result rounded to bf16.
 void Hadamard(float* x, int64_t rows, int64_t dim);

@@ -110,7 +110,7 @@ struct Session::Impl {
           previous_logits.assign(all_logits->end() - std::min<int64_t>(2, done) * c.vocab_size, all_logits->end() - c.vocab_size);
         } else {
           logits.resize(static_cast<size_t>(c.vocab_size));
-          net().Logits(*stream, streams.data() + (n - 1) * c.hc_mult * c.dim, 1, logits.data());
+          net().Logits(*stream, streams.data() + (n - 1) * net().hidden_width(), 1, logits.data());
           previous_logits.clear();
         }
       }
@@ -154,7 +154,7 @@ struct Session::Impl {
     lead.net().Forward(*lead.stream, nullptr, states, tokens, counts, streams);
     lead.net().Logits(*lead.stream, streams.data(), static_cast<int64_t>(sessions.size()), logits.data());
 
-    const int64_t row = c.hc_mult * c.dim;
+    const int64_t row = lead.net().hidden_width();
     for (size_t i = 0; i < sessions.size(); ++i) {
       Impl& s = *sessions[i]->impl_;
       s.StartFeeding(tokens[i]);
@@ -175,7 +175,6 @@ struct Session::Impl {
   // After the forward pass over `part`, whose final streams are in `streams`.
   void Fed(std::span<const int32_t> part) {
     tokens_processed += static_cast<int64_t>(part.size());
-    state.tokens.insert(state.tokens.end(), part.begin(), part.end());
     if (options.enable_mtp) KeepMtpStreams();
   }
 
