@@ -6,6 +6,7 @@
 #include "model/kv_pools.h"
 #include "model/config_parser.h"
 #include "model/transformer.h"
+#include "runtime/engram_token_map_file.h"
 
 namespace deepseek {
 
@@ -26,14 +27,15 @@ Result<std::shared_ptr<const Model>> Model::Load(const std::string& dir, const L
   Status status = CatchAll([&] {
     report(0.0f, "config");
     ModelConfig config = model::LoadConfig(dir);
-    if (config.family == ModelFamily::kV41) {
-      Fail(StatusCode::kUnsupported, dir + "/config.json: a DeepSeek V4.1 checkpoint (model_type deepseek_v41): its config "
-                                           "is read, but this build does not run V4.1 models yet");
+    std::vector<int32_t> engram_token_map;
+    if (!config.engram.layer_ids.empty()) {
+      report(0.05f, "engram token map");
+      engram_token_map = runtime::LoadEngramTokenMap(dir, config).ids;
     }
     report(0.1f, "mapping shards");
     auto checkpoint = format::Checkpoint::Open(dir);
     report(0.5f, "binding tensors");
-    auto transformer = std::make_unique<model::Transformer>(std::move(config), std::move(checkpoint));
+    auto transformer = std::make_unique<model::Transformer>(std::move(config), std::move(checkpoint), std::move(engram_token_map));
     loaded = std::shared_ptr<const Model>(new Model(std::move(transformer)));
     report(1.0f, "ready");
   });
