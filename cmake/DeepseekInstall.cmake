@@ -8,7 +8,7 @@ include(CMakePackageConfigHelpers)
 # they are installed and exported as deepseek::deepseek_<layer> (use only deepseek::deepseek).
 set(_ds_static_layers deepseek deepseek_core deepseek_format deepseek_backend deepseek_backend_cpu
     deepseek_backend_interface
-    deepseek_ops deepseek_model deepseek_sampling deepseek_tokenizer deepseek_chat)
+    deepseek_ops deepseek_model deepseek_sampling deepseek_tokenizer deepseek_chat deepseek_image)
 foreach(_t IN LISTS _ds_static_layers)
   target_include_directories(${_t} INTERFACE $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 endforeach()

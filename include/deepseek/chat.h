@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "deepseek/image.h"
 #include "deepseek/status.h"
 
 namespace deepseek {
@@ -44,7 +45,14 @@ struct ChatMessage {
   std::string response_format_json{};  // system/developer: a JSON schema the reply must follow
   std::string task{};                  // quick-instruction task ("action", "query", "title", ...); "" = none
   bool wo_eos = false;                 // assistant: leave the turn open (continuation)
+  // user, for a model with vision (V4.1): each image stands where the content names
+  // kImagePlaceholder, in order, or, when the content names none, all before its text.
+  std::vector<Image> images{};
 };
+
+// The text that marks an image's place in a message's content (the V4.1 tokenizer's
+// <｜deepseek_image｜> token; spec §8.12).
+inline constexpr const char* kImagePlaceholder = "<｜deepseek_image｜>";
 
 struct ChatFormatOptions {
   ChatMode mode = ChatMode::kExpert;

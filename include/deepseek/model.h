@@ -1,4 +1,4 @@
-// deepseek::Model: a loaded DeepSeek V4 checkpoint — immutable, memory-mapped weights and the
+// deepseek::Model: a loaded DeepSeek V4 or V4.1 checkpoint — immutable, memory-mapped weights and the
 // validated config. One Model serves any number of Sessions, from any threads.
 #pragma once
 
@@ -16,6 +16,10 @@ namespace deepseek {
 namespace model {
 class Transformer;
 }
+namespace runtime {
+class VisionInput;
+}
+struct Image;
 
 struct LoadOptions {
   // Called as loading proceeds with a fraction in [0, 1] and the current stage's name.
@@ -45,14 +49,27 @@ class Model {
   int64_t KvTokensForBytes(uint64_t bytes, bool mtp = false) const;
   double KvBytesPerToken() const;
 
+  // Whether the model has an MTP head this library runs (V4's mtp.*; V4.1's DSpark stages are
+  // not run), which Session::MtpLogits and speculative decoding need.
+  bool has_mtp() const;
+  // Whether the model takes images (V4.1 with a vision tower), and the positions an image's span
+  // takes in a sequence (kUnsupported without a vision tower; kInvalidArgument for an empty
+  // image).
+  bool has_vision() const { return vision_ != nullptr; }
+  Result<int64_t> ImagePositions(const Image& image) const;
+  // Engram table bytes the model has read (rows and their scales, V4.1), over all sessions.
+  uint64_t engram_bytes_read() const;
+
 
  private:
   friend class Session;  // runs the transformer
   friend class KvCache;  // names the checkpoint in the files of its prefixes
   const model::Transformer& transformer() const { return *transformer_; }
+  const runtime::VisionInput* vision() const { return vision_.get(); }
 
   explicit Model(std::unique_ptr<model::Transformer> transformer);
   std::unique_ptr<model::Transformer> transformer_;
+  std::unique_ptr<runtime::VisionInput> vision_;  // with a vision tower
 };
 
 }  // namespace deepseek

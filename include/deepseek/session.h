@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "deepseek/image.h"
 #include "deepseek/kv_cache.h"
 #include "deepseek/model.h"
 #include "deepseek/status.h"
@@ -86,6 +87,13 @@ class Session {
   Status Prefill(std::span<const int32_t> tokens);
   Status Decode(int32_t token) { return Prefill({&token, 1}); }
 
+  // V4.1 with a vision tower: appends `image` as an image span (Model::ImagePositions(image)
+  // positions, each holding the image token, whose embeddings come from the vision encoder and
+  // the learned delimiters) and computes the logits after it. A model without vision is
+  // kUnsupported; otherwise as Prefill. (Prefill refuses the image token itself in a V4.1
+  // model: it marks image spans, which only PrefillImage makes.)
+  Status PrefillImage(const Image& image);
+
   // Batched decoding: tokens[i] goes to sessions[i], all in one forward pass, so each weight
   // matrix is read once for the batch (the routed experts: once per expert in the union of
   // the tokens' routes) and a batch of a few sequences costs little more than one while decode
@@ -151,6 +159,7 @@ class Session {
   struct Impl;
   explicit Session(std::unique_ptr<Impl> impl);
   Status RunPrefill(std::span<const int32_t> tokens, std::vector<float>* all_logits);
+  Status Guarded(const std::function<void()>& prefill);
   std::unique_ptr<Impl> impl_;
 };
 

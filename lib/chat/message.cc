@@ -20,6 +20,29 @@ bool Contains(const auto& names, std::string_view name) {
   return std::find(std::begin(names), std::end(names), name) != std::end(names);
 }
 
+size_t Occurrences(std::string_view text, std::string_view what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string_view::npos; at = text.find(what, at + what.size())) ++n;
+  return n;
+}
+
+// The content with a placeholder per image: where the content names them, or before its text.
+std::string WithImagePlaceholders(const ChatMessage& in, std::string content, const std::string& where) {
+  const size_t named = Occurrences(content, kImagePlaceholder), images = in.images.size();
+  if (images > 0 && in.role != "user") Fail(StatusCode::kInvalidArgument, where + ".images: only user messages carry images");
+  if (named == 0) {
+    std::string placeholders;
+    for (size_t i = 0; i < images; ++i) placeholders += kImagePlaceholder;
+    return placeholders + content;
+  }
+  if (named != images) {
+    Fail(StatusCode::kInvalidArgument, where + ".content names " + std::to_string(named) + " image placeholder" +
+                                           (named == 1 ? "" : "s") + " (" + kImagePlaceholder + ") but the message has " +
+                                           std::to_string(images) + " image" + (images == 1 ? "" : "s"));
+  }
+  return content;
+}
+
 }  // namespace
 
 void CheckMessage(const Message& m) {
@@ -58,7 +81,7 @@ Message FromChatMessage(const ChatMessage& in, std::string where) {
     return value;
   };
   m.role = text(in.role, "role");
-  m.content = text(in.content, "content");
+  m.content = WithImagePlaceholders(in, text(in.content, "content"), m.where);
   m.reasoning_content = text(in.reasoning_content, "reasoning_content");
   m.tool_call_id = text(in.tool_call_id, "tool_call_id");
   for (std::size_t i = 0; i < in.tool_calls.size(); ++i) {

@@ -57,6 +57,8 @@ class Transformer {
   // logits [rows, vocab] (fp32) from Forward's rows [rows, hidden_width()].
   void Logits(backend::Stream& stream, const float* hidden, int64_t rows, float* logits) const;
 
+  bool has_mtp() const { return !weights_.mtp.empty(); }
+
   // Table bytes the Engram layers have read (rows and their scales), over all calls.
   uint64_t engram_bytes_read() const { return engram_bytes_.load(std::memory_order_relaxed); }
 

@@ -125,8 +125,12 @@ struct Generator::Impl {
   }
 
   // Brings the session to the end of `prompt`, reusing what it can; false when cancelled.
-  bool Prepare(std::span<const int32_t> prompt, std::span<const int64_t> marks, GenerationStats& stats) {
+  // With `images` (one per image token of the prompt, in order), the session starts afresh:
+  // the tokens of an image span do not identify its image, so no prefix is reused or kept.
+  bool Prepare(std::span<const int32_t> prompt, std::span<const int64_t> marks, std::span<const Image> images,
+               GenerationStats& stats) {
     if (prompt.empty()) Fail(StatusCode::kInvalidArgument, "the prompt is empty");
+    if (!images.empty()) return PrepareWithImages(prompt, images, stats);
     const Clock::time_point start = Clock::now();
     Result<int64_t> reused = reuse.Resume(*session, prompt);
     ThrowIfError(reused.status());
@@ -139,14 +143,44 @@ struct Generator::Impl {
     return true;
   }
 
-  Generation Run(std::span<const int32_t> prompt, std::span<const int64_t> marks, const GenerationParams& params,
-                 std::span<const int32_t> stop_tokens, ReplySink& sink) {
+  bool PrepareWithImages(std::span<const int32_t> prompt, std::span<const Image> images, GenerationStats& stats) {
+    const int32_t image_token = model->config().image_token_id;
+    const auto placeholders = std::count(prompt.begin(), prompt.end(), image_token);
+    if (image_token < 0 || placeholders != static_cast<std::ptrdiff_t>(images.size())) {
+      Fail(StatusCode::kInvalidArgument, "the prompt holds " + std::to_string(image_token < 0 ? 0 : placeholders) +
+                                             " image tokens for " + std::to_string(images.size()) +
+                                             " images (does the tokenizer know " + kImagePlaceholder + "?)");
+    }
+    const Clock::time_point start = Clock::now();
+    session->Reset();
+    size_t next_image = 0;
+    for (size_t i = 0; i < prompt.size();) {
+      Status st;
+      if (prompt[i] == image_token) {
+        st = session->PrefillImage(images[next_image++]);
+        ++i;
+      } else {
+        const size_t end = static_cast<size_t>(std::find(prompt.begin() + static_cast<std::ptrdiff_t>(i), prompt.end(), image_token) - prompt.begin());
+        st = session->Prefill(prompt.subspan(i, end - i));
+        i = end;
+      }
+      if (st.code() == StatusCode::kCancelled) return false;
+      ThrowIfError(st);
+    }
+    stats.prompt_tokens = session->position();
+    stats.reused_tokens = 0;
+    stats.prefill_seconds = SecondsSince(start);
+    return true;
+  }
+
+  Generation Run(std::span<const int32_t> prompt, std::span<const int64_t> marks, std::span<const Image> images,
+                 const GenerationParams& params, std::span<const int32_t> stop_tokens, ReplySink& sink) {
     Validate(params);
     Result<Sampler> sampler = Sampler::Create(params.sampling, model->config().vocab_size);
     ThrowIfError(sampler.status());
     cancel = false;
     Generation out;
-    if (!Prepare(prompt, marks, out.stats)) {
+    if (!Prepare(prompt, marks, images, out.stats)) {
       out.finish = FinishReason::kCancelled;
       return out;
     }
@@ -298,7 +332,9 @@ struct Generator::Impl {
     CompletionStream stream(thinking);
     ReplySink sink(on_event, &stream, thinking ? ChatChannel::kReasoning : ChatChannel::kContent);
     ChatReply reply;
-    reply.generation = Run(ids, marks, params, stop_tokens, sink);
+    std::vector<Image> images;
+    for (const ChatMessage& m : messages) images.insert(images.end(), m.images.begin(), m.images.end());
+    reply.generation = Run(ids, marks, images, params, stop_tokens, sink);
     Result<ChatMessage> parsed = stream.Finish();
     if (parsed.ok()) {
       reply.message = std::move(parsed).value();
@@ -333,7 +369,7 @@ Result<std::unique_ptr<Generator>> Generator::Create(std::shared_ptr<const Model
     impl->user_progress = options.session.progress;
     // Prefill checks for cancellation between chunks through the session's progress hook.
     SessionOptions session_options = options.session;
-    impl->speculative = options.speculative && !options.batcher && model->config().n_mtp_layers > 0;
+    impl->speculative = options.speculative && !options.batcher && model->has_mtp();
     impl->batcher = options.batcher;
     if (impl->speculative) session_options.enable_mtp = true;
     session_options.progress = [raw = impl.get()](int64_t done, int64_t total) {
@@ -354,7 +390,7 @@ Result<Generation> Generator::Generate(std::span<const int32_t> prompt, const Ge
   Generation out;
   Status status = CatchAll([&] {
     ReplySink sink(on_event, nullptr, ChatChannel::kContent);
-    out = impl_->Run(prompt, std::array<int64_t, 1>{static_cast<int64_t>(prompt.size())}, params, {}, sink);
+    out = impl_->Run(prompt, std::array<int64_t, 1>{static_cast<int64_t>(prompt.size())}, {}, params, {}, sink);
   });
   if (!status.ok()) return status;
   return out;

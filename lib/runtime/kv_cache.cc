@@ -103,6 +103,11 @@ Status KvCache::AddPrefix(const SessionSnapshot& snapshot) {
     if (&data->record.state.pools() != impl_->pools.get()) {
       Fail(StatusCode::kInvalidArgument, "AddPrefix: the snapshot's pages are in another KV cache");
     }
+    const ModelConfig& c = data->model->config();
+    const std::vector<int32_t>& tokens = data->record.state.tokens;
+    if (c.family == ModelFamily::kV41 && std::find(tokens.begin(), tokens.end(), c.image_token_id) != tokens.end()) {
+      Fail(StatusCode::kInvalidArgument, "AddPrefix: the snapshot holds an image span, whose tokens do not identify the image");
+    }
     impl_->prefixes->Add(snapshot);
   });
 }

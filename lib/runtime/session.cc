@@ -12,6 +12,7 @@
 #include "runtime/refusal.h"
 #include "runtime/sequence_file.h"
 #include "runtime/snapshot_data.h"
+#include "runtime/vision_input.h"
 #include "model/state.h"
 #include "model/transformer.h"
 
@@ -52,6 +53,14 @@ struct Session::Impl {
   void Validate(std::span<const int32_t> tokens) const {
     ValidateIds(tokens);
     CheckCapacity(static_cast<int64_t>(tokens.size()));
+    const ModelConfig& c = model->config();
+    if (c.family != ModelFamily::kV41) return;
+    const auto image = std::find(tokens.begin(), tokens.end(), c.image_token_id);
+    if (image != tokens.end()) {
+      Fail(StatusCode::kInvalidArgument, "token id " + std::to_string(c.image_token_id) + " at index " +
+                                             std::to_string(image - tokens.begin()) +
+                                             " is the image token, which marks image spans: images enter through PrefillImage");
+    }
   }
 
   // Takes every cache page the request will write before anything changes, so a budget that
@@ -82,9 +91,26 @@ struct Session::Impl {
     mtp_diverged = record.mtp_diverged;
   }
 
+  void PrefillImage(const Image& image) {
+    if (!model->vision()) Fail(StatusCode::kUnsupported, "the model has no vision tower: it takes no images");
+    CheckCapacity(model->vision()->SpanLength(image));
+    runtime::ImageSpan span;
+    {
+      const ThreadPool::Busy busy(pool);
+      span = model->vision()->Encode(*stream, image);
+    }
+    Feed(span.tokens, nullptr, span.embeddings.data());
+  }
+
   // all_logits: when not null, receives the logits after every token ([n, vocab]).
   void Prefill(std::span<const int32_t> tokens, std::vector<float>* all_logits = nullptr) {
     Validate(tokens);
+    Feed(tokens, all_logits, nullptr);
+  }
+
+  // The forward passes over validated `tokens`, chunk by chunk; `embeddings` [n, D], when not
+  // null, replaces the tokens' own (an image span).
+  void Feed(std::span<const int32_t> tokens, std::vector<float>* all_logits, const float* embeddings) {
     if (tokens.empty()) return;
     // With MTP, the MTP layers' pages too: skipped positions get zero rows (TrimMtpPending).
     ReserveKv(static_cast<int64_t>(tokens.size()), options.enable_mtp);
@@ -96,7 +122,9 @@ struct Session::Impl {
     for (int64_t done = 0; done < total;) {
       const int64_t n = std::min(chunk, total - done);
       const auto part = tokens.subspan(static_cast<size_t>(done), static_cast<size_t>(n));
-      net().Forward(*stream, nullptr, state, part, streams);
+      const model::GivenEmbeddings given[] = {{0, n, embeddings ? embeddings + done * c.dim : nullptr}};
+      net().Forward(*stream, nullptr, state, part, streams,
+                    embeddings ? std::span<const model::GivenEmbeddings>(given) : std::span<const model::GivenEmbeddings>());
       Fed(part);
       if (all_logits) {
         all_logits->resize(static_cast<size_t>((done + n) * c.vocab_size));
@@ -196,7 +224,7 @@ struct Session::Impl {
 
   std::vector<float> Mtp(int32_t next_token) {
     const ModelConfig& c = model->config();
-    if (!options.enable_mtp || c.n_mtp_layers == 0) Fail(StatusCode::kFailedPrecondition, "MTP is not enabled for this session or model");
+    if (!options.enable_mtp || !model->has_mtp()) Fail(StatusCode::kFailedPrecondition, "MTP is not enabled for this session or model");
     if (mtp_diverged) Fail(StatusCode::kFailedPrecondition, "the sequence continued with a token other than the one given to MtpLogits");
     if (state.position() == 0) Fail(StatusCode::kFailedPrecondition, "MtpLogits needs at least one consumed token");
     if (state.mtp_position == state.position()) {
@@ -287,11 +315,19 @@ Status Session::PrefillAll(std::span<const int32_t> tokens, std::vector<float>& 
   return RunPrefill(tokens, &all_logits);
 }
 
+Status Session::PrefillImage(const Image& image) {
+  return Guarded([&] { impl_->PrefillImage(image); });
+}
+
 Status Session::RunPrefill(std::span<const int32_t> tokens, std::vector<float>* all_logits) {
+  return Guarded([&] { impl_->Prefill(tokens, all_logits); });
+}
+
+Status Session::Guarded(const std::function<void()>& prefill) {
   // Invalid requests are rejected before any state changes, and a cancelled prefill keeps the
   // chunks it finished. Any other failure may leave a layer half-updated, so the session is
   // reset and says so rather than continuing from an inconsistent cache.
-  Status status = CatchAll([&] { impl_->Prefill(tokens, all_logits); });
+  Status status = CatchAll(prefill);
   const StatusCode code = status.code();
   if (!status.ok() && !IsRefusal(code) && code != StatusCode::kCancelled) {
     Reset();
