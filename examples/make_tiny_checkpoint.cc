@@ -1,5 +1,5 @@
-// deepseek-make-tiny: writes a seeded random V4 checkpoint (tiny presets for tests and the demo,
-// V4-Flash-sized layers for benchmarks) in the official Hugging Face layout.
+// deepseek-make-tiny: writes a seeded random V4 or V4.1 checkpoint (tiny presets for tests and
+// the demo, V4-Flash-sized layers for benchmarks) in the official Hugging Face layout.
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -11,18 +11,21 @@
 
 #include "core/error.h"
 #include "tinygen/tiny_checkpoint.h"
+#include "tinygen/v41_checkpoint.h"
 
 namespace {
 
 constexpr const char* kUsage =
-    "usage: deepseek-make-tiny --out DIR [--preset flash-tiny|pro-tiny|flash-bench]\n"
+    "usage: deepseek-make-tiny --out DIR [--preset flash-tiny|pro-tiny|flash-bench|v41-tiny]\n"
     "                          [--layers N] [--experts E] [--seed S] [--vocab V]\n"
-    "  --preset   flash-tiny (default) and pro-tiny have the golden tiny checkpoints' architecture;\n"
-    "             flash-bench has V4-Flash's real layer sizes (several GB)\n"
+    "  --preset   flash-tiny (default) and pro-tiny have the golden tiny V4 checkpoints' architecture;\n"
+    "             flash-bench has V4-Flash's real layer sizes (several GB);\n"
+    "             v41-tiny is a V4.1 model with Engram and a vision tower, the architecture of the\n"
+    "             golden v41_image checkpoint\n"
     "  --layers   flash-bench only: number of layers (default 4)\n"
     "  --experts  flash-bench only: routed experts per layer (default 64)\n"
     "  --seed     random seed (default 1)\n"
-    "  --vocab    vocabulary size override (at least 263)\n";
+    "  --vocab    vocabulary size override (at least 264; 266 for v41-tiny)\n";
 
 struct Options {
   std::string out;
@@ -81,21 +84,26 @@ bool ParseArgs(int argc, char** argv, Options& o) {
 
 int main(int argc, char** argv) {
   using deepseek::tinygen::TinySpec;
+  using deepseek::tinygen::TinyV41Spec;
   Options o;
   if (!ParseArgs(argc, argv, o)) return 2;
 
   TinySpec spec;
+  TinyV41Spec v41_spec = TinyV41Spec::Tiny();
+  const bool v41 = o.preset == "v41-tiny";
   if (o.preset == "flash-tiny") spec = TinySpec::FlashTiny();
   else if (o.preset == "pro-tiny") spec = TinySpec::ProTiny();
   else if (o.preset == "flash-bench")
     spec = TinySpec::FlashBench(o.layers > 0 ? static_cast<int>(o.layers) : 4,
                                 o.experts > 0 ? static_cast<int>(o.experts) : 64);
-  else {
+  else if (!v41) {
     std::fprintf(stderr, "deepseek-make-tiny: unknown preset '%s'\n%s", o.preset.c_str(), kUsage);
     return 2;
   }
-  spec.seed = o.seed;
-  if (o.vocab > 0) spec.vocab_size = o.vocab;
+  // V4.1's text model is a TinySpec too; the seed and the vocabulary apply to it.
+  TinySpec& text = v41 ? v41_spec.text : spec;
+  text.seed = o.seed;
+  if (o.vocab > 0) text.vocab_size = o.vocab;
 
   const auto start = std::chrono::steady_clock::now();
   const auto seconds = [&] {
@@ -115,7 +123,8 @@ int main(int argc, char** argv) {
   };
 
   try {
-    deepseek::tinygen::WriteTinyCheckpoint(spec, o.out, progress);
+    if (v41) deepseek::tinygen::WriteTinyV41Checkpoint(v41_spec, o.out, progress);
+    else deepseek::tinygen::WriteTinyCheckpoint(spec, o.out, progress);
   } catch (const deepseek::Error& e) {
     std::fprintf(stderr, "deepseek-make-tiny: %s\n", e.what());
     return 1;

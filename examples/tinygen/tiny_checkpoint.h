@@ -3,10 +3,10 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
-#include <string_view>
 #include <vector>
+
+#include "tinygen/progress.h"
 
 namespace deepseek::tinygen {
 
@@ -58,15 +58,6 @@ struct TinySpec {
   // `experts` routed experts: a few GB per layer pair, for benchmarks.
   static TinySpec FlashBench(int layers, int experts);
 };
-
-struct Progress {
-  int64_t tensors_done = 0;  // logical tensors: a weight and its scale count once
-  int64_t tensors_total = 0;
-  uint64_t bytes_done = 0;   // tensor data bytes over all shards
-  uint64_t bytes_total = 0;
-  std::string_view current;  // name of the tensor just written
-};
-using ProgressFn = std::function<void(const Progress&)>;
 
 // Writes the checkpoint for `spec` into `dir` (created if needed): config.json,
 // inference_config.json, generation_config.json, model.safetensors.index.json, the shards

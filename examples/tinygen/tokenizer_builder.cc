@@ -212,14 +212,16 @@ Json PreTokenizerJson() {
 
 }  // namespace
 
-std::string BuildTokenizerJson(int64_t vocab_size) {
-  if (vocab_size < kMinTokenizerVocab) {
+std::string BuildTokenizerJson(int64_t vocab_size, std::span<const ExtraToken> extra) {
+  const int64_t min_vocab = kMinTokenizerVocab + static_cast<int64_t>(extra.size());
+  if (vocab_size < min_vocab) {
     Fail(StatusCode::kInvalidArgument, "vocab_size " + std::to_string(vocab_size) +
                                            " is too small for a byte-level tokenizer (minimum " +
-                                           std::to_string(kMinTokenizerVocab) + ")");
+                                           std::to_string(min_vocab) + ")");
   }
   const std::string kSpecials[3] = {"<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜▁pad▁｜>"};
   const std::string kChat[5] = {"<｜User｜>", "<｜Assistant｜>", "<think>", "</think>", "｜DSML｜"};
+  const int64_t first_chat = vocab_size - 5 - static_cast<int64_t>(extra.size());
 
   Bpe bpe;
   for (const std::string& s : kSpecials) bpe.tokens.push_back(s);
@@ -233,18 +235,20 @@ std::string BuildTokenizerJson(int64_t vocab_size) {
       bpe.tokens.push_back(Utf8(c));
     }
   }
-  Train(kTrainingText, static_cast<size_t>(vocab_size) - 5, byte_token, bpe);
+  Train(kTrainingText, static_cast<size_t>(first_chat), byte_token, bpe);
 
   Json vocab = Json::object();
   for (size_t id = 0; id < bpe.tokens.size(); ++id) vocab[bpe.tokens[id]] = id;
   Json added = Json::array();
   for (int id = 0; id < 3; ++id) added.push_back(AddedToken(id, kSpecials[id], true));
-  const int64_t first_chat = vocab_size - 5;
   for (int64_t id = static_cast<int64_t>(bpe.tokens.size()); id < first_chat; ++id) {
     const int64_t n = id - static_cast<int64_t>(bpe.tokens.size());
     added.push_back(AddedToken(id, "<｜place▁holder▁no▁" + std::to_string(n) + "｜>", true));
   }
   for (int k = 0; k < 5; ++k) added.push_back(AddedToken(first_chat + k, kChat[k], k >= 2));
+  for (size_t k = 0; k < extra.size(); ++k) {
+    added.push_back(AddedToken(first_chat + 5 + static_cast<int64_t>(k), extra[k].content, extra[k].special));
+  }
 
   Json doc = Json::object();
   doc["version"] = "1.0";
