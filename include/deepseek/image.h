@@ -32,4 +32,12 @@ struct VideoOptions {
   int64_t max_visual_tokens = 8192;
 };
 
+class Model;
+
+// The frames of a clip: the images of directory `dir` (.png, .jpg, .jpeg, any case) in name
+// order, the ones `options` selects for `model` (its vision tower plans each frame's span; the
+// frames are taken to share the first one's size). kNotFound for a directory without images,
+// kUnsupported for a model without vision, kInvalidArgument for a bad option or frame.
+Result<std::vector<Image>> LoadVideoFrames(const std::string& dir, const Model& model, const VideoOptions& options = {});
+
 }  // namespace deepseek

@@ -201,5 +201,31 @@ TEST_CASE("V4.1 runtime: a chat message carries images where its content places 
   CHECK(generator.Chat(std::vector<ChatMessage>{system, user}, format, params).status().code() == StatusCode::kInvalidArgument);
 }
 
+TEST_CASE("V4.1 runtime: a clip's frames are every stride-th image of a folder, within the visual-token budget") {
+  const std::shared_ptr<const Model> model = LoadV41();
+  const std::string dir = TempDir("runtime-v41-video");
+  const std::string png = SharedDir() + "/golden/v41/v41_image/image.png";  // 90 x 70
+  for (const char* name : {"f3.png", "f1.png", "f5.PNG", "f2.png", "f4.png"}) std::filesystem::copy_file(png, dir + "/" + name);
+  std::ofstream(dir + "/notes.txt") << "not a frame";
+  const Result<int64_t> span = model->ImagePositions(Image::Load(png).value());
+  REQUIRE(span.ok());
+  VideoOptions options;
+  options.frame_stride = 2;
+  Result<std::vector<Image>> frames = LoadVideoFrames(dir, *model, options);
+  REQUIRE_MESSAGE(frames.ok(), frames.status().message());
+  CHECK(frames.value().size() == 3);  // f1, f3, f5
+  options.frame_stride = 1;
+  options.max_visual_tokens = 2 * span.value() + 1;
+  frames = LoadVideoFrames(dir, *model, options);
+  REQUIRE(frames.ok());
+  CHECK(frames.value().size() == 2);
+  auto s = NewV41Session(model);
+  for (const Image& frame : frames.value()) REQUIRE(s->PrefillImage(frame).ok());
+  CHECK(s->position() == 2 * span.value());
+  options.frame_stride = 0;
+  CHECK(LoadVideoFrames(dir, *model, options).status().code() == StatusCode::kInvalidArgument);
+  CHECK(LoadVideoFrames(TempDir("runtime-v41-empty"), *model).status().code() == StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace deepseek::testing
