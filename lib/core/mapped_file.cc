@@ -91,4 +91,12 @@ MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
+void AdviseMapped(const void* p, size_t n, MappedAccess access) noexcept {
+  if (n == 0) return;
+  static const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto first = reinterpret_cast<uintptr_t>(p) & ~(page - 1);
+  const uintptr_t end = reinterpret_cast<uintptr_t>(p) + n;
+  (void)madvise(reinterpret_cast<void*>(first), end - first, access == MappedAccess::kRandom ? MADV_RANDOM : MADV_WILLNEED);
+}
+
 }  // namespace deepseek

@@ -29,4 +29,10 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// Advice to the kernel about bytes [p, p + n) of a mapping (widened to whole pages), best
+// effort: kRandom turns read-ahead off (a lookup table read a few rows at a time, where
+// read-ahead would make a multi-GiB table resident), kWillNeed starts reading them in now.
+enum class MappedAccess { kRandom, kWillNeed };
+void AdviseMapped(const void* p, size_t n, MappedAccess access) noexcept;
+
 }  // namespace deepseek

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/mapped_file.h"
 #include "core/numerics.h"
 
 namespace deepseek::model {
@@ -24,6 +25,12 @@ std::vector<float> GatherRows(const EngramWeights& w, std::span<const int64_t> r
     }
     const uint8_t* codes = w.table + row * hd;
     const uint8_t* scales = w.table_scales + row * (hd / 32);
+    for (int64_t b = 0; b < hd / 32; ++b) {
+      if (num::E8m0IsNan(scales[b])) {
+        Fail(StatusCode::kCorruptFile, "tensor 'layers." + std::to_string(w.layer) + ".engram.embed.scale': NaN scale code 0xff in row " +
+                                           std::to_string(row));
+      }
+    }
     float* out = e.data() + i * hd;
     for (int64_t d = 0; d < hd; ++d) out[d] = num::RoundBf16(num::E4m3ToFloat(codes[d]) * num::E8m0ToFloat(scales[d / 32]));
     bytes += static_cast<uint64_t>(hd + hd / 32);
@@ -74,6 +81,15 @@ uint64_t ApplyEngram(backend::Stream& stream, const EngramWeights& w, const Mode
     }
   }
   return bytes;
+}
+
+void PrefetchEngramRows(const EngramWeights& w, std::span<const int64_t> row_ids) {
+  const int64_t hd = w.head_dim;
+  for (int64_t row : row_ids) {
+    if (row < 0 || row >= w.rows) continue;  // ApplyEngram refuses it
+    AdviseMapped(w.table + row * hd, static_cast<size_t>(hd), MappedAccess::kWillNeed);
+    AdviseMapped(w.table_scales + row * (hd / 32), static_cast<size_t>(hd / 32), MappedAccess::kWillNeed);
+  }
 }
 
 }  // namespace deepseek::model

@@ -109,9 +109,9 @@ void Transformer::Block(const ChunkContext& ctx, const BlockWeights& w, std::spa
   ReportRows(ctx, w.layer, "hc_out", config_.hc_mult * D, streams);
 }
 
-// V4.1's Engram update before block layer_ids[index] (spec §8.4): each row's table rows from
-// the compressed ids of its token and the max_ngram − 1 before it (image tokens dead).
-void Transformer::Engram(const ChunkContext& ctx, size_t index, std::span<SequenceState* const> states, float* streams) const {
+// The table rows of Engram layer layer_ids[index] for every row of the chunk (spec §8.4): from
+// the compressed ids of each token and the max_ngram − 1 before it (image tokens dead).
+EngramLookup Transformer::EngramRowsOf(const ChunkContext& ctx, size_t index, std::span<SequenceState* const> states) const {
   const EngramConfig& e = config_.engram;
   const EngramLayerHash& hash = engram_hashes_[index];
   const int64_t S = ctx.size(), cols = int64_t{e.max_ngram - 1} * e.heads;
@@ -119,8 +119,10 @@ void Transformer::Engram(const ChunkContext& ctx, size_t index, std::span<Sequen
   const auto compressed = [&](int32_t token) -> int64_t {
     return token == config_.image_token_id ? -1 : engram_token_map_[static_cast<size_t>(token)];
   };
-  std::vector<int64_t> row_ids(static_cast<size_t>(S * cols)), recent;
-  std::unique_ptr<bool[]> live(new bool[static_cast<size_t>(S)]);
+  EngramLookup out;
+  out.row_ids.resize(static_cast<size_t>(S * cols));
+  out.live.reset(new bool[static_cast<size_t>(S)]);
+  std::vector<int64_t> recent;
   for (size_t g = 0; g < ctx.sequences.size(); ++g) {
     const SequenceRows& rows = ctx.sequences[g];
     const std::vector<int32_t>& history = states[g]->tokens;  // the tokens before the chunk
@@ -132,12 +134,11 @@ void Transformer::Engram(const ChunkContext& ctx, size_t index, std::span<Sequen
         if (back >= rows.first) recent.push_back(compressed(ctx.tokens[static_cast<size_t>(back)]));
         else if (before >= 0) recent.push_back(compressed(history[static_cast<size_t>(before)]));
       }
-      live[static_cast<size_t>(t)] = ctx.tokens[static_cast<size_t>(t)] != config_.image_token_id;
-      EngramRowIds(hash, recent, pad, std::span(row_ids).subspan(static_cast<size_t>(t * cols), static_cast<size_t>(cols)));
+      out.live[static_cast<size_t>(t)] = ctx.tokens[static_cast<size_t>(t)] != config_.image_token_id;
+      EngramRowIds(hash, recent, pad, std::span(out.row_ids).subspan(static_cast<size_t>(t * cols), static_cast<size_t>(cols)));
     }
   }
-  engram_bytes_ += ApplyEngram(ctx.stream, weights_.engram[index], config_, row_ids,
-                               std::span<const bool>(live.get(), static_cast<size_t>(S)), S, streams);
+  return out;
 }
 
 void Transformer::Embed(std::span<const int32_t> tokens, float* rows) const {
@@ -178,15 +179,24 @@ void Transformer::Forward(backend::Stream& stream, ForwardObserver* observer, st
   // V4.1's first site collapses with a one-hot pre: stream 0, the embedding.
   std::vector<float> carried_pre(static_cast<size_t>(S * n), 0.0f);
   for (int64_t t = 0; t < S; ++t) carried_pre[static_cast<size_t>(t * n)] = 1.0f;
+  // Engram's rows depend only on the tokens: looked up now, so that the kernel reads them from
+  // a table on disk while the layers before them compute.
   const std::vector<int>& engram_layers = config_.engram.layer_ids;
+  std::vector<EngramLookup> engram(engram_layers.size());
+  for (size_t i = 0; i < engram.size(); ++i) {
+    engram[i] = EngramRowsOf(ctx, i, states);
+    PrefetchEngramRows(weights_.engram[i], engram[i].row_ids);
+  }
   for (const BlockWeights& w : weights_.layers) {
     if (observer) {
       observer->ImposeLayerInput(w.layer, ctx.positions.front(), S, n * D, streams.data());
       if (config_.family == ModelFamily::kV41) observer->ImposeCarriedPre(w.layer, ctx.positions.front(), S, config_.hc_mult, carried_pre.data());
     }
-    const auto engram = std::find(engram_layers.begin(), engram_layers.end(), w.layer);
-    if (engram != engram_layers.end()) {
-      Engram(ctx, static_cast<size_t>(engram - engram_layers.begin()), states, streams.data());
+    const auto engram_layer = std::find(engram_layers.begin(), engram_layers.end(), w.layer);
+    if (engram_layer != engram_layers.end()) {
+      const auto i = static_cast<size_t>(engram_layer - engram_layers.begin());
+      engram_bytes_ += ApplyEngram(stream, weights_.engram[i], config_, engram[i].row_ids,
+                                   std::span<const bool>(engram[i].live.get(), static_cast<size_t>(S)), S, streams.data());
       ReportRows(ctx, w.layer, "engram_out", n * D, streams.data());
     }
     Block(ctx, w, states, streams.data(), carried_pre);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/mapped_file.h"
 #include "core/numerics.h"
 #include "core/unaligned.h"
 #include "model/layer_kv.h"
@@ -38,11 +39,12 @@ class Binder {
     return {fp8_block_ == 32 ? WeightFormat::kFp8Block32 : WeightFormat::kFp8Block128, rows, cols, w.data, s.data};
   }
 
-  // FP8 rows [rows, cols] with an e8m0 scale per 32 values of a row (the Engram table).
+  // FP8 rows [rows, cols] with an e8m0 scale per 32 values of a row (the Engram table). Its
+  // scales are checked per row when a row is read: scanning them here would read the whole
+  // table's scales (a GiB in V4.1-Flash) into memory.
   std::pair<const uint8_t*, const uint8_t*> Fp8Rows(const std::string& name, int64_t rows, int64_t cols) const {
     const auto& w = ckpt_.Require(prefix_ + name + ".weight", DType::kF8E4M3, {rows, cols});
     const auto& s = ckpt_.Require(prefix_ + name + ".scale", DType::kF8E8M0, {rows, cols / 32});
-    CheckScales(s);
     return {w.data, s.data};
   }
 
@@ -270,9 +272,13 @@ EngramWeights BindEngram(const ModelConfig& c, const format::Checkpoint& ckpt, i
   const EngramConfig& e = c.engram;
   const Binder b = Binder(ckpt, "", c.fp8_block).Sub("layers." + std::to_string(layer)).Sub("engram");
   EngramWeights w;
+  w.layer = layer;
   w.rows = e.num_embeddings[static_cast<size_t>(at - ids.begin())];
   w.head_dim = e.head_dim;
   std::tie(w.table, w.table_scales) = b.Fp8Rows("embed", w.rows, e.head_dim);
+  // A few rows per token are read, anywhere in the table: no read-ahead around them.
+  AdviseMapped(w.table, static_cast<size_t>(w.rows * e.head_dim), MappedAccess::kRandom);
+  AdviseMapped(w.table_scales, static_cast<size_t>(w.rows * (e.head_dim / 32)), MappedAccess::kRandom);
   w.wkv = b.Fp8("wkv", (c.hc_mult + 1) * c.dim, int64_t{e.max_ngram - 1} * e.heads * e.head_dim);
   w.q_weight = b.Bf16Array("q_weight", c.hc_mult, c.dim);
   w.k_weight = b.Bf16Array("k_weight", c.hc_mult, c.dim);

@@ -112,8 +112,9 @@ struct MtpWeights {        // multi-token prediction block (mtp.i)
 // rows, read a few rows per token, so a table of hundreds of GB need not be resident), then the
 // projection of the gathered rows into one key per stream and a shared value, and the gate.
 struct EngramWeights {
+  int layer = 0;
   const uint8_t* table = nullptr;         // F8_E4M3 [rows, head_dim]: embed.weight
-  const uint8_t* table_scales = nullptr;  // F8_E8M0 [rows, head_dim / 32]: embed.scale
+  const uint8_t* table_scales = nullptr;  // F8_E8M0 [rows, head_dim / 32]: embed.scale, checked per row read
   int64_t rows = 0;
   int head_dim = 0;
   WeightMatrix wkv;                       // FP8 [(hc + 1)·D, (max_ngram − 1)·heads·head_dim]

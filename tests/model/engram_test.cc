@@ -75,7 +75,7 @@ TEST_CASE("Engram: each Engram layer's output equals the reference's, image posi
   });
 }
 
-TEST_CASE("Engram: a row outside the table is refused") {
+TEST_CASE("Engram: a row outside the table, or a NaN scale in a row read, is refused") {
   ThreadPool pool(1);
   const auto stream = backend::Registry::Get().Cpu().CreateStream(pool);
   const testing::V41Case golden = testing::LoadV41Case("v41_text");
@@ -89,6 +89,24 @@ TEST_CASE("Engram: a row outside the table is refused") {
   const bool live[1] = {true};
   CHECK_THROWS_AS(ApplyEngram(*stream, w, c, rows, live, 1, streams.data()), Error);
   CHECK_THROWS_AS(BindEngram(c, *ckpt, 0), Error);  // layer 0 has no Engram
+
+  // Scales are checked as rows are read (the table is never scanned whole): a NaN scale code
+  // in a row read is refused naming the tensor and the row.
+  std::vector<uint8_t> scales(w.table_scales, w.table_scales + w.rows * (w.head_dim / 32));
+  scales[static_cast<size_t>(7 * (w.head_dim / 32))] = 0xff;
+  EngramWeights bad = w;
+  bad.table_scales = scales.data();
+  rows.assign(static_cast<size_t>(cols), 0);
+  CHECK_NOTHROW(ApplyEngram(*stream, bad, c, rows, live, 1, streams.data()));
+  rows.back() = 7;
+  try {
+    ApplyEngram(*stream, bad, c, rows, live, 1, streams.data());
+    FAIL("a NaN scale was read");
+  } catch (const Error& e) {
+    CHECK(e.code() == StatusCode::kCorruptFile);
+    CHECK(std::string(e.what()).find("layers." + std::to_string(w.layer) + ".engram.embed.scale") != std::string::npos);
+    CHECK(std::string(e.what()).find("row 7") != std::string::npos);
+  }
 }
 
 }  // namespace
