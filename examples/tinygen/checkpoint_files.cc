@@ -109,6 +109,7 @@ void FillChunk(const TensorDesc& t, uint64_t stream_key, int64_t chunk, int64_t 
 // Streams one tensor (and its scale) into its shard, a slab of chunks at a time.
 void WriteTensor(const TensorDesc& t, uint64_t seed, int64_t n_experts, SafetensorsWriter& out, size_t weight_index,
                  size_t scale_index, ThreadPool& pool, std::vector<std::vector<float>>& scratch) {
+  if (t.hole) return;  // the shard was sized up front: unwritten bytes read as zeros
   constexpr uint64_t kSlabBytes = 16u << 20;  // bounds memory whatever the tensor size
   const uint64_t stream_key = Combine(seed, HashName(t.stream));
   const int64_t rows = t.rows(), chunks = (rows + kChunkRows - 1) / kChunkRows;

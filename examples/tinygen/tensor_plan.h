@@ -56,6 +56,7 @@ struct TensorDesc {
   Values values;
   std::string stream;           // names the random stream; copies of a tensor share it
   int shard = 0;
+  bool hole = false;            // not written: a hole of a sparse file, read as zeros
 
   int64_t rows() const { return shape.size() == 2 ? shape[0] : 1; }
   int64_t cols() const { return shape.back(); }
@@ -116,8 +117,8 @@ class TensorList {
  public:
   TensorList(std::vector<TensorDesc>& out, std::string prefix, int shard)
       : out_(out), prefix_(std::move(prefix)), shard_(shard) {}
-  void Add(const std::string& name, Storage storage, std::vector<int64_t> shape, Values values) {
-    out_.push_back({prefix_ + name, storage, std::move(shape), values, prefix_ + name, shard_});
+  void Add(const std::string& name, Storage storage, std::vector<int64_t> shape, Values values, bool hole = false) {
+    out_.push_back({prefix_ + name, storage, std::move(shape), values, prefix_ + name, shard_, hole});
   }
 
  private:

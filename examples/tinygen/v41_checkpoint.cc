@@ -73,7 +73,7 @@ void Validate(const TinyV41Spec& s) {
 void EngramTensors(const TinyV41Spec& s, TensorList& t, int64_t rows) {
   const int64_t d = s.text.hidden_size, hc = s.text.hc_mult;
   const int64_t gathered = int64_t{s.engram_max_ngram_size - 1} * s.engram_n_heads * s.engram_head_dim;
-  t.Add("engram.embed.weight", Storage::kFp8Rows, {rows, s.engram_head_dim}, Normal(0.0f, 1.0f));
+  t.Add("engram.embed.weight", Storage::kFp8Rows, {rows, s.engram_head_dim}, Normal(0.0f, 1.0f), s.sparse_engram_tables);
   t.Add("engram.wkv.weight", Storage::kFp8Block32, {(hc + 1) * d, gathered}, Linear(gathered));
   t.Add("engram.q_weight", Storage::kBf16, {hc, d}, NormWeight());
   t.Add("engram.k_weight", Storage::kBf16, {hc, d}, NormWeight());
@@ -169,7 +169,7 @@ Derived Derive(const TinyV41Spec& s, const std::string& tokenizer_json) {
   engram.max_ngram = s.engram_max_ngram_size;
   engram.heads = s.engram_n_heads;
   engram.head_dim = s.engram_head_dim;
-  engram.vocab_size = d.compressed_vocab;
+  engram.vocab_size = s.engram_vocab_size > 0 ? s.engram_vocab_size : d.compressed_vocab;
   engram.compressed_vocab = d.compressed_vocab;
   for (const model::EngramLayerHash& h : model::DeriveEngramHashes(engram)) d.engram_rows.push_back(h.rows());
   return d;
@@ -226,7 +226,7 @@ Json ConfigJson(const TinyV41Spec& s, const Derived& derived) {
   text["engram_max_ngram_size"] = s.engram_max_ngram_size;
   text["engram_n_heads"] = s.engram_n_heads;
   text["engram_head_dim"] = s.engram_head_dim;
-  text["engram_vocab_size"] = derived.compressed_vocab;
+  text["engram_vocab_size"] = s.engram_vocab_size > 0 ? s.engram_vocab_size : derived.compressed_vocab;
   text["engram_compressed_vocab_size"] = derived.compressed_vocab;
   text["pad_token_id"] = 2;  // the tokenizer's <｜▁pad▁｜>
   text["max_position_embeddings"] = m.max_position_embeddings;
@@ -297,7 +297,7 @@ Json InferenceConfigJson(const TinyV41Spec& s, const Derived& derived) {
               {"hc_sinkhorn_iters", m.hc_sinkhorn_iters},
               {"hc_eps", m.hc_eps},
               {"engram_layer_ids", s.engram_layer_ids},
-              {"engram_vocab_size", derived.compressed_vocab},
+              {"engram_vocab_size", s.engram_vocab_size > 0 ? s.engram_vocab_size : derived.compressed_vocab},
               {"engram_num_embeddings", derived.engram_rows},
               {"engram_max_ngram_size", s.engram_max_ngram_size},
               {"engram_pad_id", 2},

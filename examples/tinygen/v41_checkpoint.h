@@ -34,6 +34,12 @@ struct TinyV41Spec {
   int engram_max_ngram_size = 4;
   int engram_n_heads = 2;
   int engram_head_dim = 32;
+  // engram_vocab_size, where the tables' primes start: 0 takes the compressed size (the golden
+  // checkpoints' choice); a large value makes tables of realistic size (~33 bytes a row).
+  int64_t engram_vocab_size = 0;
+  // The tables left as holes of sparse shard files (all zeros: codes 0, scales 2^-127), so
+  // tables of many GiB cost no disk space or time to write.
+  bool sparse_engram_tables = false;
 
   // vision_config.
   int vision_layers = 2;

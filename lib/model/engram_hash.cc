@@ -93,4 +93,23 @@ void EngramRowIds(const EngramLayerHash& hash, std::span<const int64_t> recent, 
   }
 }
 
+std::vector<int64_t> EngramSequenceRows(const EngramLayerHash& hash, std::span<const int32_t> token_map, int32_t image_token,
+                                        int64_t pad, std::span<const int32_t> tokens, int64_t first) {
+  const auto n = static_cast<int64_t>(tokens.size()), cols = static_cast<int64_t>(hash.primes.size());
+  const auto orders = static_cast<int64_t>(hash.multipliers.size());
+  std::vector<int64_t> rows(static_cast<size_t>(std::max<int64_t>(0, n - first) * cols)), recent;
+  for (int64_t p = first; p < n; ++p) {
+    recent.clear();
+    for (int64_t k = 0; k < orders && p - k >= 0; ++k) {  // newest first
+      const int32_t token = tokens[static_cast<size_t>(p - k)];
+      if (token < 0 || static_cast<size_t>(token) >= token_map.size()) {
+        Fail(StatusCode::kInvalidArgument, "Engram: token id " + std::to_string(token) + " outside the token map");
+      }
+      recent.push_back(token == image_token ? -1 : token_map[static_cast<size_t>(token)]);
+    }
+    EngramRowIds(hash, recent, pad, std::span(rows).subspan(static_cast<size_t>((p - first) * cols), static_cast<size_t>(cols)));
+  }
+  return rows;
+}
+
 }  // namespace deepseek::model

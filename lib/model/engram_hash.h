@@ -37,4 +37,11 @@ std::vector<EngramLayerHash> DeriveEngramHashes(const EngramConfig& config);
 // Throws Error(kInvalidArgument) for an id or pad outside [0, id_limit) or a short `rows`.
 void EngramRowIds(const EngramLayerHash& hash, std::span<const int64_t> recent, int64_t pad, std::span<int64_t> rows);
 
+// The row ids of positions [first, tokens.size()) of a token sequence ([n − first, hash.primes]
+// row-major): `tokens` holds the sequence, or its tail from at least max_ngram − 1 tokens before
+// `first` (earlier ones are never looked at; before the first of them the sequence starts).
+// Ids are compressed through token_map; image_token is dead (blocks the walk).
+std::vector<int64_t> EngramSequenceRows(const EngramLayerHash& hash, std::span<const int32_t> token_map, int32_t image_token,
+                                        int64_t pad, std::span<const int32_t> tokens, int64_t first);
+
 }  // namespace deepseek::model

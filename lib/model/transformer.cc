@@ -109,33 +109,27 @@ void Transformer::Block(const ChunkContext& ctx, const BlockWeights& w, std::spa
   ReportRows(ctx, w.layer, "hc_out", config_.hc_mult * D, streams);
 }
 
-// The table rows of Engram layer layer_ids[index] for every row of the chunk (spec §8.4): from
-// the compressed ids of each token and the max_ngram − 1 before it (image tokens dead).
+// The table rows of Engram layer layer_ids[index] for every row of the chunk (spec §8.4): each
+// sequence's rows from its tokens before the chunk (the last max_ngram − 1) and in it.
 EngramLookup Transformer::EngramRowsOf(const ChunkContext& ctx, size_t index, std::span<SequenceState* const> states) const {
   const EngramConfig& e = config_.engram;
-  const EngramLayerHash& hash = engram_hashes_[index];
   const int64_t S = ctx.size(), cols = int64_t{e.max_ngram - 1} * e.heads;
   const int64_t pad = engram_token_map_[static_cast<size_t>(config_.pad_token_id)];
-  const auto compressed = [&](int32_t token) -> int64_t {
-    return token == config_.image_token_id ? -1 : engram_token_map_[static_cast<size_t>(token)];
-  };
   EngramLookup out;
   out.row_ids.resize(static_cast<size_t>(S * cols));
   out.live.reset(new bool[static_cast<size_t>(S)]);
-  std::vector<int64_t> recent;
+  std::vector<int32_t> tokens;
   for (size_t g = 0; g < ctx.sequences.size(); ++g) {
     const SequenceRows& rows = ctx.sequences[g];
-    const std::vector<int32_t>& history = states[g]->tokens;  // the tokens before the chunk
+    const std::vector<int32_t>& history = states[g]->tokens;
+    const auto context = std::min<int64_t>(static_cast<int64_t>(history.size()), e.max_ngram - 1);
+    tokens.assign(history.end() - context, history.end());
+    tokens.insert(tokens.end(), ctx.tokens.begin() + rows.first, ctx.tokens.begin() + rows.first + rows.count);
+    const std::vector<int64_t> ids =
+        EngramSequenceRows(engram_hashes_[index], engram_token_map_, config_.image_token_id, pad, tokens, context);
+    std::copy(ids.begin(), ids.end(), out.row_ids.begin() + rows.first * cols);
     for (int64_t t = rows.first; t < rows.first + rows.count; ++t) {
-      recent.clear();
-      for (int64_t k = 0; k < e.max_ngram; ++k) {  // the token at p − k: in the chunk, or before it
-        const int64_t back = t - k;
-        const int64_t before = static_cast<int64_t>(history.size()) - (rows.first - back);
-        if (back >= rows.first) recent.push_back(compressed(ctx.tokens[static_cast<size_t>(back)]));
-        else if (before >= 0) recent.push_back(compressed(history[static_cast<size_t>(before)]));
-      }
       out.live[static_cast<size_t>(t)] = ctx.tokens[static_cast<size_t>(t)] != config_.image_token_id;
-      EngramRowIds(hash, recent, pad, std::span(out.row_ids).subspan(static_cast<size_t>(t * cols), static_cast<size_t>(cols)));
     }
   }
   return out;

@@ -54,6 +54,21 @@ TEST_CASE("Engram row ids equal the V4.1 reference's, image spans included") {
       }
     }
     CHECK(image_positions == (model.vision.n_layers > 0 ? 10 : 0));
+
+    // The same from the sequence, whole and as a tail that starts max_ngram − 1 before a split.
+    const std::vector<int32_t> ids(tokens.begin(), tokens.end()), map(token_map.begin(), token_map.end());
+    for (size_t l = 0; l < hashes.size(); ++l) {
+      for (const int64_t split : {int64_t{0}, int64_t{11}, static_cast<int64_t>(ids.size()) - 1}) {
+        const int64_t context = std::min<int64_t>(split, config.max_ngram - 1);
+        const std::vector<int64_t> rows = EngramSequenceRows(hashes[l], map, static_cast<int32_t>(image_token), pad,
+                                                             std::span(ids).subspan(static_cast<size_t>(split - context)), context);
+        REQUIRE(rows.size() == (ids.size() - static_cast<size_t>(split)) * per_layer);
+        for (size_t p = static_cast<size_t>(split); p < ids.size(); ++p) {
+          const auto first = want.begin() + static_cast<std::ptrdiff_t>((p * hashes.size() + l) * per_layer);
+          CHECK(std::equal(first, first + static_cast<std::ptrdiff_t>(per_layer), rows.begin() + static_cast<std::ptrdiff_t>((p - static_cast<size_t>(split)) * per_layer)));
+        }
+      }
+    }
   });
 }
 
