@@ -2,9 +2,11 @@
 // generated; reasoning is shown dimmed on a terminal and between [reasoning] markers otherwise.
 //   deepseek-chat --model DIR [--mode fast|expert|expert-max] [-p PROMPT] [options]
 // In the interactive loop, /reset starts a new conversation, /mode NAME switches modes and
-// /quit (or end of input) leaves.
+// /quit (or end of input) leaves. With a vision model (V4.1), --image FILE and --video DIR
+// attach pictures, or a clip's frames, to the first user message of each conversation.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -15,6 +17,12 @@
 
 namespace {
 
+// An --image FILE or --video DIR, kept in command-line order: that is the order of the pictures.
+struct Attachment {
+  bool video = false;
+  std::string path;
+};
+
 struct Options {
   std::string model;
   std::string tokenizer;  // default: MODEL/tokenizer.json
@@ -23,6 +31,8 @@ struct Options {
   deepseek::ChatMode mode = deepseek::ChatMode::kExpert;
   deepseek::GenerationParams generation;
   int threads = 0;
+  std::vector<Attachment> attachments;
+  deepseek::VideoOptions video;  // --frame-stride, --max-visual-tokens (per --video)
 };
 
 int Usage() {
@@ -30,7 +40,11 @@ int Usage() {
                "usage: deepseek-chat --model DIR [--tokenizer FILE] [--mode fast|expert|expert-max]\n"
                "                     [-p PROMPT] [--system TEXT] [--temp T] [--top-k K] [--top-p P] [--min-p P]\n"
                "                     [--repeat-penalty R] [--seed S] [--max-tokens N] [--stop TEXT]... [--threads N]\n"
-               "Interactive commands: /reset, /mode fast|expert|expert-max, /quit\n");
+               "                     [--image FILE]... [--video DIR [--frame-stride N] [--max-visual-tokens N]]\n"
+               "Images (PNG/JPEG) and a clip's frames (a folder's images in name order) go with the first user\n"
+               "message, in command-line order: where its text says %s, else before the text (V4.1 only).\n"
+               "Interactive commands: /reset, /mode fast|expert|expert-max, /quit\n",
+               deepseek::kImagePlaceholder);
   return 2;
 }
 
@@ -56,6 +70,10 @@ bool ParseArgs(int argc, char** argv, Options& o) {
       else if (flag == "--max-tokens") o.generation.max_tokens = std::stoll(v);
       else if (flag == "--stop") o.generation.stop_strings.push_back(v);
       else if (flag == "--threads") o.threads = std::stoi(v);
+      else if (flag == "--image") o.attachments.push_back({.video = false, .path = v});
+      else if (flag == "--video") o.attachments.push_back({.video = true, .path = v});
+      else if (flag == "--frame-stride") o.video.frame_stride = std::stoll(v);
+      else if (flag == "--max-visual-tokens") o.video.max_visual_tokens = std::stoll(v);
       else if (flag == "--mode") {
         deepseek::Result<deepseek::ChatMode> mode = deepseek::ParseChatMode(v);
         if (!mode.ok()) return false;
@@ -112,12 +130,66 @@ class ReplyPrinter {
   bool in_tool_ = false;
 };
 
-void PrintStats(const deepseek::ChatReply& reply) {
+// The pictures of --image and --video in command-line order, and the positions their spans take.
+struct Pictures {
+  std::vector<deepseek::Image> images;
+  int64_t positions = 0;
+};
+
+// Reads the attachments for `model`; false, having said why, when the model takes no images or
+// a file or folder is not usable.
+bool LoadPictures(const deepseek::Model& model, const Options& o, Pictures& out) {
+  if (o.attachments.empty()) return true;
+  if (!model.has_vision()) {
+    std::fprintf(stderr, "deepseek-chat: %s has no vision tower, so it takes no --image or --video (a V4.1 checkpoint with one does)\n",
+                 o.model.c_str());
+    return false;
+  }
+  for (const Attachment& a : o.attachments) {
+    std::vector<deepseek::Image> loaded;
+    if (a.video) {
+      deepseek::Result<std::vector<deepseek::Image>> frames = deepseek::LoadVideoFrames(a.path, model, o.video);
+      if (!frames.ok()) {
+        std::fprintf(stderr, "deepseek-chat: --video %s: %s\n", a.path.c_str(), frames.status().ToString().c_str());
+        return false;
+      }
+      loaded = std::move(frames).value();
+    } else {
+      deepseek::Result<deepseek::Image> image = deepseek::Image::Load(a.path);
+      if (!image.ok()) {
+        std::fprintf(stderr, "deepseek-chat: --image %s: %s\n", a.path.c_str(), image.status().ToString().c_str());
+        return false;
+      }
+      loaded.push_back(std::move(image).value());
+    }
+    int64_t positions = 0;
+    for (const deepseek::Image& image : loaded) {
+      deepseek::Result<int64_t> n = model.ImagePositions(image);
+      if (!n.ok()) {
+        std::fprintf(stderr, "deepseek-chat: %s: %s\n", a.path.c_str(), n.status().ToString().c_str());
+        return false;
+      }
+      positions += n.value();
+    }
+    std::fprintf(stderr, "[%s %s: %zu %s of %lldx%lld, %lld positions]\n", a.video ? "video" : "image", a.path.c_str(),
+                 loaded.size(), a.video ? "frames" : "picture", static_cast<long long>(loaded.front().width),
+                 static_cast<long long>(loaded.front().height), static_cast<long long>(positions));
+    out.positions += positions;
+    for (deepseek::Image& image : loaded) out.images.push_back(std::move(image));
+  }
+  return true;
+}
+
+// `image_positions`: of the prompt's tokens, those in image spans (their encoding is part of
+// the prefill time).
+void PrintStats(const deepseek::ChatReply& reply, int64_t image_positions) {
   const deepseek::GenerationStats& s = reply.generation.stats;
+  const std::string prompt = image_positions > 0 ? "; " + std::to_string(image_positions) + " in image spans, encoded in the prefill"
+                                                 : "";
   std::fprintf(stderr,
-               "[prompt %lld tokens (%lld reused), prefill %.3f s = %.1f tok/s; generated %lld tokens, decode %.3f s = "
+               "[prompt %lld tokens (%lld reused%s), prefill %.3f s = %.1f tok/s; generated %lld tokens, decode %.3f s = "
                "%.1f tok/s; finish: %s]\n",
-               static_cast<long long>(s.prompt_tokens), static_cast<long long>(s.reused_tokens), s.prefill_seconds,
+               static_cast<long long>(s.prompt_tokens), static_cast<long long>(s.reused_tokens), prompt.c_str(), s.prefill_seconds,
                s.prefill_tokens_per_second(), static_cast<long long>(s.generated_tokens), s.decode_seconds,
                s.decode_tokens_per_second(), deepseek::FinishReasonName(reply.generation.finish));
   if (!reply.parse_status.ok()) std::fprintf(stderr, "[the reply is malformed: %s]\n", reply.parse_status.message().c_str());
@@ -126,10 +198,14 @@ void PrintStats(const deepseek::ChatReply& reply) {
   }
 }
 
-// One user turn: generates, streams and appends the reply to the conversation.
-bool Turn(deepseek::Generator& generator, const Options& o, std::vector<deepseek::ChatMessage>& conversation,
-          const std::string& text) {
+// One user turn: generates, streams and appends the reply to the conversation. The pictures go
+// with the conversation's first user message, and stay in it for the later turns.
+bool Turn(deepseek::Generator& generator, const Options& o, const Pictures& pictures,
+          std::vector<deepseek::ChatMessage>& conversation, const std::string& text) {
+  const bool first = std::none_of(conversation.begin(), conversation.end(),
+                                  [](const deepseek::ChatMessage& m) { return m.role == "user"; });
   conversation.push_back(Message("user", text));
+  if (first) conversation.back().images = pictures.images;
   ReplyPrinter printer(isatty(STDOUT_FILENO) != 0);
   deepseek::ChatFormatOptions format;
   format.mode = o.mode;
@@ -144,7 +220,7 @@ bool Turn(deepseek::Generator& generator, const Options& o, std::vector<deepseek
     conversation.pop_back();
     return false;
   }
-  PrintStats(reply.value());
+  PrintStats(reply.value(), pictures.positions);
   conversation.push_back(reply.value().message);
   return true;
 }
@@ -165,6 +241,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "deepseek-chat: %s\n", model.status().ToString().c_str());
     return 1;
   }
+  Pictures pictures;
+  if (!LoadPictures(*model.value(), o, pictures)) return 1;
   auto tokenizer = deepseek::Tokenizer::Load(o.tokenizer);
   if (!tokenizer.ok()) {
     std::fprintf(stderr, "deepseek-chat: %s\n", tokenizer.status().ToString().c_str());
@@ -186,7 +264,7 @@ int main(int argc, char** argv) {
   std::vector<deepseek::ChatMessage> conversation;
   if (!o.system.empty()) conversation.push_back(Message("system", o.system));
   const std::vector<deepseek::ChatMessage> start = conversation;
-  if (!o.prompt.empty()) return Turn(*generator.value(), o, conversation, o.prompt) ? 0 : 1;
+  if (!o.prompt.empty()) return Turn(*generator.value(), o, pictures, conversation, o.prompt) ? 0 : 1;
 
   std::fprintf(stderr, "mode %s; /reset, /mode NAME, /quit\n", deepseek::ChatModeName(o.mode));
   std::string line;
@@ -202,7 +280,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "mode %s\n", deepseek::ChatModeName(o.mode));
       continue;
     }
-    if (!line.empty()) Turn(*generator.value(), o, conversation, line);
+    if (!line.empty()) Turn(*generator.value(), o, pictures, conversation, line);
   }
   return 0;
 }

@@ -2,8 +2,12 @@
 // in chunks), feeds the rest one at a time, and writes the logits after each step as .npy.
 // --save-kv writes the session to a file after the prefill; --load-kv starts from such a file
 // (its tokens must begin the token file) and prefills only the rest of the first N.
+// --image FILE --image-at POS (V4.1 with a vision tower; repeatable) puts the image's span
+// before token POS of the file (0 <= POS <= N, so within the prefill; POS = N: after the
+// last prefilled token), as the reference's prompts hold an image among their text tokens.
 //   deepseek-logits --model DIR --tokens FILE --prefill N [--chunks A,B,...] --out OUT.npy
 //                   [--mtp OUT2.npy] [--threads T] [--save-kv FILE] [--load-kv FILE]
+//                   [--image FILE --image-at POS]...
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -18,17 +22,24 @@
 
 namespace {
 
+// An image and the index of the token it comes before.
+struct PlacedImage {
+  std::string path;
+  long long at = -1;
+};
+
 struct Args {
   std::string model, tokens, out, mtp, save_kv, load_kv;
   long long prefill = -1;
   std::vector<long long> chunks;
   int threads = 0;
+  std::vector<PlacedImage> images;  // in the order given
 };
 
 [[noreturn]] void Usage(const std::string& why) {
   std::cerr << "deepseek-logits: " << why << "\n"
             << "usage: deepseek-logits --model DIR --tokens FILE --prefill N [--chunks A,B,...] --out OUT.npy "
-               "[--mtp OUT2.npy] [--threads T] [--save-kv FILE] [--load-kv FILE]\n";
+               "[--mtp OUT2.npy] [--threads T] [--save-kv FILE] [--load-kv FILE] [--image FILE --image-at POS]...\n";
   std::exit(2);
 }
 
@@ -57,13 +68,26 @@ Args ParseArgs(int argc, char** argv) {
     else if (flag == "--load-kv") a.load_kv = v;
     else if (flag == "--prefill") a.prefill = ParseInt(v, "--prefill");
     else if (flag == "--threads") a.threads = static_cast<int>(ParseInt(v, "--threads"));
-    else if (flag == "--chunks") {
+    else if (flag == "--image") a.images.push_back({.path = v});
+    else if (flag == "--image-at") {
+      if (a.images.empty() || a.images.back().at >= 0) Usage("--image-at must follow its --image FILE");
+      a.images.back().at = ParseInt(v, "--image-at");
+      if (a.images.back().at < 0) Usage("--image-at must not be negative");
+    } else if (flag == "--chunks") {
       std::stringstream ss(v);
       for (std::string part; std::getline(ss, part, ',');) a.chunks.push_back(ParseInt(part, "--chunks entry"));
     } else Usage("unknown flag " + flag);
   }
   if (a.model.empty() || a.tokens.empty() || a.out.empty() || a.prefill < 0) Usage("--model, --tokens, --prefill and --out are required");
   if (!a.load_kv.empty() && !a.chunks.empty()) Usage("--chunks and --load-kv exclude each other");
+  for (const PlacedImage& image : a.images) {
+    if (image.at < 0) Usage("--image " + image.path + " needs its --image-at POS");
+    if (image.at > a.prefill) Usage("--image-at " + std::to_string(image.at) + " is past --prefill: images go in the prefill");
+  }
+  // A saved session's image spans hold the image token, which does not say which image made them.
+  if (!a.load_kv.empty() && !a.images.empty()) Usage("--image and --load-kv exclude each other");
+  // Stable: images at one position keep the order given.
+  std::stable_sort(a.images.begin(), a.images.end(), [](const PlacedImage& x, const PlacedImage& y) { return x.at < y.at; });
   return a;
 }
 
@@ -129,6 +153,15 @@ int main(int argc, char** argv) {
   if (!session.ok()) return Fail(session.status());
   deepseek::Session& s = *session.value();
   const size_t vocab = static_cast<size_t>(model.value()->config().vocab_size);
+  if (!args.images.empty() && !model.value()->has_vision()) {
+    return Fail({deepseek::StatusCode::kUnsupported, args.model + " has no vision tower, so it takes no --image"});
+  }
+  std::vector<deepseek::Image> images;
+  for (const PlacedImage& placed : args.images) {
+    deepseek::Result<deepseek::Image> image = deepseek::Image::Load(placed.path);
+    if (!image.ok()) return Fail(image.status());
+    images.push_back(std::move(image).value());
+  }
   const auto t1 = std::chrono::steady_clock::now();
 
   std::vector<float> logits, mtp_logits;
@@ -142,7 +175,20 @@ int main(int argc, char** argv) {
     }
     return deepseek::Status::Ok();
   };
-  size_t pos = 0;
+  size_t pos = 0, next_image = 0;
+  // Feeds the tokens up to `end` in one call per stretch between images, each image's span
+  // where it stands (one at `end` too: before the token after this call's last).
+  const auto prefill_to = [&](size_t end) -> deepseek::Status {
+    for (;;) {
+      for (; next_image < images.size() && static_cast<size_t>(args.images[next_image].at) == pos; ++next_image) {
+        if (auto st = s.PrefillImage(images[next_image]); !st.ok()) return st;
+      }
+      if (pos == end) return deepseek::Status::Ok();
+      const size_t stop = next_image < images.size() ? std::min(end, static_cast<size_t>(args.images[next_image].at)) : end;
+      if (auto st = s.Prefill({tokens.data() + pos, stop - pos}); !st.ok()) return st;
+      pos = stop;
+    }
+  };
   if (!args.load_kv.empty()) {
     if (auto st = s.Load(args.load_kv); !st.ok()) return Fail(st);
     const std::span<const int32_t> loaded = s.tokens();
@@ -155,9 +201,9 @@ int main(int argc, char** argv) {
   }
   for (long long c : chunks) {
     if (c == 0) continue;
-    if (auto st = s.Prefill({tokens.data() + pos, static_cast<size_t>(c)}); !st.ok()) return Fail(st);
-    pos += static_cast<size_t>(c);
+    if (auto st = prefill_to(pos + static_cast<size_t>(c)); !st.ok()) return Fail(st);
   }
+  const long long prefilled = s.position();  // the prefill's tokens and image positions
   if (!args.save_kv.empty()) {
     if (auto st = s.Save(args.save_kv); !st.ok()) return Fail(st);
   }
@@ -173,8 +219,9 @@ int main(int argc, char** argv) {
   if (!WriteNpy(args.out, logits, rows, vocab)) return Fail({deepseek::StatusCode::kIoError, "cannot write " + args.out});
   if (extra && !WriteNpy(args.mtp, mtp_logits, rows, vocab)) return Fail({deepseek::StatusCode::kIoError, "cannot write " + args.mtp});
   const auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
-  std::fprintf(stderr, "load %.3f s, prefill %lld tokens %.3f s (%.1f tok/s), decode %zu tokens %.3f s (%.1f tok/s)\n",
-               secs(t0, t1), args.prefill, secs(t1, t2), static_cast<double>(args.prefill) / secs(t1, t2), rows - 1,
+  const std::string spans = images.empty() ? "" : " (" + std::to_string(images.size()) + " image spans among them)";
+  std::fprintf(stderr, "load %.3f s, prefill %lld tokens%s %.3f s (%.1f tok/s), decode %zu tokens %.3f s (%.1f tok/s)\n",
+               secs(t0, t1), prefilled, spans.c_str(), secs(t1, t2), static_cast<double>(prefilled) / secs(t1, t2), rows - 1,
                secs(t2, t3), static_cast<double>(rows - 1) / std::max(1e-9, secs(t2, t3)));
   return 0;
 }

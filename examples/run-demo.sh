@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quick start, command 1: installs what is needed, builds the demo and runs it on the embedded
-# tiny checkpoint (generated on first use; no download), then one chat turn on the same checkpoint.
+# tiny checkpoint (generated on first use; no download), then one chat turn on the same checkpoint,
+# then the demo on a tiny V4.1 checkpoint with a vision tower, describing a picture drawn in code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash cmake/install-deps.sh
@@ -12,4 +13,7 @@ if [ $# -eq 0 ]; then
   # streaming. Its weights are random, so the words are noise; the timings are real.
   echo "== deepseek-chat, one shot, Expert mode"
   ./build/examples/deepseek-chat --model out/tiny-flash --mode expert --seed 1 --max-tokens 40 -p "What is 2 + 2?"
+  # V4.1 (Engram, CSA2, a vision tower; out/tiny-v41): an image span in a chat prompt.
+  echo "== deepseek-demo --preset v41-tiny: \"Describe this image.\" with an embedded picture"
+  ./build/examples/deepseek-demo --preset v41-tiny
 fi
