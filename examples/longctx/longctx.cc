@@ -106,11 +106,20 @@ double StatusMib(const char* key = "VmRSS:") {
 }
 double ResidentMib() { return StatusMib(); }
 
+// A random text token id of the model's vocabulary (not V4.1's image token, which only image
+// spans hold).
+int32_t RandomTextToken(const deepseek::ModelConfig& c, std::mt19937_64& rng) {
+  int32_t t;
+  do t = static_cast<int32_t>(3 + rng() % static_cast<uint64_t>(c.vocab_size - 3));
+  while (t == c.image_token_id);
+  return t;
+}
+
 // Random token ids of the model's vocabulary (BOS first).
 std::vector<int32_t> RandomTokens(const deepseek::ModelConfig& c, int64_t n, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<int32_t> t{c.bos_token_id};
-  while (static_cast<int64_t>(t.size()) < n) t.push_back(static_cast<int32_t>(3 + rng() % static_cast<uint64_t>(c.vocab_size - 3)));
+  while (static_cast<int64_t>(t.size()) < n) t.push_back(RandomTextToken(c, rng));
   return t;
 }
 
@@ -159,7 +168,7 @@ ReuseResult MeasurePrefixReuse(const std::shared_ptr<const deepseek::Model>& mod
   for (uint64_t seed : {1u, 2u}) {
     std::mt19937_64 rng(seed);
     std::vector<int32_t>& prompt = seed == 1 ? prompt_a : prompt_b;
-    for (int i = 0; i < 64; ++i) prompt.push_back(static_cast<int32_t>(3 + rng() % static_cast<uint64_t>(c.vocab_size - 3)));
+    for (int i = 0; i < 64; ++i) prompt.push_back(RandomTextToken(c, rng));
   }
   ReuseResult r;
   {
@@ -266,6 +275,11 @@ int main(int argc, char** argv) {
   std::fprintf(g_out, "%s: %d layers; KV for %lld tokens: %.1f MiB (%.1f bytes/token packed)%s\n", o.model.c_str(),
                c.n_layers, static_cast<long long>(o.tokens), static_cast<double>(model->KvBytesForTokens(o.tokens)) / (1 << 20),
                model->KvBytesPerToken(), o.synthetic ? "; synthetic fill" : "");
+  std::string pools;  // the row format of each pool: V4's latents and MXFP4 keys, V4.1's FP8-per-32 and NVFP4 rows
+  for (const deepseek::KvCacheStats::Pool& p : cache.value()->stats().pools) {
+    pools += (pools.empty() ? "" : ", ") + p.name + " " + p.row_format + " " + std::to_string(p.row_bytes) + " B/row";
+  }
+  std::fprintf(g_out, "KV pools: %s\n", pools.c_str());
   if (o.reuse) {
     const ReuseResult r = MeasurePrefixReuse(model, session_options, *cache.value(), o.tokens);
     const double ratio = r.reused_ms / r.cold_ms;

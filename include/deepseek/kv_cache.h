@@ -52,6 +52,7 @@ struct KvCacheStats {
   int64_t prefixes = 0;        // cached prefixes held
   struct Pool {
     std::string name;          // "window", "compressed_r4", "compressed_r128", "index_keys"
+    std::string row_format;    // "latent_fp8", "mxfp4" (V4); "fp8_per32", "nvfp4" (V4.1)
     int64_t row_bytes = 0;
     int64_t rows_per_page = 0;
     int64_t pages_in_use = 0;

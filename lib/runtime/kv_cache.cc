@@ -80,8 +80,10 @@ KvCacheStats KvCache::stats() const {
   const backend::KvMemoryStats s = impl_->pools->memory->stats();
   KvCacheStats out{s.budget_bytes, s.bytes_in_use, s.bytes_storage, s.bytes_tiered,
                    static_cast<int64_t>(impl_->prefixes->size()), {}};
-  for (const backend::KvMemoryStats::Pool& p : s.pools) {
-    out.pools.push_back({p.name, p.row_bytes, p.rows_per_page, p.pages_in_use, p.pages_shared, p.pages_tiered});
+  for (size_t i = 0; i < s.pools.size(); ++i) {  // pool ids are their order of creation
+    const backend::KvMemoryStats::Pool& p = s.pools[i];
+    const char* format = backend::KvRowFormatName(impl_->pools->memory->pool(static_cast<backend::KvPoolId>(i)).row.format);
+    out.pools.push_back({p.name, format, p.row_bytes, p.rows_per_page, p.pages_in_use, p.pages_shared, p.pages_tiered});
   }
   return out;
 }
