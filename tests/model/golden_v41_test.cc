@@ -19,6 +19,7 @@
 #include "model/csa2.h"
 #include "model/kv_pools.h"
 #include "model/transformer.h"
+#include "runtime/vision_input.h"
 #include "support/golden_arrays.h"
 #include "v41_case.h"
 
@@ -127,8 +128,9 @@ struct Replay {
 };
 
 // The run's call pattern: the prompt in one call (its image span's embeddings from the golden
-// input_embeds), then one call per decoded token.
-Replay Play(const model::Transformer& net, backend::Stream& stream, Run& run, Recorder* recorder) {
+// input_embeds, or the given ones), then one call per decoded token.
+Replay Play(const model::Transformer& net, backend::Stream& stream, Run& run, Recorder* recorder,
+            const float* span_embeddings = nullptr) {
   const ModelConfig& c = net.config();
   const std::vector<int64_t>& ids = run.I("tokens");
   const std::vector<int32_t> tokens(ids.begin(), ids.end());
@@ -139,7 +141,7 @@ Replay Play(const model::Transformer& net, backend::Stream& stream, Run& run, Re
     const std::vector<int64_t>& types = run.I("token_types");
     const auto first = std::find_if(types.begin(), types.end(), [](int64_t t) { return t >= 0; }) - types.begin();
     const auto end = std::find_if(types.begin() + first, types.end(), [](int64_t t) { return t < 0; }) - types.begin();
-    given.push_back({first, end - first, run.F("input_embeds").data() + first * c.dim});
+    given.push_back({first, end - first, span_embeddings ? span_embeddings : run.F("input_embeds").data() + first * c.dim});
   }
   Replay r;
   r.state = std::make_unique<model::SequenceState>(c, model::CreateKvPools(c, backend::Registry::Get().Cpu().CreateKvMemory({})));
@@ -376,6 +378,27 @@ TEST_CASE("V4.1 golden: with the reference's experts and selections, the logits 
     rec.impose_routes = rec.impose_selection = true;
     CheckLogits(name, m.golden.config, m.run, Play(*m.net, *m.stream, m.run, &rec), "experts and selections imposed");
   }
+}
+
+TEST_CASE("V4.1 golden, image case end to end: the PNG through our decoder, preprocessing, vision encoder and splicing") {
+  // The image span's embeddings are ours (runtime::VisionInput, as Session::PrefillImage makes
+  // them) instead of the reference's input_embeds; the experts and selections are imposed.
+  Model m("v41_image");
+  const ModelConfig& c = m.golden.config;
+  const runtime::VisionInput vision(c, m.net->checkpoint());
+  Result<Image> image = Image::Load(m.golden.dir + "/image.png");
+  REQUIRE(image.ok());
+  const runtime::ImageSpan span = vision.Encode(*m.stream, image.value());
+  const std::vector<int64_t>& types = m.run.I("token_types");
+  const auto first = std::find_if(types.begin(), types.end(), [](int64_t t) { return t >= 0; }) - types.begin();
+  REQUIRE(static_cast<int64_t>(span.tokens.size()) == std::count_if(types.begin(), types.end(), [](int64_t t) { return t >= 0; }));
+  // Our span rows against the reference's input_embeds there: the tower's bf16 noise (vision_test).
+  const std::vector<float> want(m.run.F("input_embeds").begin() + first * c.dim,
+                                m.run.F("input_embeds").begin() + (first + static_cast<int64_t>(span.tokens.size())) * c.dim);
+  CHECK(WorstRowRelative(span.embeddings, want, c.dim) <= 2e-2);
+  Recorder rec(m.run);
+  rec.impose_routes = rec.impose_selection = true;
+  CheckLogits("v41_image", c, m.run, Play(*m.net, *m.stream, m.run, &rec, span.embeddings.data()), "our image span, choices imposed");
 }
 
 // Not met yet, hence may_fail: free-running, our bf16-ulp differences from the reference (GEMM
