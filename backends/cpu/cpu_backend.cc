@@ -198,6 +198,8 @@ class CpuStream final : public Stream {
     RunMoeLayer(layer, x, S, D, tokens, imposed, experts, weights, out, pool_, stats_);
   }
 
+  ThreadPool& pool() { return pool_; }
+
  private:
   ThreadPool& pool_;
   AttentionScratch attention_scratch_;
@@ -225,6 +227,12 @@ bool CpuDevice::SupportsOp(Op op, WeightFormat format) const {
       return true;
   }
   return false;
+}
+
+ThreadPool& StreamPool(Stream& stream) {
+  auto* cpu = dynamic_cast<CpuStream*>(&stream);
+  if (!cpu) InvalidArgument("a CPU backend object was given another device's stream");
+  return cpu->pool();
 }
 
 std::unique_ptr<Stream> CpuDevice::CreateStream(ThreadPool& pool) {

@@ -19,4 +19,9 @@ class CpuDevice final : public Device {
   std::unique_ptr<Encoder> CreateVisionEncoder(const VisionEncoderDesc& desc) override;
 };
 
+// The thread pool a CPU stream runs its work on, for the CPU backend's own host loops (the
+// encoder's norms, softmax, activations). Throws Error(kInvalidArgument) for another device's
+// stream.
+ThreadPool& StreamPool(Stream& stream);
+
 }  // namespace deepseek::backend::cpu

@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "backends/cpu/cpu_backend.h"
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "core/numerics.h"
 
 namespace deepseek::backend::cpu {
@@ -13,16 +15,25 @@ namespace {
 
 using Rows = std::vector<float>;
 
+// fn(i) for i in [0, n), split over the stream's threads (every i is independent, so the results
+// do not depend on the split).
+template <typename Fn>
+void ForRows(Stream& s, int64_t n, Fn&& fn) {
+  StreamPool(s).ParallelFor(n, [&](int64_t begin, int64_t end, int) {
+    for (int64_t i = begin; i < end; ++i) fn(i);
+  });
+}
+
 // y [n, w.rows] = bf16(x · Wᵀ + bias): a bf16 linear layer (bias may be empty).
 Rows Linear(Stream& s, const WeightMatrix& w, const std::vector<float>& bias, const Rows& x, int64_t n) {
   Rows y(static_cast<size_t>(n * w.rows));
   s.MatMul(w, x.data(), n, y.data());
-  for (int64_t i = 0; i < n; ++i) {
+  ForRows(s, n, [&](int64_t i) {
     for (int64_t r = 0; r < w.rows; ++r) {
       float& v = y[static_cast<size_t>(i * w.rows + r)];
       v = num::RoundBf16(bias.empty() ? v : v + bias[static_cast<size_t>(r)]);
     }
-  }
+  });
   return y;
 }
 
@@ -87,18 +98,18 @@ Rows Attend(Stream& s, const Rows& qkv, int64_t n, int64_t dim, int64_t heads) {
       }
     }
     s.MatMul({WeightFormat::kF32, n, hd, k.data(), nullptr}, q.data(), n, scores.data());
-    for (int64_t i = 0; i < n; ++i) {
+    ForRows(s, n, [&](int64_t i) {
       float* row = scores.data() + i * n;
       float max = -INFINITY;
       for (int64_t j = 0; j < n; ++j) max = std::fmax(max, row[j] * scale);
       float sum = 0;
       for (int64_t j = 0; j < n; ++j) sum += row[j] = std::exp(row[j] * scale - max);
       for (int64_t j = 0; j < n; ++j) row[j] /= sum;
-    }
+    });
     s.MatMul({WeightFormat::kF32, hd, n, vt.data(), nullptr}, scores.data(), n, o.data());
-    for (int64_t i = 0; i < n; ++i) {
+    ForRows(s, n, [&](int64_t i) {
       for (int64_t d = 0; d < hd; ++d) out[static_cast<size_t>(i * dim + h * hd + d)] = num::RoundBf16(o[static_cast<size_t>(i * hd + d)]);
-    }
+    });
   }
   return out;
 }
@@ -111,22 +122,22 @@ void AddInto(Rows& x, const Rows& y) {
 void Block(Stream& s, const VisionEncoderDesc& d, const VisionEncoderDesc::Block& b, const Rope& rope, Rows& x, int64_t n) {
   Rows qkv = Linear(s, b.wqkv, b.wqkv_bias, RmsNorm(x, n, b.norm1, d.norm_eps), n);
   const int64_t hd = d.dim / d.heads;
-  for (int64_t i = 0; i < n; ++i) {
+  ForRows(s, n, [&](int64_t i) {
     for (int64_t h = 0; h < d.heads; ++h) {
       for (int part = 0; part < 2; ++part) {  // q, then k
         Rotate(qkv.data() + i * 3 * d.dim + part * d.dim + h * hd, rope.cos.data() + i * rope.dim, rope.sin.data() + i * rope.dim, hd / 2);
       }
     }
-  }
+  });
   AddInto(x, Linear(s, b.wo, b.wo_bias, Attend(s, qkv, n, d.dim, d.heads), n));
   const Rows gate_up = Linear(s, b.w1, {}, RmsNorm(x, n, b.norm2, d.norm_eps), n);
   Rows h(static_cast<size_t>(n * d.inter));
-  for (int64_t i = 0; i < n; ++i) {
+  ForRows(s, n, [&](int64_t i) {
     for (int64_t j = 0; j < d.inter; ++j) {
       const float g = gate_up[static_cast<size_t>(i * 2 * d.inter + j)], u = gate_up[static_cast<size_t>(i * 2 * d.inter + d.inter + j)];
       h[static_cast<size_t>(i * d.inter + j)] = num::RoundBf16(num::RoundBf16(g / (1.0f + std::exp(-g))) * u);
     }
-  }
+  });
   AddInto(x, Linear(s, b.w2, {}, h, n));
 }
 

@@ -1,6 +1,7 @@
 // The V4.1 vision tower and aligner on the CPU (Encoder, see backends/backend.h): every matrix
 // product, attention's included, goes through the stream's MatMul; the rest (norms, RoPE,
-// softmax, activations) is per-row host arithmetic in fp32 with the reference's bf16 roundings.
+// softmax, activations) is per-row host arithmetic in fp32 with the reference's bf16 roundings,
+// rows split over the stream's threads.
 #pragma once
 
 #include <cstdint>

@@ -18,6 +18,7 @@
 
 #include "backends/cpu/machine_probe.h"
 #include "op_bench.h"
+#include "vision_bench.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "deepseek/deepseek.h"
@@ -45,6 +46,7 @@ struct Options {
   std::vector<int> batch;        // --batch 1,2,4,8: batched decode at these batch sizes
   std::string batch_out = "out/bench-batch";  // with --batch: PREFIX.csv and PREFIX.svg
   deepseek::bench::OpBenchOptions op;  // with --op: the operator benchmark alone
+  deepseek::bench::VisionBenchOptions vision;  // with --op vision
 };
 
 int Usage() {
@@ -52,7 +54,8 @@ int Usage() {
                "usage: deepseek-bench [--layers N] [--experts E] [--threads T] [--model DIR] [--cache DIR]\n"
                "                      [--prompt N] [--decode N] [--no-prefill] [--batch B1,B2,... [--batch-out PREFIX]] [--json]\n"
                "                      [--sweep [--sweep-max N] [--sweep-out PREFIX]]\n"
-               "       deepseek-bench --op mxfp4|fp8|fp8_block32|bf16 [--rows R] [--cols C] [--n N] [--cached] [--seconds S] [--threads T] [--json]\n");
+               "       deepseek-bench --op mxfp4|fp8|fp8_block32|bf16 [--rows R] [--cols C] [--n N] [--cached] [--seconds S] [--threads T] [--json]\n"
+               "       deepseek-bench --op vision [--patches N] [--vision-layers L] [--threads T] [--json]\n");
   return 2;
 }
 
@@ -90,6 +93,8 @@ bool Parse(int argc, char** argv, Options& o) {
       else if (flag == "--cols") o.op.cols = std::stoll(v);
       else if (flag == "--n") o.op.n = std::stoll(v);
       else if (flag == "--seconds") o.op.seconds = std::stod(v);
+      else if (flag == "--patches") o.vision.patches = std::stoll(v);
+      else if (flag == "--vision-layers") o.vision.layers = std::stoi(v);
       else return false;
     } catch (const std::exception&) {
       return false;
@@ -467,6 +472,12 @@ int main(int argc, char** argv) {
   const deepseek::Status st = deepseek::CatchAll([&] {
     if (o.op.format.empty()) {
       Run(o);
+      return;
+    }
+    if (o.op.format == "vision") {
+      o.vision.threads = o.threads;
+      o.vision.json = o.json;
+      deepseek::bench::RunVisionBench(o.vision, g_out);
       return;
     }
     o.op.threads = o.threads;
