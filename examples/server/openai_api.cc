@@ -59,23 +59,59 @@ int64_t Integer(const Json& value, const std::string& param, int64_t low) {
   return v;
 }
 
-// Message content: a string, or a list of text parts (joined); other part types (images,
-// audio) have no meaning for this model.
-std::string Content(const Json& value, const std::string& param) {
-  if (value.is_string()) return value.get<std::string>();
-  if (!value.is_array()) Reject(param, "'" + param + "' must be a string or a list of text parts");
-  std::string text;
+// The image of an image_url content part; `part` names the part ("messages[1].content[2]").
+Image PartImage(const Json& p, const std::string& part, const std::string& role, const RequestSettings& settings) {
+  if (role != "user") Reject(part, "'" + part + "': only user messages may carry images");
+  if (!settings.vision) Reject(part, "'" + part + "': the model takes no images (it has no vision tower)");
+  const Json* image_url = Member(p, "image_url");
+  if (!image_url || !image_url->is_object()) {
+    Reject(part + ".image_url", "'" + part + ".image_url' must be an object {\"url\": ...}");
+  }
+  // "detail" (OpenAI's resolution hint) is ignored: the vision tower plans its own grid.
+  const std::string at = part + ".image_url.url";
+  const Json* url = Member(*image_url, "url");
+  if (!url) Reject(at, "'" + at + "' is required");
+  if (!url->is_string()) Reject(at, "'" + at + "' must be a string");
+  Result<Image> image = ImageFromUrl(url->get_ref<const std::string&>(), "'" + at + "'", settings.max_image_bytes);
+  if (!image.ok()) Reject(at, image.status().message());
+  return std::move(image).value();
+}
+
+// Message content: a string, or a list of parts. Text parts are joined in order; an image_url
+// part puts kImagePlaceholder where it stands and its image in out.images, so that text and
+// images keep their order. Other part types (audio, files) have no meaning for this model.
+void Content(const Json& value, const std::string& param, const RequestSettings& settings, ChatMessage& out) {
+  if (value.is_string()) {
+    out.content = value.get<std::string>();
+    return;
+  }
+  if (!value.is_array()) Reject(param, "'" + param + "' must be a string or a list of content parts");
+  std::string named_placeholder;  // the first text part holding kImagePlaceholder itself
   for (std::size_t i = 0; i < value.size(); ++i) {
     const std::string part = param + "[" + std::to_string(i) + "]";
     const Json& p = value[i];
-    if (!p.is_object() || p.value("type", Json()) != "text") {
-      Reject(part, "'" + part + "' must be {\"type\": \"text\", \"text\": ...}; only text content is supported");
+    const Json type = p.is_object() ? p.value("type", Json()) : Json();
+    if (type == "text") {
+      const Json* t = Member(p, "text");
+      if (!t) Reject(part + ".text", "'" + part + ".text' is required");
+      const std::string text = String(*t, part + ".text");
+      if (named_placeholder.empty() && text.find(kImagePlaceholder) != std::string::npos) {
+        named_placeholder = part + ".text";
+      }
+      out.content += text;
+    } else if (type == "image_url") {
+      out.images.push_back(PartImage(p, part, out.role, settings));
+      out.content += kImagePlaceholder;
+    } else {
+      Reject(part, "'" + part + "' must be {\"type\": \"text\", \"text\": ...} or {\"type\": \"image_url\", " +
+                       "\"image_url\": {\"url\": ...}}; other content is not supported");
     }
-    const Json* t = Member(p, "text");
-    if (!t) Reject(part + ".text", "'" + part + ".text' is required");
-    text += String(*t, part + ".text");
   }
-  return text;
+  // The placeholder in the text would stand for an image the parts do not place.
+  if (!out.images.empty() && !named_placeholder.empty()) {
+    Reject(named_placeholder, "'" + named_placeholder + "' holds " + kImagePlaceholder +
+                                  ", which marks an image's place; send images as image_url parts");
+  }
 }
 
 std::vector<ToolCall> ToolCalls(const Json& value, const std::string& param) {
@@ -104,7 +140,7 @@ std::vector<ToolCall> ToolCalls(const Json& value, const std::string& param) {
   return calls;
 }
 
-ChatMessage Message(const Json& m, const std::string& at, bool last) {
+ChatMessage Message(const Json& m, const std::string& at, bool last, const RequestSettings& settings) {
   if (!m.is_object()) Reject(at, "'" + at + "' must be an object");
   const Json* role_value = Member(m, "role");
   if (!role_value) Reject(at + ".role", "'" + at + ".role' is required");
@@ -118,7 +154,7 @@ ChatMessage Message(const Json& m, const std::string& at, bool last) {
                              "' (expected system, developer, user, assistant or tool)");
   }
   const Json* content = Member(m, "content");
-  if (content) out.content = Content(*content, at + ".content");
+  if (content) Content(*content, at + ".content", settings, out);
   else if (out.role != "assistant") Reject(at + ".content", "'" + at + ".content' is required");
 
   if (out.role == "assistant") {
@@ -265,7 +301,7 @@ ChatRequest Parse(const Json& body, const RequestSettings& settings) {
   if (!messages->is_array() || messages->empty()) Reject("messages", "'messages' must be a non-empty list");
   for (std::size_t i = 0; i < messages->size(); ++i) {
     request.messages.push_back(
-        Message((*messages)[i], "messages[" + std::to_string(i) + "]", i + 1 == messages->size()));
+        Message((*messages)[i], "messages[" + std::to_string(i) + "]", i + 1 == messages->size(), settings));
   }
 
   bool use_tools = true;

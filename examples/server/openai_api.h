@@ -3,6 +3,7 @@
 // chunks of a server-sent-event stream. No HTTP and no model here, so all of it is unit-tested.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -14,6 +15,7 @@
 #include "deepseek/chat.h"
 #include "deepseek/generation.h"
 #include "deepseek/status.h"
+#include "image_url.h"
 
 namespace deepseek::server {
 
@@ -35,12 +37,15 @@ Json ErrorBody(const ApiError& error);
 // sequence, context too long, bad token ids in logit_bias) is 400, anything else 500.
 ApiError ErrorFromStatus(const Status& status);
 
-// What the server sets for every request: defaults a request may override, and the model's
-// vocabulary, so that logit_bias ids are refused with the field named before anything runs.
+// What the server sets for every request: defaults a request may override, and what the
+// model takes, so that logit_bias ids and images are refused with the field named before
+// anything runs.
 struct RequestSettings {
   ChatMode mode = ChatMode::kExpert;
   int64_t max_tokens = 1024;
   int64_t vocab_size = 0;  // 0: ids are left to the sampler to check
+  bool vision = false;     // the model takes images (Model::has_vision); else image parts are refused
+  std::size_t max_image_bytes = kMaxImageBytes;  // per image, decoded
 };
 
 struct ChatRequest {
@@ -52,6 +57,9 @@ struct ChatRequest {
 };
 
 // Parses a POST /v1/chat/completions body. Every problem is a 400 whose param names the field.
+// A message's content is a string or a list of parts: "text" parts, joined in order, and in
+// user messages "image_url" parts with a data URL (image_url.h), each image placed where its
+// part stands among the text (kImagePlaceholder there, the image in ChatMessage::images).
 // The mode comes from "mode" ("fast" | "expert" | "expert-max"), else from DeepSeek's
 // "thinking": {"type": "enabled" | "disabled"} and "reasoning_effort" ("max" → expert-max),
 // else from the settings.

@@ -7,7 +7,9 @@
 // decode steps are batched into one forward pass (DecodeBatcher), and
 // one KV cache, whose prefix cache lets any request resume from what an earlier one computed
 // (a shared system prompt, an agent's history); with --kv-dir the prefixes survive a restart.
-// The protocol conversion lives in openai_api.h. One log line per request goes to stderr.
+// The protocol conversion lives in openai_api.h; a model with a vision tower (V4.1) also takes
+// images, as image_url content parts with data URLs (image_url.h). One log line per request
+// goes to stderr.
 #include <httplib.h>
 #include <signal.h>
 
@@ -141,8 +143,9 @@ void LogCompletion(const std::string& id, const ChatRequest& request, const deep
 
 class ChatHandler {
  public:
-  ChatHandler(GeneratorPool& pool, std::string model_id, deepseek::server::RequestSettings settings, int queue)
-      : pool_(pool), model_id_(std::move(model_id)), settings_(settings), queue_(queue) {}
+  ChatHandler(GeneratorPool& pool, std::shared_ptr<const deepseek::Model> model, std::string model_id,
+              deepseek::server::RequestSettings settings, int queue)
+      : pool_(pool), model_(std::move(model)), model_id_(std::move(model_id)), settings_(settings), queue_(queue) {}
 
   void operator()(const httplib::Request& req, httplib::Response& res) const {
     auto parsed = deepseek::server::ParseChatRequest(req.body, settings_);
@@ -160,7 +163,7 @@ class ChatHandler {
     }
     const deepseek::server::CompletionIds ids{deepseek::server::NewCompletionId(), UnixNow(), model_id_};
     if (!request->stream) return Complete(*request, std::move(*lease), ids, res);
-    if (std::optional<ApiError> error = CheckPrompt(*request, **lease)) return SendError(res, *error);
+    if (std::optional<ApiError> error = CheckPrompt(*request, **lease, *model_)) return SendError(res, *error);
 
     // The lease goes with the stream: it is returned when httplib drops the provider, after
     // the last chunk or when the client went away before the stream started.
@@ -185,12 +188,21 @@ class ChatHandler {
   // A stream's status line goes out before the generation starts, so what Chat would refuse
   // about the prompt (a conversation the chat format does not allow, a prompt longer than the
   // context) is checked first, to answer 400 rather than an error event after a 200.
-  static std::optional<ApiError> CheckPrompt(const ChatRequest& request, const deepseek::Generator& generator) {
+  static std::optional<ApiError> CheckPrompt(const ChatRequest& request, const deepseek::Generator& generator,
+                                             const deepseek::Model& model) {
     deepseek::Result<std::string> text = deepseek::EncodeChat(request.messages, request.format);
     if (!text.ok()) return deepseek::server::ErrorFromStatus(text.status());
     deepseek::Result<std::vector<int32_t>> ids = generator.tokenizer().Encode(text.value());
     if (!ids.ok()) return deepseek::server::ErrorFromStatus(ids.status());
-    const auto tokens = static_cast<int64_t>(ids.value().size());
+    auto tokens = static_cast<int64_t>(ids.value().size());
+    // Each image's token in the text becomes its span, which takes positions of its own.
+    for (const deepseek::ChatMessage& message : request.messages) {
+      for (const deepseek::Image& image : message.images) {
+        deepseek::Result<int64_t> positions = model.ImagePositions(image);
+        if (!positions.ok()) return deepseek::server::ErrorFromStatus(positions.status());
+        tokens += positions.value() - 1;
+      }
+    }
     if (tokens > generator.session().capacity()) {
       return ApiError{.message = "the prompt has " + std::to_string(tokens) + " tokens; the context holds " +
                                  std::to_string(generator.session().capacity()),
@@ -229,6 +241,7 @@ class ChatHandler {
   }
 
   GeneratorPool& pool_;
+  std::shared_ptr<const deepseek::Model> model_;
   std::string model_id_;
   deepseek::server::RequestSettings settings_;
   int queue_;
@@ -314,6 +327,7 @@ int main(int argc, char** argv) {
   }
   GeneratorPool pool(std::move(generators), static_cast<std::size_t>(o.queue));
   o.settings.vocab_size = model.value()->config().vocab_size;
+  o.settings.vision = model.value()->has_vision();
   const std::string model_id = ModelId(o.model);
   const int64_t started = UnixNow();
 
@@ -324,7 +338,7 @@ int main(int argc, char** argv) {
   server.new_task_queue = [http_threads] { return new httplib::ThreadPool(http_threads); };
   server.set_payload_max_length(o.max_body);
 
-  server.Post("/v1/chat/completions", ChatHandler(pool, model_id, o.settings, o.queue));
+  server.Post("/v1/chat/completions", ChatHandler(pool, model.value(), model_id, o.settings, o.queue));
   server.Get("/v1/models", [&](const httplib::Request&, httplib::Response& res) {
     SendJson(res, 200, deepseek::server::ModelsJson(model_id, started));
   });
@@ -350,6 +364,14 @@ int main(int argc, char** argv) {
       error.code = "not_found";
     } else if (res.status == 413) {
       error.message = "the request body is larger than " + std::to_string(o.max_body) + " bytes";
+      // httplib parses form-encoded bodies (curl -d sends that type) and refuses those over its
+      // own compiled-in limit (8 KiB), whatever --max-body says; a request with an image is larger.
+      if (req.get_header_value("Content-Type").starts_with("application/x-www-form-urlencoded")) {
+        error.message = "form-encoded bodies are limited to " +
+                        std::to_string(CPPHTTPLIB_FORM_URL_ENCODED_PAYLOAD_MAX_LENGTH) +
+                        " bytes; send the request as Content-Type: application/json (curl: -H "
+                        "'Content-Type: application/json')";
+      }
       error.code = "request_too_large";
     }
     SendError(res, error);

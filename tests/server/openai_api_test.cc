@@ -5,10 +5,14 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "base64_encode.h"
+#include "image_test_files.h"
 #include "openai_api.h"
 
 namespace deepseek::server {
@@ -133,6 +137,108 @@ TEST_CASE("content parts and developer messages and prefix completion") {
   CHECK(r.messages[2].wo_eos);
 }
 
+// A user message of content parts, each part given as JSON text.
+std::string UserParts(const std::vector<std::string>& parts) {
+  std::string list;
+  for (const std::string& part : parts) list += (list.empty() ? "" : ", ") + part;
+  return R"({"messages": [{"role": "user", "content": [)" + list + "]}]}";
+}
+
+std::string TextPart(const std::string& text) { return R"({"type": "text", "text": ")" + text + R"("})"; }
+
+std::string ImagePart(const std::string& url, const std::string& extra = "") {
+  return R"({"type": "image_url", "image_url": {"url": ")" + url + "\"" + extra + "}}";
+}
+
+std::string PngDataUrl() { return "data:image/png;base64," + testing::EncodeBase64(testing::GoldenPng()); }
+
+const RequestSettings kVision{.vocab_size = 512, .vision = true};
+
+TEST_CASE("image_url parts stand where they are among the text parts") {
+  const std::string png = PngDataUrl();
+  const ChatRequest r = Parsed(UserParts({TextPart("Compare "), ImagePart(png, R"(, "detail": "high")"),
+                                          TextPart(" with "), ImagePart(testing::kJpegDataUrl, R"(, "detail": "low")"),
+                                          TextPart(", then "), ImagePart(png), TextPart("?")}),
+                               kVision);
+  REQUIRE(r.messages.size() == 1);
+  const ChatMessage& m = r.messages[0];
+  const std::string img = kImagePlaceholder;
+  CHECK(m.content == "Compare " + img + " with " + img + ", then " + img + "?");
+  REQUIRE(m.images.size() == 3);
+  const std::string bytes = testing::GoldenPng();
+  const Result<Image> expected = Image::Decode(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  REQUIRE(expected.ok());
+  CHECK(m.images[0].rgb == expected.value().rgb);
+  CHECK(m.images[1].width == 4);  // the JPEG, second as sent
+  CHECK(m.images[2].rgb == expected.value().rgb);
+  // The chat format takes the message: as many placeholders as images.
+  CHECK(EncodeChat(r.messages, r.format).ok());
+
+  // Images alone, first or last, and a later user turn after an earlier one with an image.
+  CHECK(Parsed(UserParts({ImagePart(png)}), kVision).messages[0].content == img);
+  CHECK(Parsed(UserParts({ImagePart(png), TextPart("What is it?")}), kVision).messages[0].content == img + "What is it?");
+  const ChatRequest turns = Parsed(R"({"messages": [{"role": "user", "content": [)" + ImagePart(png) +
+                                       R"(]}, {"role": "assistant", "content": "A cat."},
+                                          {"role": "user", "content": [{"type": "text", "text": "And this?"}, )" +
+                                       ImagePart(testing::kJpegDataUrl) + "]}]}",
+                                   kVision);
+  REQUIRE(turns.messages.size() == 3);
+  CHECK(turns.messages[0].images.size() == 1);
+  CHECK(turns.messages[1].images.empty());
+  CHECK(turns.messages[2].content == "And this?" + img);
+  CHECK(turns.messages[2].images.size() == 1);
+  CHECK(EncodeChat(turns.messages, turns.format).ok());
+  // Text parts alone on a model with vision are plain text.
+  CHECK(Parsed(UserParts({TextPart("a"), TextPart("b")}), kVision).messages[0].images.empty());
+}
+
+TEST_CASE("image_url parts that cannot be taken are refused with 400 naming the part") {
+  const std::string png = PngDataUrl();
+  struct Case {
+    std::string body;
+    std::string param;
+    std::string says;
+    RequestSettings settings = kVision;
+  };
+  const std::string url1 = "messages[0].content[1].image_url.url";
+  const std::vector<Case> cases = {
+      {UserParts({TextPart("x"), ImagePart(png)}), "messages[0].content[1]", "the model takes no images",
+       {.vocab_size = 512}},
+      {UserParts({TextPart("x"), ImagePart("https://example.com/cat.png")}), url1, "only data URLs"},
+      {UserParts({TextPart("x"), ImagePart("http://example.com/cat.png")}), url1, "does not fetch"},
+      {UserParts({TextPart("x"), ImagePart("data:image/png;base64,iVBO!w0K")}), url1, "not a base64 character"},
+      {UserParts({TextPart("x"), ImagePart("data:image/png;base64,iVBORw0KGgo")}), url1, "not a multiple of 4"},
+      {UserParts({TextPart("x"), ImagePart("data:image/png;base64,aGVsbG8gd29ybGQh")}), url1, "not a PNG or JPEG"},
+      {UserParts({TextPart("x"), ImagePart("data:text/plain;base64,aGVsbG8=")}), url1, "not an image"},
+      {UserParts({TextPart("x"), ImagePart(png)}), url1, "the limit is 100",
+       {.vocab_size = 512, .vision = true, .max_image_bytes = 100}},
+      {UserParts({R"({"type": "image_url"})"}), "messages[0].content[0].image_url", "must be an object"},
+      {UserParts({R"({"type": "image_url", "image_url": "data:image/png;base64,AAAA"})"}),
+       "messages[0].content[0].image_url", "must be an object"},
+      {UserParts({R"({"type": "image_url", "image_url": {"detail": "auto"}})"}), "messages[0].content[0].image_url.url",
+       "is required"},
+      {UserParts({R"({"type": "image_url", "image_url": {"url": 5}})"}), "messages[0].content[0].image_url.url",
+       "must be a string"},
+      {UserParts({TextPart("see "), ImagePart(png), TextPart(std::string("and ") + kImagePlaceholder)}),
+       "messages[0].content[2].text", "marks an image's place"},
+      {R"({"messages": [{"role": "system", "content": [)" + ImagePart(png) + "]}]}", "messages[0].content[0]",
+       "only user messages may carry images"},
+      {R"({"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": [)" + ImagePart(png) + "]}]}",
+       "messages[1].content[0]", "only user messages may carry images"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.body.substr(0, 200));
+    auto result = ParseChatRequest(c.body, c.settings);
+    REQUIRE(std::holds_alternative<ApiError>(result));
+    const ApiError& e = std::get<ApiError>(result);
+    CHECK(e.http_status == 400);
+    CHECK(e.type == "invalid_request_error");
+    CHECK(e.param == c.param);
+    CHECK_MESSAGE(e.message.find(c.says) != std::string::npos, e.message);
+    CHECK_MESSAGE(e.message.find("'" + c.param + "'") != std::string::npos, e.message);
+  }
+}
+
 TEST_CASE("tool calls and tool results in the history become ChatMessages") {
   const ChatRequest r = Parsed(R"({"messages": [
       {"role": "system", "content": "You are helpful."},
@@ -207,7 +313,10 @@ TEST_CASE("every malformed request is refused with 400 naming the field") {
       {R"({"messages": [{"role": "user"}]})", "messages[0].content", "is required"},
       {R"({"messages": [{"role": "user", "content": 5}]})", "messages[0].content", "string or a list"},
       {R"({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]})",
-       "messages[0].content[0]", "only text"},
+       "messages[0].content[0]", "the model takes no images"},
+      {R"({"messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}]})",
+       "messages[0].content[0]", "other content is not supported"},
+      {R"({"messages": [{"role": "user", "content": ["hi"]}]})", "messages[0].content[0]", "\"type\": \"text\""},
       {R"({"messages": [{"role": "user", "content": [{"type": "text"}]}]})", "messages[0].content[0].text",
        "is required"},
       {R"({"messages": [{"role": "tool", "content": "x"}]})", "messages[0].tool_call_id", "is required"},

@@ -1,16 +1,22 @@
 // Drives a running deepseek-server with the official OpenAI client: completions with and without
 // streaming, reasoning content, a tool-call round trip, refused requests, concurrent requests
-// and a client that hangs up mid-stream. The served model has random weights, so replies are
-// noise: the checks are on shapes, agreement between calls and the server's behaviour.
-// Environment: DS_SERVER_URL (http://host:port), DS_MODEL_ID, DS_MAX_BODY (the server's limit);
-// the server runs with a context of 2048 tokens and a prefix cache in a folder. With
-// DS_PHASE=restarted only the check that a restarted server kept its cached prefixes runs.
+// and a client that hangs up mid-stream; on a model with a vision tower, chats with images. The
+// served model has random weights, so replies are noise: the checks are on shapes, agreement
+// between calls and the server's behaviour.
+// Environment: DS_SERVER_URL (http://host:port), DS_MODEL_ID, DS_MODEL_DIR (the checkpoint the
+// server runs), DS_MAX_BODY (the server's limit), DS_IMAGE_PNG (a picture to send); the server
+// runs with a context of 2048 tokens and a prefix cache in a folder. DS_PHASE picks the tests:
+// main (a V4 model), restarted (the same server restarted: it kept its cached prefixes) or
+// vision (a V4.1 model with a vision tower).
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import OpenAI from 'openai';
 
 const base = process.env.DS_SERVER_URL;
 const modelId = process.env.DS_MODEL_ID;
+const modelDir = process.env.DS_MODEL_DIR;
 const maxBody = Number(process.env.DS_MAX_BODY);
+const pngUrl = `data:image/png;base64,${readFileSync(process.env.DS_IMAGE_PNG).toString('base64')}`;
 const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 120000 });
 
 const user = (content) => ({ role: 'user', content });
@@ -56,7 +62,35 @@ async function stream(params, signal) {
 
 const tests = [];
 const restartedTests = [];
+const visionTests = [];
 const test = (name, fn) => tests.push([name, fn]);
+
+// Expects the request to be refused with 400 naming `param`, streamed or not; `says`, when
+// given, matches the message.
+async function refused(body, param, says = /./) {
+  for (const streamed of [false, true]) {
+    await assert.rejects(client.chat.completions.create({ model: modelId, max_tokens: 8, ...body, stream: streamed }), (e) => {
+      assert.ok(e instanceof OpenAI.APIError, String(e));
+      assert.equal(e.status, 400);
+      assert.equal(e.param, param);
+      assert.equal(e.type, 'invalid_request_error');
+      assert.match(e.message, says);
+      return true;
+    });
+  }
+}
+
+// A user message of text and image_url parts, in the given order (strings are text).
+const withImages = (...parts) => user(parts.map((p) => (typeof p === 'string' ? { type: 'text', text: p } : p)));
+const image = (url, detail) => ({ type: 'image_url', image_url: detail ? { url, detail } : { url } });
+
+// The ids of the tokens that end a generation (EOS and the turn openers), from the checkpoint.
+function stopTokenIds() {
+  const eos = JSON.parse(readFileSync(`${modelDir}/config.json`, 'utf8')).eos_token_id;
+  const turns = JSON.parse(readFileSync(`${modelDir}/tokenizer.json`, 'utf8')).added_tokens
+    .filter((t) => ['<｜User｜>', '<｜Assistant｜>', '<｜latest_reminder｜>'].includes(t.content)).map((t) => t.id);
+  return [eos, ...turns];
+}
 
 // A long system prompt that many conversations share (about 700 tokens of the tiny tokenizer).
 const sharedSystem = { role: 'system', content: Array.from({ length: 40 }, (_, i) => `Rule ${i}: answer briefly and kindly.`).join(' ') };
@@ -145,17 +179,11 @@ test('bad requests are answered with 400 and name the field', async () => {
     [{ messages: [user('x')], stop: [1] }, 'stop[0]'],
     [{ messages: [user('x')], logit_bias: { 99999: 1 } }, 'logit_bias.99999'],
   ];
-  for (const [body, param] of cases) {
-    for (const streamed of [false, true]) {
-      await assert.rejects(client.chat.completions.create({ model: modelId, ...body, stream: streamed }), (e) => {
-        assert.ok(e instanceof OpenAI.APIError, String(e));
-        assert.equal(e.status, 400);
-        assert.equal(e.param, param);
-        assert.equal(e.type, 'invalid_request_error');
-        return true;
-      });
-    }
-  }
+  for (const [body, param] of cases) await refused(body, param);
+});
+
+test('an image for a model without vision is a 400 saying it takes no images', async () => {
+  await refused({ messages: [withImages('What is this?', image(pngUrl))] }, 'messages[0].content[1]', /takes no images/);
 });
 
 test('a prompt longer than the context is a 400, streamed or not', async () => {
@@ -182,6 +210,12 @@ test('HTTP errors in the OpenAI shape: bad JSON 400, unknown route 404, wrong me
   assert.equal(wrong.headers.get('allow'), 'POST');
   await expect(await post('/v1/models', '{}'), 405);
   await expect(await post('/v1/chat/completions', JSON.stringify({ messages: [user('x'.repeat(maxBody))] })), 413);
+  // A body under --max-body sent form-encoded (curl -d's type) meets httplib's own 8 KiB limit:
+  // the message says to send JSON.
+  const form = await fetch(`${base}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: JSON.stringify({ messages: [user('x'.repeat(10000))] }) });
+  assert.match((await expect(form, 413)).error.message, /Content-Type: application\/json/);
 });
 
 test('concurrent requests all succeed, each as if alone', async () => {
@@ -219,9 +253,14 @@ restartedTests.push(['a restarted server resumes the shared system prompt from i
 }]);
 
 test('a client that hangs up mid-stream cancels its generation; the server carries on', async () => {
+  // The server writes tokens without waiting for the client to read them, so the generation
+  // must outlast the client's hang-up: with the tokens that end it banned it runs to the end
+  // of the context (seconds), where on its own it could end (EOS) before a slowed client hangs up.
   const controller = new AbortController();
+  const endless = Object.fromEntries(stopTokenIds().map((id) => [id, -100]));
   const s = await client.chat.completions.create(
-    { model: modelId, messages: [user('Go on forever.')], mode: 'fast', max_tokens: 100000, stream: true, seed: 9 },
+    { model: modelId, messages: [user('Go on forever.')], mode: 'fast', max_tokens: 100000, stream: true, seed: 9,
+      logit_bias: endless },
     { signal: controller.signal });
   let seen = 0;
   for await (const chunk of s) {
@@ -237,7 +276,48 @@ test('a client that hangs up mid-stream cancels its generation; the server carri
   await Promise.all([1, 2].map((i) => complete({ messages: [user(`after ${i}`)], seed: i })));
 });
 
-const phase = process.env.DS_PHASE === 'restarted' ? restartedTests : tests;
+visionTests.push(['a chat with an image_url data URL: choices, and usage counting the image span', async () => {
+  const ask = (...parts) => complete({ messages: [withImages(...parts)], mode: 'fast', seed: 11 });
+  const text = await ask('What is ', ' this?');
+  const one = await ask('What is ', image(pngUrl, 'high'), ' this?');
+  const two = await ask('What is ', image(pngUrl), ' this?', image(pngUrl, 'low'));
+  assert.equal(typeof one.choices[0].message.content, 'string');
+  assert.equal(one.usage.prompt_tokens_details.cached_tokens, 0);  // no prefix reuse with images
+  // Each image takes its span's positions (its start, rows and end): every image the same.
+  const span = one.usage.prompt_tokens - text.usage.prompt_tokens;
+  assert.ok(span >= 3, `an image took ${span} prompt tokens`);
+  assert.equal(two.usage.prompt_tokens - one.usage.prompt_tokens, span);
+  // The same request streamed gives the same reply and usage.
+  const s = await stream({ messages: [withImages('What is ', image(pngUrl, 'high'), ' this?')], mode: 'fast', seed: 11 });
+  assert.equal(s.content, one.choices[0].message.content);
+  assert.equal(s.finish, one.choices[0].finish_reason);
+  assert.equal(s.usage.prompt_tokens, one.usage.prompt_tokens);
+  // An earlier turn's image stays in the conversation.
+  const later = await complete({
+    messages: [withImages(image(pngUrl), 'What is this?'), { role: 'assistant', content: 'A picture.' }, user('Sure?')],
+    mode: 'fast', seed: 11 });
+  assert.ok(later.usage.prompt_tokens > span);
+}]);
+
+visionTests.push(['image refusals: http(s) URLs, bad base64, no picture, no user message; the server carries on', async () => {
+  const at = 'messages[0].content[1].image_url.url';
+  await refused({ messages: [withImages('x', image('https://example.com/cat.png'))] }, at, /only data URLs/);
+  await refused({ messages: [withImages('x', image('http://127.0.0.1:1/cat.png'))] }, at, /does not fetch/);
+  await refused({ messages: [withImages('x', image('data:image/png;base64,iVBO!w0K'))] }, at, /base64/);
+  await refused({ messages: [withImages('x', image('data:image/png;base64,iVBORw0KGgo'))] }, at, /not a multiple of 4/);
+  const hello = Buffer.from('hello, world').toString('base64');
+  await refused({ messages: [withImages('x', image(`data:image/png;base64,${hello}`))] }, at, /not a PNG or JPEG/);
+  await refused({ messages: [withImages('x', image(`data:text/plain;base64,${hello}`))] }, at, /not an image/);
+  await refused({ messages: [withImages('x', { type: 'image_url', image_url: {} })] }, at, /is required/);
+  await refused({ messages: [{ role: 'system', content: [image(pngUrl)] }, user('x')] }, 'messages[0].content[0]',
+                /only user messages/);
+  const r = await complete({ messages: [withImages(image(pngUrl), 'Still there?')], mode: 'fast', seed: 2 });
+  assert.ok(r.usage.prompt_tokens > 3);
+}]);
+
+const phases = { main: tests, restarted: restartedTests, vision: visionTests };
+const phase = phases[process.env.DS_PHASE];
+assert.ok(phase, `DS_PHASE must be one of ${Object.keys(phases).join(', ')}`);
 let failed = 0;
 for (const [name, fn] of phase) {
   try {
