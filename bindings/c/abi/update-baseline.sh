@@ -11,8 +11,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 build=${1:-$root/build}
 cmake --build "$build" --target deepseek_c
-library=$(find "$build/bindings/c" -maxdepth 1 -name 'libdeepseek_c.so.*.*' | head -1)
-[ -n "$library" ] || { echo "no libdeepseek_c.so.* in $build/bindings/c" >&2; exit 1; }
+# The link the build just updated, not any libdeepseek_c.so.*.* (an older minor version's
+# file stays in the build folder after a bump).
+library=$(readlink -e "$build/bindings/c/libdeepseek_c.so" || true)
+[ -n "$library" ] || { echo "no libdeepseek_c.so in $build/bindings/c" >&2; exit 1; }
 # --headers-dir keeps only the types the public header declares; the path is not recorded,
 # so the baseline does not depend on where the build ran.
 abidw --headers-dir "$root/bindings/c/include" --drop-private-types --exported-interfaces-only --no-show-locs \

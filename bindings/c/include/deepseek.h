@@ -11,6 +11,8 @@
  *   versions take their defaults). A struct_size smaller than the first published layout is
  *   DS_INVALID_ARGUMENT; one larger than this library knows is accepted only when the unknown
  *   tail is all zero bytes (DS_UNSUPPORTED otherwise). A NULL params pointer means defaults.
+ *   ds_chat_message, which grew in 1.4, is filled with the size the caller compiled
+ *   (ds_chat_message_init is a macro for ds_chat_message_init_sized; see there).
  *   Output structs (ds_model_config, ds_generation_stats, ds_tool_call) follow the same rule:
  *   set struct_size = sizeof(the struct) and the library writes only that many bytes.
  * - Variable-size results computed on demand (token ids, text) go to caller buffers:
@@ -59,7 +61,7 @@ extern "C" {
  * trailing struct fields are added. A program built against MAJOR.MINOR runs with any library
  * of the same MAJOR and a MINOR at least as large. */
 #define DS_ABI_VERSION_MAJOR 1
-#define DS_ABI_VERSION_MINOR 3
+#define DS_ABI_VERSION_MINOR 4
 #define DS_ABI_VERSION (DS_ABI_VERSION_MAJOR * 1000 + DS_ABI_VERSION_MINOR)
 
 /* DS_VERSION_NUMBER of the loaded library (may differ from the header's). Thread-safe. */
@@ -180,6 +182,76 @@ typedef struct ds_model_config {
 DS_API ds_status ds_model_get_config(const ds_model *model, ds_model_config *config) DS_NOEXCEPT;
 
 /* ---------------------------------------------------------------------------------------- */
+/* Images and video (ABI 1.4)                                                                */
+
+/* A picture as 8-bit RGB, for a model with a vision tower (V4.1): sessions take it with
+ * ds_session_prefill_image, chat messages carry it in ds_chat_message.images. Immutable:
+ * thread-safe. */
+typedef struct ds_image ds_image;
+
+/* Decodes a PNG or JPEG file as the reference reads images (alpha dropped, grey replicated,
+ * palettes expanded, EXIF orientation ignored). A file that cannot be read is DS_NOT_FOUND;
+ * another format, a truncated or corrupt file, or more than 178,956,970 pixels is
+ * DS_INVALID_ARGUMENT; both name the file. On success *out owns a new image. */
+DS_API ds_status ds_image_load(const char *path, ds_image **out) DS_NOEXCEPT;
+/* The same from a file's bytes[0, n_bytes), the format sniffed from its signature; errors
+ * name the image `name` (NULL = "image"). */
+DS_API ds_status ds_image_decode(const void *bytes, size_t n_bytes, const char *name,
+                                 ds_image **out) DS_NOEXCEPT;
+/* An image of width x height pixels (both > 0) from rgb[0, rgb_size): rows top to bottom,
+ * pixels left to right, 3 bytes each (R, G, B), so rgb_size must be width * height * 3. The
+ * pixels are copied. */
+DS_API ds_status ds_image_from_rgb(int64_t width, int64_t height, const uint8_t *rgb,
+                                   size_t rgb_size, ds_image **out) DS_NOEXCEPT;
+/* Releases the handle (NULL is a no-op). */
+DS_API void ds_image_destroy(ds_image *image) DS_NOEXCEPT;
+/* The image's width and height in pixels. */
+DS_API ds_status ds_image_size(const ds_image *image, int64_t *width, int64_t *height) DS_NOEXCEPT;
+/* The pixels in ds_image_from_rgb's order; *n_bytes (may be NULL) receives
+ * width * height * 3. Borrowed: valid until ds_image_destroy. NULL (and 0) for NULL. */
+DS_API const uint8_t *ds_image_rgb(const ds_image *image, size_t *n_bytes) DS_NOEXCEPT;
+
+/* 1 when the model takes images (V4.1 with a vision tower), else 0 (also for NULL). */
+DS_API int ds_model_has_vision(const ds_model *model) DS_NOEXCEPT;
+/* The positions the image's span takes in a sequence: how far ds_session_prefill_image
+ * advances a session. DS_UNSUPPORTED for a model without vision. Thread-safe. */
+DS_API ds_status ds_model_image_positions(const ds_model *model, const ds_image *image,
+                                          int64_t *positions) DS_NOEXCEPT;
+
+/* The text that marks an image's place in a chat message's content: the V4.1 tokenizer's image
+ * token. */
+#define DS_IMAGE_PLACEHOLDER "<｜deepseek_image｜>"
+
+/* Video is our construction (V4.1 has no video-specific input that we know of): a clip is
+ * its frames in order, each an image (give them as a message's images, or prefill them one by
+ * one). These parameters choose the frames. */
+typedef struct ds_video_params {
+  size_t struct_size;
+  int64_t frame_stride;      /* default 1: frames 0, stride, 2 * stride, ... are taken */
+  int64_t max_visual_tokens; /* default 8192: frames are taken while their image spans fit in
+                                this many positions */
+} ds_video_params;
+
+DS_API void ds_video_params_init(ds_video_params *params) DS_NOEXCEPT;
+
+/* The frames of a clip. Immutable: thread-safe. */
+typedef struct ds_video ds_video;
+
+/* The images of folder `dir` (.png, .jpg, .jpeg, any case) in name order, the ones params
+ * (NULL = defaults) select for `model`, whose vision tower plans each frame's span (the frames
+ * are taken to share the first one's size). DS_NOT_FOUND for a folder that cannot be read or
+ * holds no image, DS_UNSUPPORTED for a model without vision, DS_INVALID_ARGUMENT for a bad
+ * parameter or frame. On success *out owns the frames. */
+DS_API ds_status ds_video_load(const char *dir, const ds_model *model, const ds_video_params *params,
+                               ds_video **out) DS_NOEXCEPT;
+/* Releases the frames (NULL is a no-op). */
+DS_API void ds_video_destroy(ds_video *video) DS_NOEXCEPT;
+/* The frames in order, *n_frames of them (n_frames may be NULL): an array that can be given
+ * as ds_chat_message.images as it is. Borrowed, the array and its images: valid until
+ * ds_video_destroy. NULL (and 0) for NULL. */
+DS_API const ds_image *const *ds_video_frames(const ds_video *video, size_t *n_frames) DS_NOEXCEPT;
+
+/* ---------------------------------------------------------------------------------------- */
 /* Tokenizer                                                                                 */
 
 /* DeepSeek's byte-level BPE tokenizer (tokenizer.json). Immutable: thread-safe. Generators
@@ -263,9 +335,26 @@ typedef struct ds_chat_message {
   const char *task;                 /* quick-instruction task ("action", "query", ...); "" = none */
   int32_t wo_eos;                   /* assistant: nonzero leaves the turn open (continuation) */
   int32_t reserved0;                /* zero (set by init) */
+  /* Since 1.4. user, for a model with vision: n_images images (read during the call only).
+     Each stands where the content has DS_IMAGE_PLACEHOLDER, in order, or, when the content
+     has none, all stand before its text. */
+  const ds_image *const *images;
+  size_t n_images;
 } ds_chat_message;
 
+/* Sets defaults and struct_size = size in a message of `size` bytes, as the caller's
+ * program sees sizeof(ds_chat_message) (ABI 1.4). It writes exactly `size` bytes (the fields
+ * this library knows, zeros past them), so a program built against any version of this
+ * header gets its whole struct filled and nothing beyond it. */
+DS_API void ds_chat_message_init_sized(ds_chat_message *message, size_t size) DS_NOEXCEPT;
+/* Fills the 1.3 layout (the 88 bytes up to reserved0; struct_size 88): the message programs
+ * built before 1.4 have, which an init function cannot tell from a larger one. Since 1.4
+ * this header makes ds_chat_message_init(m) a macro for
+ * ds_chat_message_init_sized(m, sizeof *(m)), so callers compiled against it fill their whole
+ * struct; a binding that calls the function by name mirrors the 1.3 layout, or calls
+ * ds_chat_message_init_sized with the size of the layout it mirrors. */
 DS_API void ds_chat_message_init(ds_chat_message *message) DS_NOEXCEPT;
+#define ds_chat_message_init(message) ds_chat_message_init_sized((message), sizeof *(message))
 
 typedef struct ds_chat_format_params {
   size_t struct_size;
@@ -431,6 +520,14 @@ DS_API ds_status ds_session_decode(ds_session *session, int32_t token) DS_NOEXCE
  * An invalid request changes no session; any other failure resets them all. */
 DS_API ds_status ds_session_decode_batch(ds_session *const *sessions, const int32_t *tokens,
                                          size_t n) DS_NOEXCEPT;
+/* Appends `image` as an image span (ds_model_image_positions positions, each holding the image
+ * token, whose embeddings come from the vision encoder) and computes the logits after it
+ * (ABI 1.4). Failures are those of ds_session_prefill, and so are their effects: a bad image
+ * (DS_INVALID_ARGUMENT) or one past the capacity (DS_OUT_OF_RANGE) leaves the session
+ * unchanged, while a model without vision (DS_UNSUPPORTED) resets it. (In a model with vision,
+ * ds_session_prefill refuses the image token itself: it marks image spans, which only this
+ * function makes.) */
+DS_API ds_status ds_session_prefill_image(ds_session *session, const ds_image *image) DS_NOEXCEPT;
 
 /* Logits [vocab_size] after the last token consumed; *n_logits receives the count (0 and
  * NULL before the first prefill). Borrowed: valid until the next prefill, decode, reset,

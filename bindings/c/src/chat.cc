@@ -1,7 +1,16 @@
 // The chat format: modes, C messages -> C++ messages, prompt encoding and completion parsing.
+#include <algorithm>
+
 #include "internal.h"
 
 namespace deepseek::capi {
+namespace {
+
+// The defaults of the whole current layout; the exported ds_chat_message_init fills only the
+// 1.3 one.
+void InitMessage(ds_chat_message* message) { ds_chat_message_init_sized(message, sizeof *message); }
+
+}  // namespace
 
 ChatFormatOptions ToFormat(const ds_chat_format_params* params) {
   const ds_chat_format_params p = ReadStruct(params, ds_chat_format_params_init, "ds_chat_format_params");
@@ -21,7 +30,7 @@ std::vector<ChatMessage> ToMessages(const ds_chat_message* messages, size_t coun
   std::vector<ChatMessage> out;
   out.reserve(count);
   size_t index = 0;
-  for (const ds_chat_message& m : ReadArray(messages, count, ds_chat_message_init, what)) {
+  for (const ds_chat_message& m : ReadArray(messages, count, InitMessage, what)) {
     ChatMessage message{
         .role = Str(m.role),
         .content = Str(m.content),
@@ -33,9 +42,12 @@ std::vector<ChatMessage> ToMessages(const ds_chat_message* messages, size_t coun
         .task = Str(m.task),
         .wo_eos = m.wo_eos != 0,
     };
-    const std::string calls = std::string(what) + "[" + std::to_string(index++) + "].tool_calls";
-    for (const ds_tool_call& c : ReadArray(m.tool_calls, m.n_tool_calls, ds_tool_call_init, calls.c_str()))
+    const std::string where = std::string(what) + "[" + std::to_string(index++) + "]";
+    for (const ds_tool_call& c : ReadArray(m.tool_calls, m.n_tool_calls, ds_tool_call_init, (where + ".tool_calls").c_str()))
       message.tool_calls.push_back(ToolCall{.id = Str(c.id), .name = Str(c.name), .arguments = Str(c.arguments)});
+    if (m.n_images) Require(m.images, (where + ".images").c_str());
+    for (size_t i = 0; i < m.n_images; ++i)
+      message.images.push_back(Require(m.images[i], (where + ".images[" + std::to_string(i) + "]").c_str())->image);
     out.push_back(std::move(message));
   }
   return out;
@@ -74,10 +86,19 @@ void ds_tool_call_init(ds_tool_call* call) DS_NOEXCEPT {
   call->struct_size = sizeof *call;
 }
 
-void ds_chat_message_init(ds_chat_message* message) DS_NOEXCEPT {
-  if (!message) return;
-  *message = ds_chat_message{};
-  message->struct_size = sizeof *message;
+void ds_chat_message_init_sized(ds_chat_message* message, size_t size) DS_NOEXCEPT {
+  // Too small to hold struct_size: nothing can be written. Other sizes below the first layout
+  // are written as asked and refused, with their size, by the calls that read the message.
+  if (!message || size < sizeof message->struct_size) return;
+  ds_chat_message defaults{};
+  defaults.struct_size = size;
+  std::memset(static_cast<void*>(message), 0, size);
+  std::memcpy(static_cast<void*>(message), &defaults, std::min(size, sizeof defaults));
+}
+
+// Parenthesised, because deepseek.h defines a macro of this name for callers compiled against it.
+void(ds_chat_message_init)(ds_chat_message* message) DS_NOEXCEPT {
+  ds_chat_message_init_sized(message, kFirstLayoutSize<ds_chat_message>);
 }
 
 void ds_chat_format_params_init(ds_chat_format_params* params) DS_NOEXCEPT {

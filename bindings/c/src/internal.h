@@ -19,6 +19,15 @@ struct ds_model {
   std::vector<int32_t> compress_ratios;  // ds_model_config points here (the config holds ints)
 };
 
+struct ds_image {
+  deepseek::Image image;
+};
+
+struct ds_video {
+  std::vector<std::unique_ptr<ds_image>> frames;
+  std::vector<const ds_image*> list;  // ds_video_frames lends this array of the frames above
+};
+
 struct ds_tokenizer {
   std::shared_ptr<const deepseek::Tokenizer> tokenizer;
 };
@@ -106,6 +115,8 @@ template <>  // 1.1: up to tokens_available (1.2 added bytes_tiered)
 inline constexpr size_t kFirstLayoutSize<ds_kv_cache_stats> = 40;
 template <>  // 1.0: up to decode_tokens_per_second (1.2 added drafted_tokens, accepted_drafts)
 inline constexpr size_t kFirstLayoutSize<ds_generation_stats> = 64;
+template <>  // 1.0: up to reserved0 (1.4 added images, n_images)
+inline constexpr size_t kFirstLayoutSize<ds_chat_message> = 88;
 
 // Validates a caller struct's struct_size (see deepseek.h) and returns a full copy: the
 // caller's prefix over the defaults `init` writes.

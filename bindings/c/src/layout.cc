@@ -56,7 +56,9 @@ DS_FIELD(ds_chat_message, tools_json, 56);
 DS_FIELD(ds_chat_message, response_format_json, 64);
 DS_FIELD(ds_chat_message, task, 72);
 DS_FIELD(ds_chat_message, wo_eos, 80);
-DS_ENDS_WITH(ds_chat_message, reserved0, 88);
+DS_FIELD(ds_chat_message, reserved0, 84);
+DS_FIELD(ds_chat_message, images, 88);
+DS_ENDS_WITH(ds_chat_message, n_images, 104);
 
 DS_FIELD(ds_chat_format_params, mode, 8);
 DS_FIELD(ds_chat_format_params, drop_thinking, 12);
@@ -100,6 +102,7 @@ static_assert(deepseek::capi::kFirstLayoutSize<ds_session_params> == offsetof(ds
 static_assert(deepseek::capi::kFirstLayoutSize<ds_kv_cache_params> == offsetof(ds_kv_cache_params, tier_dir));
 static_assert(deepseek::capi::kFirstLayoutSize<ds_kv_cache_stats> == offsetof(ds_kv_cache_stats, bytes_tiered));
 static_assert(deepseek::capi::kFirstLayoutSize<ds_generation_stats> == offsetof(ds_generation_stats, drafted_tokens));
+static_assert(deepseek::capi::kFirstLayoutSize<ds_chat_message> == offsetof(ds_chat_message, images));
 DS_ENDS_WITH(ds_kv_cache_stats, bytes_tiered, 48);
 
 DS_FIELD(ds_generation_params, sampling, 8);
@@ -110,6 +113,9 @@ DS_FIELD(ds_generation_params, stop_tokens, 40);
 DS_FIELD(ds_generation_params, n_stop_tokens, 48);
 DS_FIELD(ds_generation_params, ignore_eos, 56);
 DS_ENDS_WITH(ds_generation_params, reserved0, 64);
+
+DS_FIELD(ds_video_params, frame_stride, 8);
+DS_ENDS_WITH(ds_video_params, max_visual_tokens, 24);
 
 DS_FIELD(ds_generation_stats, prompt_tokens, 8);
 DS_FIELD(ds_generation_stats, reused_tokens, 16);

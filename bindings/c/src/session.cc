@@ -90,6 +90,13 @@ ds_status ds_session_decode_batch(ds_session* const* sessions, const int32_t* to
   });
 }
 
+ds_status ds_session_prefill_image(ds_session* session, const ds_image* image) DS_NOEXCEPT {
+  return Guard([&] {
+    Require(session, "session");
+    ThrowIfError(session->session->PrefillImage(Require(image, "image")->image));
+  });
+}
+
 ds_status ds_decode_batcher_create(ds_decode_batcher** out) DS_NOEXCEPT {
   return Guard([&] {
     Require(out, "out");

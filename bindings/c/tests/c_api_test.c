@@ -1,6 +1,7 @@
 /* The C ABI as a C99 program sees it: compiled with -std=c99 -pedantic -Werror, it calls every
  * function of deepseek.h against the tiny checkpoint (argv[1]) and checks the error paths:
- * NULL handles, bad parameters, wrong struct_size, a missing model folder. */
+ * NULL handles, bad parameters, wrong struct_size, a missing model folder. Images and video,
+ * which need a V4.1 checkpoint, are c_api_vision_test.c's. */
 #define _POSIX_C_SOURCE 200809L /* pthreads: cancellation comes from another thread */
 
 #include <deepseek.h>
@@ -43,7 +44,7 @@ static int failures = 0;
   } while (0)
 
 /* Layout guards that C itself can state (C99 has no _Static_assert: a negative array size). */
-typedef char assert_message_size[sizeof(ds_chat_message) == 88 ? 1 : -1];
+typedef char assert_message_size[sizeof(ds_chat_message) == 104 ? 1 : -1];
 typedef char assert_config_size[sizeof(ds_model_config) == 256 ? 1 : -1];
 
 static void test_versions(void) {

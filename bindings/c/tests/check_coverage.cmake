@@ -1,7 +1,12 @@
-# Fails when a function declared in HEADER is never called in TEST_SOURCE: the C test must
-# exercise the whole ABI.
+# Fails when a function declared in HEADER is called in none of TEST_SOURCES (comma-separated):
+# the C tests must exercise the whole ABI.
 file(READ ${HEADER} header)
-file(READ ${TEST_SOURCE} test)
+string(REPLACE "," ";" sources "${TEST_SOURCES}")
+set(test "")
+foreach(source IN LISTS sources)
+  file(READ ${source} text)
+  string(APPEND test "${text}")
+endforeach()
 string(REGEX MATCHALL "DS_API[^;(]* \\**(ds_[a-z0-9_]+)\\(" decls "${header}")
 set(missing "")
 set(count 0)
@@ -15,6 +20,6 @@ foreach(decl IN LISTS decls)
   endif()
 endforeach()
 if(missing)
-  message(FATAL_ERROR "not called by ${TEST_SOURCE}:${missing}")
+  message(FATAL_ERROR "not called by ${TEST_SOURCES}:${missing}")
 endif()
 message(STATUS "all ${count} functions of ${HEADER} are called")
