@@ -144,6 +144,7 @@ struct Generator::Impl {
   }
 
   bool PrepareWithImages(std::span<const int32_t> prompt, std::span<const Image> images, GenerationStats& stats) {
+    if (!model->has_vision()) Fail(StatusCode::kUnsupported, "the model has no vision tower: it takes no images");
     const int32_t image_token = model->config().image_token_id;
     const auto placeholders = std::count(prompt.begin(), prompt.end(), image_token);
     if (image_token < 0 || placeholders != static_cast<std::ptrdiff_t>(images.size())) {

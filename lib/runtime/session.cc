@@ -316,6 +316,8 @@ Status Session::PrefillAll(std::span<const int32_t> tokens, std::vector<float>& 
 }
 
 Status Session::PrefillImage(const Image& image) {
+  // Refused before anything changes, so the session stays as it is.
+  if (!impl_->model->has_vision()) return Status(StatusCode::kUnsupported, "the model has no vision tower: it takes no images");
   return Guarded([&] { impl_->PrefillImage(image); });
 }
 

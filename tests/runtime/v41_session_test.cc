@@ -158,8 +158,9 @@ TEST_CASE("V4.1 runtime: the image token in text, images without a vision tower 
   CHECK_FALSE(text_only.value()->has_vision());
   CHECK(text_only.value()->ImagePositions(TestImage()).status().code() == StatusCode::kUnsupported);
   auto t = NewV41Session(text_only.value());
+  REQUIRE(t->Prefill(Text(3, 5)).ok());
   CHECK(t->PrefillImage(TestImage()).code() == StatusCode::kUnsupported);
-  CHECK(t->position() == 0);
+  CHECK(t->position() == 3);  // refused, not reset
 }
 
 TEST_CASE("V4.1 runtime: a chat message carries images where its content places them") {

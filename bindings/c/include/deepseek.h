@@ -522,9 +522,9 @@ DS_API ds_status ds_session_decode_batch(ds_session *const *sessions, const int3
                                          size_t n) DS_NOEXCEPT;
 /* Appends `image` as an image span (ds_model_image_positions positions, each holding the image
  * token, whose embeddings come from the vision encoder) and computes the logits after it
- * (ABI 1.4). Failures are those of ds_session_prefill, and so are their effects: a bad image
- * (DS_INVALID_ARGUMENT) or one past the capacity (DS_OUT_OF_RANGE) leaves the session
- * unchanged, while a model without vision (DS_UNSUPPORTED) resets it. (In a model with vision,
+ * (ABI 1.4). Failures are those of ds_session_prefill, and so are their effects: a model
+ * without vision (DS_UNSUPPORTED), a bad image (DS_INVALID_ARGUMENT) or one past the capacity
+ * (DS_OUT_OF_RANGE) leaves the session unchanged. (In a model with vision,
  * ds_session_prefill refuses the image token itself: it marks image spans, which only this
  * function makes.) */
 DS_API ds_status ds_session_prefill_image(ds_session *session, const ds_image *image) DS_NOEXCEPT;
