@@ -1,5 +1,6 @@
 #include "runtime/engram_token_map_file.h"
 
+#include <filesystem>
 #include <string_view>
 
 #include "core/error.h"
@@ -17,6 +18,30 @@ constexpr uint32_t kIdsSection = 1;
 
 format::SectionFileId FileId(const format::Fingerprint& tokenizer) { return {kMagic, kVersion, tokenizer, "deepseek"}; }
 
+// The fingerprint of a map shipped without a tokenizer: none of a tokenizer's can be all zeros
+// by chance.
+constexpr format::Fingerprint kShipped{};
+
+void CheckIds(std::span<const int32_t> ids, const ModelConfig& c, const std::string& what) {
+  if (static_cast<int64_t>(ids.size()) != c.vocab_size) {
+    Fail(StatusCode::kInvalidArgument, what + ": " + std::to_string(ids.size()) + " ids for a vocabulary of " + std::to_string(c.vocab_size));
+  }
+  for (int32_t id : ids) {
+    if (id < 0 || id >= c.engram.compressed_vocab) {
+      Fail(StatusCode::kInvalidArgument, what + ": compressed id " + std::to_string(id) + " outside [0, engram_compressed_vocab_size " +
+                                             std::to_string(c.engram.compressed_vocab) + ")");
+    }
+  }
+}
+
+void Write(const std::string& path, std::span<const int32_t> ids, const format::Fingerprint& fingerprint) {
+  format::ByteWriter w;
+  w.Array<int32_t>(ids);
+  format::SectionWriter file;
+  file.Add(kIdsSection, w.Take());
+  format::WriteFileAtomically(path, file.Finish(FileId(fingerprint)));
+}
+
 // The cached ids, when the file is there, sound, of this tokenizer and of this config's shape.
 bool ReadCache(const std::string& path, const format::Fingerprint& tokenizer, const ModelConfig& c, EngramTokenMapLoad& out) {
   MappedFile file;
@@ -32,9 +57,7 @@ bool ReadCache(const std::string& path, const format::Fingerprint& tokenizer, co
     format::ByteReader r(sections[0].payload, path);
     std::vector<int32_t> ids = r.Array<int32_t>(c.vocab_size);
     r.ExpectEnd();
-    for (int32_t id : ids) {
-      if (id < 0 || id >= c.engram.compressed_vocab) Fail(StatusCode::kCorruptFile, path + ": compressed id " + std::to_string(id) + " out of range");
-    }
+    CheckIds(ids, c, path);
     out.ids = std::move(ids);
     out.from_cache = true;
     return true;
@@ -48,9 +71,15 @@ bool ReadCache(const std::string& path, const format::Fingerprint& tokenizer, co
 
 EngramTokenMapLoad LoadEngramTokenMap(const std::string& dir, const ModelConfig& c) {
   const std::string tokenizer_path = dir + "/tokenizer.json";
+  const std::string cache = dir + "/" + kEngramTokenMapFile;
+  if (!std::filesystem::exists(tokenizer_path)) {
+    EngramTokenMapLoad shipped;
+    if (ReadCache(cache, kShipped, c, shipped)) return shipped;
+    Fail(StatusCode::kNotFound, "Engram's token map is built from " + tokenizer_path + ", which is missing, or read from " + cache +
+                                    " shipped without it (" + shipped.cache_note + ")");
+  }
   const MappedFile tokenizer_file = MappedFile::Open(tokenizer_path);
   const format::Fingerprint fingerprint = format::FingerprintOf({tokenizer_file.data(), tokenizer_file.size()});
-  const std::string cache = dir + "/" + kEngramTokenMapFile;
   EngramTokenMapLoad out;
   if (ReadCache(cache, fingerprint, c, out)) return out;
 
@@ -70,17 +99,18 @@ EngramTokenMapLoad LoadEngramTokenMap(const std::string& dir, const ModelConfig&
   const int32_t pad = c.pad_token_id < static_cast<int32_t>(map.ids.size()) ? map.ids[static_cast<size_t>(c.pad_token_id)] : 0;
   out.ids.resize(static_cast<size_t>(c.vocab_size), pad);
 
-  format::ByteWriter w;
-  w.Array<int32_t>(out.ids);
-  format::SectionWriter file;
-  file.Add(kIdsSection, w.Take());
   try {
-    format::WriteFileAtomically(cache, file.Finish(FileId(fingerprint)));
+    Write(cache, out.ids, fingerprint);
     out.cache_note.clear();
   } catch (const Error& e) {
     out.cache_note = std::string("cache not written: ") + e.what();
   }
   return out;
+}
+
+void WriteShippedEngramTokenMap(const std::string& dir, std::span<const int32_t> ids, const ModelConfig& c) {
+  CheckIds(ids, c, "the shipped Engram token map");
+  Write(dir + "/" + kEngramTokenMapFile, ids, kShipped);
 }
 
 }  // namespace deepseek::runtime

@@ -15,6 +15,7 @@
 #include "deepseek/model.h"
 #include "deepseek/session.h"
 #include "deepseek/tokenizer.h"
+#include "core/error.h"
 #include "runtime/engram_token_map_file.h"
 #include "support/shared_data.h"
 #include "tinygen/v41_checkpoint.h"
@@ -95,6 +96,25 @@ TEST_CASE("V4.1 runtime: the model loads and caches Engram's token map beside it
   CHECK(repaired.cache_note.empty());
   CHECK(repaired.ids == again.ids);
   CHECK(runtime::LoadEngramTokenMap(V41Dir(), model->config()).from_cache);
+
+  // A folder without tokenizer.json may ship the map; without either, the error names both.
+  const std::string shipped = TempDir("runtime-v41-shipped");
+  for (const auto& entry : std::filesystem::directory_iterator(V41Dir())) {
+    const std::string name = entry.path().filename().string();
+    if (name != "tokenizer.json" && name != runtime::kEngramTokenMapFile) std::filesystem::copy_file(entry.path(), shipped + "/" + name);
+  }
+  const Result<std::shared_ptr<const Model>> bare = Model::Load(shipped);
+  CHECK(bare.status().code() == StatusCode::kNotFound);
+  CHECK(bare.status().message().find("tokenizer.json") != std::string::npos);
+  CHECK(bare.status().message().find(runtime::kEngramTokenMapFile) != std::string::npos);
+  std::vector<int32_t> wrong = again.ids;
+  wrong[5] = static_cast<int32_t>(model->config().engram.compressed_vocab);
+  CHECK_THROWS_AS(runtime::WriteShippedEngramTokenMap(shipped, wrong, model->config()), Error);
+  runtime::WriteShippedEngramTokenMap(shipped, again.ids, model->config());
+  const runtime::EngramTokenMapLoad read = runtime::LoadEngramTokenMap(shipped, model->config());
+  CHECK(read.from_cache);
+  CHECK(read.ids == again.ids);
+  CHECK(Model::Load(shipped).ok());
 }
 
 TEST_CASE("V4.1 runtime: text, an image span and more text give the same logits however the calls split them") {

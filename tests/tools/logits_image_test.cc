@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <span>
 #include <string>
@@ -14,6 +15,10 @@
 #include "deepseek/image.h"
 #include "deepseek/model.h"
 #include "deepseek/session.h"
+#include "format/safetensors.h"
+#include "model/config_parser.h"
+#include "runtime/engram_token_map_file.h"
+#include "support/golden_arrays.h"
 #include "support/run_tool.h"
 #include "support/shared_data.h"
 #include "tool_models.h"
@@ -127,6 +132,55 @@ TEST_CASE("deepseek-logits --image-at: the rows of the library's Prefill / Prefi
     const Rows want = LibraryRows(setup.tokens, {{0, 20}, {.image = &png}}, 20);
     CHECK(setup.Run("--prefill 20" + png_arg + " --image-at 20") == want);
   }
+}
+
+TEST_CASE("deepseek-logits runs the golden v41_image case: its prompt with the picture after 3 tokens") {
+  // The golden checkpoint ships a stand-in vocabulary, not tokenizer.json: its Engram token map
+  // (the run's engram.token_map) goes beside a copy of it as a shipped map.
+  const std::string golden = SharedDir() + "/golden/v41/v41_image";
+  const std::string dir = TempDir("logits-golden-v41");
+  for (const auto& entry : std::filesystem::directory_iterator(golden + "/ckpt")) {
+    std::filesystem::copy_file(entry.path(), dir + "/" + entry.path().filename().string(), std::filesystem::copy_options::overwrite_existing);
+  }
+  const format::SafetensorsFile run = format::SafetensorsFile::Open(golden + "/main_fixed.safetensors");
+  const std::vector<int64_t> map = GoldenInts(run, "engram.token_map");
+  const ModelConfig config = model::LoadConfig(dir);
+  runtime::WriteShippedEngramTokenMap(dir, std::vector<int32_t>(map.begin(), map.end()), config);
+  // The run's tokens without its image span (positions 3..12 hold the image token).
+  std::vector<int32_t> text;
+  for (int64_t t : GoldenInts(run, "tokens")) {
+    if (t != config.image_token_id) text.push_back(static_cast<int32_t>(t));
+  }
+  REQUIRE(text.size() == 59);
+  std::string listing;
+  for (int32_t t : text) listing += std::to_string(t) + "\n";
+  WriteFile(dir + "/tokens.txt", listing);
+  const ToolRun tool = RunTool(DS_LOGITS_BIN, "--model " + Quoted(dir) + " --tokens " + Quoted(dir + "/tokens.txt") + " --out " +
+                                                  Quoted(dir + "/out.npy") + " --prefill 39 --image " + Quoted(golden + "/image.png") +
+                                                  " --image-at 3");
+  INFO(tool.err);
+  REQUIRE(tool.exit_code == 0);
+  const Rows got = ReadNpyRows(dir + "/out.npy", static_cast<size_t>(config.vocab_size));
+  REQUIRE(got.size() == 21);  // after the prompt, then after each of the 20 decoded tokens
+
+  // The library's Prefill / PrefillImage / Prefill on the same folder gives the same rows.
+  Result<std::shared_ptr<const Model>> model = Model::Load(dir);
+  REQUIRE_MESSAGE(model.ok(), model.status().message());
+  SessionOptions options;
+  options.num_threads = 2;
+  auto session = Session::Create(model.value(), options);
+  REQUIRE(session.ok());
+  Session& s = *session.value();
+  REQUIRE(s.Prefill(std::span(text).first(3)).ok());
+  REQUIRE(s.PrefillImage(LoadImage(golden + "/image.png")).ok());
+  REQUIRE(s.Prefill(std::span(text).subspan(3, 36)).ok());
+  CHECK(s.position() == 49);  // the golden prompt's length
+  Rows want{{s.logits().begin(), s.logits().end()}};
+  for (size_t i = 39; i < text.size(); ++i) {
+    REQUIRE(s.Decode(text[i]).ok());
+    want.emplace_back(s.logits().begin(), s.logits().end());
+  }
+  CHECK(got == want);
 }
 
 TEST_CASE("deepseek-logits --image: refusals exit non-zero and say why") {
