@@ -114,7 +114,7 @@ class ReplyPrinter {
       std::fputs("\n[tool call]\n", stdout);
       in_tool_ = true;
     }
-    std::fwrite(e.text.data(), 1, e.text.size(), stdout);
+    if (!e.text.empty()) std::fwrite(e.text.data(), 1, e.text.size(), stdout);  // a token may end mid-character: no text yet
     std::fflush(stdout);
   }
 

@@ -99,7 +99,7 @@ int DescribeImage(const std::shared_ptr<const deepseek::Model>& model, const std
   const auto t1 = Clock::now();
   std::printf("user: Describe this image.\nassistant:");
   auto reply = generator.value()->Chat(chat, format, params, [](const deepseek::StreamEvent& e) {
-    std::fwrite(e.text.data(), 1, e.text.size(), stdout);
+    if (!e.text.empty()) std::fwrite(e.text.data(), 1, e.text.size(), stdout);  // a token may end mid-character: no text yet
     std::fflush(stdout);
     return true;
   });
