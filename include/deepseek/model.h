@@ -44,7 +44,7 @@ class Model {
   // KV cache figures (packed formats, spec §6): the bytes one sequence of `tokens` tokens holds
   // in a KvCache (whole pages, the window rings included; with `mtp`, as a session with
   // enable_mtp holds them); the largest sequence that fits in `bytes`; and the packed bytes per
-  // token once the window is full (3,514 for V4-Flash).
+  // token once the window is full (3,514 for V4-Flash, 890 for V4.1-Flash).
   uint64_t KvBytesForTokens(int64_t tokens, bool mtp = false) const;
   int64_t KvTokensForBytes(uint64_t bytes, bool mtp = false) const;
   double KvBytesPerToken() const;
