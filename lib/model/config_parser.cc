@@ -251,27 +251,20 @@ void ValidateV41(const ModelConfig& c, const Fields& t) {
   for (int l : c.index_source_layers) {
     if (c.ratio(l) == 0) t.Bad("index_source_layer_ids", "names window-only layer " + std::to_string(l));
   }
-  // Every compressed layer reads the caches of the latest KV source at or before it, of its ratio.
-  for (int l = 0; l < c.n_layers; ++l) {
-    if (c.ratio(l) == 0) continue;
-    int source = -1;
-    for (int s : c.kv_source_layers) {
-      if (s <= l) source = s;
-    }
-    if (source < 0 || c.ratio(source) != c.ratio(l)) {
-      t.Bad("kv_source_layer_ids", "leave layer " + std::to_string(l) + " (ratio " + std::to_string(c.ratio(l)) +
-                                       ") without a KV source of its ratio at or before it");
-    }
-  }
   if (c.candidate_source_layer >= 0 && !contains(c.index_source_layers, c.candidate_source_layer)) {
     t.Bad("candidate_source_layer_id", "= " + std::to_string(c.candidate_source_layer) + " is not an index source");
   }
-  // A selection names entries of a cache, so every compressed layer attends the selection of an
-  // index source reading its own cache; candidate blocks likewise name entries of one cache.
+  // Every compressed layer reads the caches of the latest KV source at or before it, of its
+  // ratio. A selection names entries of a cache, so it attends the selection of an index source
+  // reading that cache; candidate blocks likewise name entries of one cache.
   const std::vector<LayerKv> plan = PlanLayerKv(c);
   for (int l = 0; l < c.n_layers; ++l) {
     const LayerKv& k = plan[static_cast<size_t>(l)];
     if (k.ratio == 0) continue;
+    if (k.cache_layer < 0 || c.ratio(k.cache_layer) != k.ratio) {
+      t.Bad("kv_source_layer_ids", "leave layer " + std::to_string(l) + " (ratio " + std::to_string(k.ratio) +
+                                       ") without a KV source of its ratio at or before it");
+    }
     if (k.selection_layer < 0 || plan[static_cast<size_t>(k.selection_layer)].cache_layer != k.cache_layer) {
       t.Bad("index_source_layer_ids", "leave layer " + std::to_string(l) + " without an index source at or before it "
                                           "that reads its KV source " + std::to_string(k.cache_layer));

@@ -112,4 +112,17 @@ std::vector<int64_t> EngramSequenceRows(const EngramLayerHash& hash, std::span<c
   return rows;
 }
 
+void CheckEngramTokenMap(std::span<const int32_t> ids, const ModelConfig& c, const std::string& what) {
+  if (static_cast<int64_t>(ids.size()) != c.vocab_size) {
+    Fail(StatusCode::kInvalidArgument, what + " has " + std::to_string(ids.size()) + " entries for a vocabulary of " +
+                                           std::to_string(c.vocab_size));
+  }
+  for (int32_t id : ids) {
+    if (id < 0 || id >= c.engram.compressed_vocab) {
+      Fail(StatusCode::kInvalidArgument, what + ": compressed id " + std::to_string(id) + " outside [0, engram_compressed_vocab_size " +
+                                             std::to_string(c.engram.compressed_vocab) + ")");
+    }
+  }
+}
+
 }  // namespace deepseek::model

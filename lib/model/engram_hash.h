@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "deepseek/config.h"
@@ -43,5 +44,9 @@ void EngramRowIds(const EngramLayerHash& hash, std::span<const int64_t> recent, 
 // Ids are compressed through token_map; image_token is dead (blocks the walk).
 std::vector<int64_t> EngramSequenceRows(const EngramLayerHash& hash, std::span<const int32_t> token_map, int32_t image_token,
                                         int64_t pad, std::span<const int32_t> tokens, int64_t first);
+
+// Checks a compressed token map against `config`: one id per vocabulary entry, each below
+// engram_compressed_vocab_size. Throws Error(kInvalidArgument) starting with `what`.
+void CheckEngramTokenMap(std::span<const int32_t> ids, const ModelConfig& config, const std::string& what);
 
 }  // namespace deepseek::model

@@ -47,16 +47,7 @@ Transformer::Transformer(ModelConfig config, std::unique_ptr<format::Checkpoint>
       engram_token_map_(std::move(engram_token_map)) {
   if (config_.engram.layer_ids.empty()) return;
   engram_hashes_ = DeriveEngramHashes(config_.engram);
-  if (static_cast<int64_t>(engram_token_map_.size()) != config_.vocab_size) {
-    Fail(StatusCode::kInvalidArgument, "Engram: the compressed token map has " + std::to_string(engram_token_map_.size()) +
-                                           " entries for a vocabulary of " + std::to_string(config_.vocab_size));
-  }
-  for (int32_t id : engram_token_map_) {
-    if (id < 0 || id >= config_.engram.compressed_vocab) {
-      Fail(StatusCode::kInvalidArgument, "Engram: compressed id " + std::to_string(id) + " outside [0, engram_compressed_vocab_size " +
-                                             std::to_string(config_.engram.compressed_vocab) + ")");
-    }
-  }
+  CheckEngramTokenMap(engram_token_map_, config_, "Engram: the compressed token map");
   for (size_t i = 0; i < engram_hashes_.size(); ++i) {
     if (engram_hashes_[i].rows() != weights_.engram[i].rows) {
       Fail(StatusCode::kInvalidConfig, "engram_num_embeddings: layer " + std::to_string(config_.engram.layer_ids[i]) + " has " +
@@ -74,13 +65,10 @@ int64_t Transformer::hidden_width() const {
 // (spec §8.3) collapses with the pre carried from the previous site and carries this site's on.
 MhcMix Transformer::Site(const ChunkContext& ctx, const MhcWeights& w, const float* streams, std::vector<float>& carried_pre,
                          float* u) const {
+  if (config_.family == ModelFamily::kV4) return MhcPre(ctx, w, streams, u);
   MhcMix mix = MhcMixes(ctx, w, streams);
-  if (config_.family == ModelFamily::kV4) {
-    MhcCollapse(ctx, mix.pre, streams, u);
-  } else {
-    MhcCollapse(ctx, carried_pre, streams, u);
-    carried_pre = mix.pre;
-  }
+  MhcCollapse(ctx, carried_pre, streams, u);
+  carried_pre = mix.pre;
   return mix;
 }
 
@@ -109,15 +97,14 @@ void Transformer::Block(const ChunkContext& ctx, const BlockWeights& w, std::spa
   ReportRows(ctx, w.layer, "hc_out", config_.hc_mult * D, streams);
 }
 
-// The table rows of Engram layer layer_ids[index] for every row of the chunk (spec §8.4): each
-// sequence's rows from its tokens before the chunk (the last max_ngram − 1) and in it.
-EngramLookup Transformer::EngramRowsOf(const ChunkContext& ctx, size_t index, std::span<SequenceState* const> states) const {
+// The table rows of Engram layer layer_ids[index] for every row of the chunk (spec §8.4, [S,
+// (max_ngram − 1)·heads]): each sequence's from its tokens before the chunk (the last
+// max_ngram − 1) and in it.
+std::vector<int64_t> Transformer::EngramRowsOf(const ChunkContext& ctx, size_t index, std::span<SequenceState* const> states) const {
   const EngramConfig& e = config_.engram;
   const int64_t S = ctx.size(), cols = int64_t{e.max_ngram - 1} * e.heads;
   const int64_t pad = engram_token_map_[static_cast<size_t>(config_.pad_token_id)];
-  EngramLookup out;
-  out.row_ids.resize(static_cast<size_t>(S * cols));
-  out.live.reset(new bool[static_cast<size_t>(S)]);
+  std::vector<int64_t> out(static_cast<size_t>(S * cols));
   std::vector<int32_t> tokens;
   for (size_t g = 0; g < ctx.sequences.size(); ++g) {
     const SequenceRows& rows = ctx.sequences[g];
@@ -127,10 +114,7 @@ EngramLookup Transformer::EngramRowsOf(const ChunkContext& ctx, size_t index, st
     tokens.insert(tokens.end(), ctx.tokens.begin() + rows.first, ctx.tokens.begin() + rows.first + rows.count);
     const std::vector<int64_t> ids =
         EngramSequenceRows(engram_hashes_[index], engram_token_map_, config_.image_token_id, pad, tokens, context);
-    std::copy(ids.begin(), ids.end(), out.row_ids.begin() + rows.first * cols);
-    for (int64_t t = rows.first; t < rows.first + rows.count; ++t) {
-      out.live[static_cast<size_t>(t)] = ctx.tokens[static_cast<size_t>(t)] != config_.image_token_id;
-    }
+    std::copy(ids.begin(), ids.end(), out.begin() + rows.first * cols);
   }
   return out;
 }
@@ -157,8 +141,13 @@ void Transformer::Forward(backend::Stream& stream, ForwardObserver* observer, st
     positions.insert(positions.end(), p.begin(), p.end());
   }
   std::vector<uint8_t> in_image;
+  std::unique_ptr<bool[]> live(new bool[static_cast<size_t>(S)]);  // Engram's gates: shut in image spans
+  for (int64_t t = 0; t < S; ++t) live[static_cast<size_t>(t)] = true;
   if (config_.family == ModelFamily::kV41) {
-    for (int32_t t : tokens) in_image.push_back(t == config_.image_token_id);
+    for (int64_t t = 0; t < S; ++t) {
+      in_image.push_back(tokens[static_cast<size_t>(t)] == config_.image_token_id);
+      live[static_cast<size_t>(t)] = !in_image.back();
+    }
   }
   std::vector<Csa2Handoff> handoff(states.size());
   const ChunkContext ctx{config_, stream, observer, rope_, tokens, positions, sequences, in_image, handoff};
@@ -176,10 +165,10 @@ void Transformer::Forward(backend::Stream& stream, ForwardObserver* observer, st
   // Engram's rows depend only on the tokens: looked up now, so that the kernel reads them from
   // a table on disk while the layers before them compute.
   const std::vector<int>& engram_layers = config_.engram.layer_ids;
-  std::vector<EngramLookup> engram(engram_layers.size());
+  std::vector<std::vector<int64_t>> engram(engram_layers.size());
   for (size_t i = 0; i < engram.size(); ++i) {
     engram[i] = EngramRowsOf(ctx, i, states);
-    PrefetchEngramRows(weights_.engram[i], engram[i].row_ids);
+    PrefetchEngramRows(weights_.engram[i], engram[i]);
   }
   for (const BlockWeights& w : weights_.layers) {
     if (observer) {
@@ -189,8 +178,8 @@ void Transformer::Forward(backend::Stream& stream, ForwardObserver* observer, st
     const auto engram_layer = std::find(engram_layers.begin(), engram_layers.end(), w.layer);
     if (engram_layer != engram_layers.end()) {
       const auto i = static_cast<size_t>(engram_layer - engram_layers.begin());
-      engram_bytes_ += ApplyEngram(stream, weights_.engram[i], config_, engram[i].row_ids,
-                                   std::span<const bool>(engram[i].live.get(), static_cast<size_t>(S)), S, streams.data());
+      engram_bytes_ += ApplyEngram(stream, weights_.engram[i], config_, engram[i],
+                                   std::span<const bool>(live.get(), static_cast<size_t>(S)), S, streams.data());
       ReportRows(ctx, w.layer, "engram_out", n * D, streams.data());
     }
     Block(ctx, w, states, streams.data(), carried_pre);

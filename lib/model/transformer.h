@@ -27,13 +27,6 @@ struct GivenEmbeddings {
   const float* values = nullptr;  // [rows, D] (bf16 values)
 };
 
-// One Engram layer's table rows for a chunk: [S, (max_ngram − 1)·heads] ids, and whether each
-// row's gate is open (false for image tokens).
-struct EngramLookup {
-  std::vector<int64_t> row_ids;
-  std::unique_ptr<bool[]> live;
-};
-
 class Transformer {
  public:
   // Takes ownership of the checkpoint, whose mapped bytes the weights point into. A V4.1 model
@@ -82,7 +75,7 @@ class Transformer {
              float* streams, std::vector<float>& carried_pre) const;
   struct MhcMix Site(const struct ChunkContext& ctx, const MhcWeights& w, const float* streams,
                      std::vector<float>& carried_pre, float* u) const;
-  struct EngramLookup EngramRowsOf(const struct ChunkContext& ctx, size_t index, std::span<SequenceState* const> states) const;
+  std::vector<int64_t> EngramRowsOf(const struct ChunkContext& ctx, size_t index, std::span<SequenceState* const> states) const;
   void Embed(std::span<const int32_t> tokens, float* rows) const;
 
   ModelConfig config_;

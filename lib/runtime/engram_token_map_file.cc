@@ -7,6 +7,7 @@
 #include "core/mapped_file.h"
 #include "deepseek/tokenizer.h"
 #include "format/section_file.h"
+#include "model/engram_hash.h"
 #include "tokenizer/engram_token_map.h"
 
 namespace deepseek::runtime {
@@ -21,18 +22,6 @@ format::SectionFileId FileId(const format::Fingerprint& tokenizer) { return {kMa
 // The fingerprint of a map shipped without a tokenizer: none of a tokenizer's can be all zeros
 // by chance.
 constexpr format::Fingerprint kShipped{};
-
-void CheckIds(std::span<const int32_t> ids, const ModelConfig& c, const std::string& what) {
-  if (static_cast<int64_t>(ids.size()) != c.vocab_size) {
-    Fail(StatusCode::kInvalidArgument, what + ": " + std::to_string(ids.size()) + " ids for a vocabulary of " + std::to_string(c.vocab_size));
-  }
-  for (int32_t id : ids) {
-    if (id < 0 || id >= c.engram.compressed_vocab) {
-      Fail(StatusCode::kInvalidArgument, what + ": compressed id " + std::to_string(id) + " outside [0, engram_compressed_vocab_size " +
-                                             std::to_string(c.engram.compressed_vocab) + ")");
-    }
-  }
-}
 
 void Write(const std::string& path, std::span<const int32_t> ids, const format::Fingerprint& fingerprint) {
   format::ByteWriter w;
@@ -57,7 +46,7 @@ bool ReadCache(const std::string& path, const format::Fingerprint& tokenizer, co
     format::ByteReader r(sections[0].payload, path);
     std::vector<int32_t> ids = r.Array<int32_t>(c.vocab_size);
     r.ExpectEnd();
-    CheckIds(ids, c, path);
+    model::CheckEngramTokenMap(ids, c, path);
     out.ids = std::move(ids);
     out.from_cache = true;
     return true;
@@ -109,7 +98,7 @@ EngramTokenMapLoad LoadEngramTokenMap(const std::string& dir, const ModelConfig&
 }
 
 void WriteShippedEngramTokenMap(const std::string& dir, std::span<const int32_t> ids, const ModelConfig& c) {
-  CheckIds(ids, c, "the shipped Engram token map");
+  model::CheckEngramTokenMap(ids, c, "the shipped Engram token map");
   Write(dir + "/" + kEngramTokenMapFile, ids, kShipped);
 }
 

@@ -127,7 +127,7 @@ struct Generator::Impl {
   // Brings the session to the end of `prompt`, reusing what it can; false when cancelled.
   // With `images` (one per image token of the prompt, in order), the session starts afresh:
   // the tokens of an image span do not identify its image, so no prefix is reused or kept.
-  bool Prepare(std::span<const int32_t> prompt, std::span<const int64_t> marks, std::span<const Image> images,
+  bool Prepare(std::span<const int32_t> prompt, std::span<const int64_t> marks, std::span<const Image* const> images,
                GenerationStats& stats) {
     if (prompt.empty()) Fail(StatusCode::kInvalidArgument, "the prompt is empty");
     if (!images.empty()) return PrepareWithImages(prompt, images, stats);
@@ -143,7 +143,7 @@ struct Generator::Impl {
     return true;
   }
 
-  bool PrepareWithImages(std::span<const int32_t> prompt, std::span<const Image> images, GenerationStats& stats) {
+  bool PrepareWithImages(std::span<const int32_t> prompt, std::span<const Image* const> images, GenerationStats& stats) {
     if (!model->has_vision()) Fail(StatusCode::kUnsupported, "the model has no vision tower: it takes no images");
     const int32_t image_token = model->config().image_token_id;
     const auto placeholders = std::count(prompt.begin(), prompt.end(), image_token);
@@ -158,7 +158,7 @@ struct Generator::Impl {
     for (size_t i = 0; i < prompt.size();) {
       Status st;
       if (prompt[i] == image_token) {
-        st = session->PrefillImage(images[next_image++]);
+        st = session->PrefillImage(*images[next_image++]);
         ++i;
       } else {
         const size_t end = static_cast<size_t>(std::find(prompt.begin() + static_cast<std::ptrdiff_t>(i), prompt.end(), image_token) - prompt.begin());
@@ -174,7 +174,7 @@ struct Generator::Impl {
     return true;
   }
 
-  Generation Run(std::span<const int32_t> prompt, std::span<const int64_t> marks, std::span<const Image> images,
+  Generation Run(std::span<const int32_t> prompt, std::span<const int64_t> marks, std::span<const Image* const> images,
                  const GenerationParams& params, std::span<const int32_t> stop_tokens, ReplySink& sink) {
     Validate(params);
     Result<Sampler> sampler = Sampler::Create(params.sampling, model->config().vocab_size);
@@ -333,8 +333,10 @@ struct Generator::Impl {
     CompletionStream stream(thinking);
     ReplySink sink(on_event, &stream, thinking ? ChatChannel::kReasoning : ChatChannel::kContent);
     ChatReply reply;
-    std::vector<Image> images;
-    for (const ChatMessage& m : messages) images.insert(images.end(), m.images.begin(), m.images.end());
+    std::vector<const Image*> images;  // the messages' images in order, not copied
+    for (const ChatMessage& m : messages) {
+      for (const Image& image : m.images) images.push_back(&image);
+    }
     reply.generation = Run(ids, marks, images, params, stop_tokens, sink);
     Result<ChatMessage> parsed = stream.Finish();
     if (parsed.ok()) {
