@@ -176,12 +176,9 @@ struct Model {
   }
 };
 
+// One row against the reference's row at `want`, relative to its largest value.
 double RowRelative(const std::vector<float>& got, const float* want) {
-  float row_max = 0;
-  double worst = 0;
-  for (size_t i = 0; i < got.size(); ++i) row_max = std::max(row_max, std::fabs(want[i]));
-  for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, static_cast<double>(std::fabs(got[i] - want[i])) / row_max);
-  return worst;
+  return WorstRowRelative(got, std::span<const float>(want, got.size()), static_cast<int64_t>(got.size()));
 }
 
 double Quantile(std::vector<double> v, double q) {

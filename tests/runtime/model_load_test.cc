@@ -15,19 +15,13 @@
 
 #include "deepseek/deepseek.h"
 #include "support/shared_data.h"
+#include "support/tiny_checkpoints.h"
 #include "tiny_fixture.h"
 #include "tinygen/tiny_checkpoint.h"
 
 namespace deepseek::testing {
 
-const std::string& TinyCheckpointDir() {
-  static const std::string dir = [] {
-    const std::string d = TempDir("runtime-tiny");
-    tinygen::WriteTinyCheckpoint(tinygen::TinySpec::FlashTiny(), d);
-    return d;
-  }();
-  return dir;
-}
+const std::string& TinyCheckpointDir() { return FlashTinyDir(); }
 
 std::shared_ptr<const Model> TinyModel() {
   static const std::shared_ptr<const Model> model = [] {

@@ -18,23 +18,13 @@
 #include "core/error.h"
 #include "runtime/engram_token_map_file.h"
 #include "support/shared_data.h"
-#include "tinygen/v41_checkpoint.h"
+#include "support/tiny_checkpoints.h"
 
 namespace deepseek::testing {
 namespace {
 
-// The v41-tiny checkpoint, written once per test binary.
-const std::string& V41Dir() {
-  static const std::string dir = [] {
-    const std::string d = TempDir("runtime-v41-tiny");
-    tinygen::WriteTinyV41Checkpoint(tinygen::TinyV41Spec::Tiny(), d);
-    return d;
-  }();
-  return dir;
-}
-
 std::shared_ptr<const Model> LoadV41() {
-  Result<std::shared_ptr<const Model>> m = Model::Load(V41Dir());
+  Result<std::shared_ptr<const Model>> m = Model::Load(V41TinyDir());
   REQUIRE_MESSAGE(m.ok(), m.status().message());
   return m.value();
 }
@@ -70,18 +60,18 @@ std::vector<int32_t> Text(size_t n, int32_t seed) {
 }
 
 TEST_CASE("V4.1 runtime: the model loads and caches Engram's token map beside itself, rebuilt when damaged") {
-  const std::string cache = V41Dir() + "/" + runtime::kEngramTokenMapFile;
+  const std::string cache = V41TinyDir() + "/" + runtime::kEngramTokenMapFile;
   std::filesystem::remove(cache);
   const std::shared_ptr<const Model> model = LoadV41();
   CHECK(model->config().family == ModelFamily::kV41);
   CHECK(model->has_vision());
   CHECK_FALSE(model->has_mtp());
   REQUIRE(std::filesystem::exists(cache));
-  const runtime::EngramTokenMapLoad again = runtime::LoadEngramTokenMap(V41Dir(), model->config());
+  const runtime::EngramTokenMapLoad again = runtime::LoadEngramTokenMap(V41TinyDir(), model->config());
   CHECK(again.from_cache);
   // The cached map is the one the tokenizer gives.
   std::filesystem::remove(cache);
-  const runtime::EngramTokenMapLoad built = runtime::LoadEngramTokenMap(V41Dir(), model->config());
+  const runtime::EngramTokenMapLoad built = runtime::LoadEngramTokenMap(V41TinyDir(), model->config());
   CHECK_FALSE(built.from_cache);
   CHECK(built.ids == again.ids);
   CHECK(static_cast<int64_t>(built.ids.size()) == model->config().vocab_size);
@@ -91,15 +81,15 @@ TEST_CASE("V4.1 runtime: the model loads and caches Engram's token map beside it
     f.seekp(100);
     f.put('\x7f');
   }
-  const runtime::EngramTokenMapLoad repaired = runtime::LoadEngramTokenMap(V41Dir(), model->config());
+  const runtime::EngramTokenMapLoad repaired = runtime::LoadEngramTokenMap(V41TinyDir(), model->config());
   CHECK_FALSE(repaired.from_cache);
   CHECK(repaired.cache_note.empty());
   CHECK(repaired.ids == again.ids);
-  CHECK(runtime::LoadEngramTokenMap(V41Dir(), model->config()).from_cache);
+  CHECK(runtime::LoadEngramTokenMap(V41TinyDir(), model->config()).from_cache);
 
   // A folder without tokenizer.json may ship the map; without either, the error names both.
   const std::string shipped = TempDir("runtime-v41-shipped");
-  for (const auto& entry : std::filesystem::directory_iterator(V41Dir())) {
+  for (const auto& entry : std::filesystem::directory_iterator(V41TinyDir())) {
     const std::string name = entry.path().filename().string();
     if (name != "tokenizer.json" && name != runtime::kEngramTokenMapFile) std::filesystem::copy_file(entry.path(), shipped + "/" + name);
   }
@@ -171,9 +161,7 @@ TEST_CASE("V4.1 runtime: the image token in text, images without a vision tower 
   CHECK(decoded.status().message().find("upload.gif") != std::string::npos);
 
   // A V4 model takes no images.
-  const std::string v4 = TempDir("runtime-v41-v4");
-  tinygen::WriteTinyCheckpoint(tinygen::TinySpec::FlashTiny(), v4);
-  Result<std::shared_ptr<const Model>> text_only = Model::Load(v4);
+  Result<std::shared_ptr<const Model>> text_only = Model::Load(FlashTinyDir());
   REQUIRE(text_only.ok());
   CHECK_FALSE(text_only.value()->has_vision());
   CHECK(text_only.value()->ImagePositions(TestImage()).status().code() == StatusCode::kUnsupported);
@@ -185,7 +173,7 @@ TEST_CASE("V4.1 runtime: the image token in text, images without a vision tower 
 
 TEST_CASE("V4.1 runtime: a chat message carries images where its content places them") {
   const std::shared_ptr<const Model> model = LoadV41();
-  Result<std::shared_ptr<const Tokenizer>> tokenizer = Tokenizer::Load(V41Dir());
+  Result<std::shared_ptr<const Tokenizer>> tokenizer = Tokenizer::Load(V41TinyDir());
   REQUIRE(tokenizer.ok());
   Result<std::unique_ptr<Generator>> made = Generator::Create(model, tokenizer.value());
   REQUIRE(made.ok());

@@ -4,10 +4,9 @@
 
 #include <string>
 
-namespace deepseek::testing {
+#include "support/tiny_checkpoints.h"  // V41TinyDir, FlashTinyDir
 
-const std::string& V41TinyDir();
-const std::string& FlashTinyDir();
+namespace deepseek::testing {
 
 // The golden v41_image picture (PNG, 90 x 70) and a small JPEG of the image tests (23 x 17).
 std::string GoldenImagePng();
