@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/matmul.h"
+#include "backends/cpu/vision_attention.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "core/numerics.h"
@@ -81,36 +83,29 @@ void Rotate(float* x, const float* cos, const float* sin, int64_t half) {
   }
 }
 
-// Bidirectional attention of the n patches: softmax(q kᵀ / sqrt(hd)) v per head in fp32, the
-// products through MatMul with k and vᵀ as fp32 matrices; the output rounded to bf16.
+// Bidirectional attention of the n patches per head (AttendVisionHead), the keys and values
+// of every head laid out for it first; units of 16 queries of one head split over the threads.
 Rows Attend(Stream& s, const Rows& qkv, int64_t n, int64_t dim, int64_t heads) {
-  const int64_t hd = dim / heads;
-  Rows out(static_cast<size_t>(n * dim)), q(static_cast<size_t>(n * hd)), k(q.size()), vt(q.size());
-  Rows scores(static_cast<size_t>(n * n)), o(q.size());
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  for (int64_t h = 0; h < heads; ++h) {
+  const int64_t hd = dim / heads, n_pad = PadForVisionAttention(n), hd_pad = PadForVisionAttention(hd);
+  Rows kt(static_cast<size_t>(heads * hd * n_pad), 0.0f), v(static_cast<size_t>(heads * n_pad * hd_pad), 0.0f);
+  ForRows(s, heads, [&](int64_t h) {
     for (int64_t i = 0; i < n; ++i) {
+      const float* row = qkv.data() + i * 3 * dim + h * hd;
       for (int64_t d = 0; d < hd; ++d) {
-        const float* row = qkv.data() + i * 3 * dim + h * hd + d;
-        q[static_cast<size_t>(i * hd + d)] = row[0];
-        k[static_cast<size_t>(i * hd + d)] = row[dim];
-        vt[static_cast<size_t>(d * n + i)] = row[2 * dim];
+        kt[static_cast<size_t>((h * hd + d) * n_pad + i)] = row[dim + d];
+        v[static_cast<size_t>((h * n_pad + i) * hd_pad + d)] = row[2 * dim + d];
       }
     }
-    s.MatMul({WeightFormat::kF32, n, hd, k.data(), nullptr}, q.data(), n, scores.data());
-    ForRows(s, n, [&](int64_t i) {
-      float* row = scores.data() + i * n;
-      float max = -INFINITY;
-      for (int64_t j = 0; j < n; ++j) max = std::fmax(max, row[j] * scale);
-      float sum = 0;
-      for (int64_t j = 0; j < n; ++j) sum += row[j] = std::exp(row[j] * scale - max);
-      for (int64_t j = 0; j < n; ++j) row[j] /= sum;
-    });
-    s.MatMul({WeightFormat::kF32, hd, n, vt.data(), nullptr}, scores.data(), n, o.data());
-    ForRows(s, n, [&](int64_t i) {
-      for (int64_t d = 0; d < hd; ++d) out[static_cast<size_t>(i * dim + h * hd + d)] = num::RoundBf16(o[static_cast<size_t>(i * hd + d)]);
-    });
-  }
+  });
+  constexpr int64_t kUnitQueries = 16;
+  const int64_t units_per_head = CeilDiv(n, kUnitQueries);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  Rows out(static_cast<size_t>(n * dim));
+  ForRows(s, heads * units_per_head, [&](int64_t u) {
+    const int64_t h = u / units_per_head, first = u % units_per_head * kUnitQueries, end = std::min(n, first + kUnitQueries);
+    AttendVisionHead(qkv.data() + h * hd, 3 * dim, kt.data() + h * hd * n_pad, v.data() + h * n_pad * hd_pad, n, hd, scale, first,
+                     end, out.data() + first * dim + h * hd, dim);
+  });
   return out;
 }
 
