@@ -47,12 +47,33 @@ using VF = hn::Vec<DF>;
 
 // A codec decodes one "step" of 2·Lanes(df) columns of a weight row, starting at a multiple of
 // the step, into two vectors. With kInterleaved they hold the even and the odd columns of the
-// step (MXFP4 packs a column pair into one byte), otherwise its first and second half. Decoded
+// step (MXFP4 packs a column pair into one byte), otherwise its first and second half. A codec
+// may instead decode kStepVectors vectors per step (DecodeWide), in its own order of columns
+// (InputsInStepOrder puts the inputs in the same order). Decoded
 // values are weight / kOutputScale, a power of two multiplied back into the result (exactly).
 // Scalar() returns the exact weight of one column, for the columns after the last full step.
 // A step of the fp32 path never straddles a scale block: it is at most 32 columns, which
 // divides both blocks. (The bf16 path's 64-column MXFP4 step reads both of its blocks' scales.)
 static_assert(2 * HWY_LANES(float) <= kMxfp4BlockSize);
+
+template <class Codec>
+constexpr int kStepVectors = [] {
+  if constexpr (requires { Codec::kStepVectors; }) return Codec::kStepVectors;
+  return 2;
+}();
+
+template <class Codec>
+constexpr int64_t kStepColumns = kStepVectors<Codec> * static_cast<int64_t>(HWY_LANES(float));
+
+// The step at column c of a row, in step order.
+template <class Codec>
+HWY_INLINE void DecodeVectors(DF df, const typename Codec::Row& row, int64_t c, VF* v) {
+  if constexpr (kStepVectors<Codec> == 2) {
+    Codec::Decode(df, row, c, v[0], v[1]);
+  } else {
+    Codec::DecodeWide(df, row, c, v);
+  }
+}
 
 // While the fused kernel reads a group of rows it prefetches the next group into L2, each
 // cache line once: the hardware prefetchers stop at 4 KiB page boundaries. Every codec's Row
@@ -282,6 +303,40 @@ struct Mxfp4Codec {
     return {static_cast<const uint8_t*>(m.data) + r * (m.cols / 2),
             m.scales + r * (m.cols / kMxfp4BlockSize)};
   }
+#if HWY_TARGET == HWY_AVX2
+  // Eight lanes: a step is 32 columns (16 bytes, one scale block) in four vectors. The 32 codes'
+  // bf16 words come from two byte shuffles of the scale's tables (kMxfp4Bf16ByteTables: the
+  // low and the high bytes), two byte interleaves make the words and four word interleaves
+  // with zeros the fp32 values: 13 operations for 32 columns, where lane permutes of a
+  // per-scale fp32 table took 10 for 16 (measured on one thread from L2: 7.1 against 5.5 GB/s).
+  static constexpr int kStepVectors = 4;
+  // The step's order: vector v holds bytes 4v .. 4v + 3 of the step, their low nibbles (columns
+  // 8v, 8v + 2, 8v + 4, 8v + 6) in its lower 128-bit half and their high nibbles (the odd
+  // columns between) in the upper half. InputsInStepOrder puts one step of inputs in that order.
+  static HWY_INLINE void InputsInStepOrder(DF df, const float* HWY_RESTRICT x, float* HWY_RESTRICT out) {
+    VF even0, odd0, even1, odd1;  // columns 0, 2, .., 14 / 1, 3, .., 15, then 16 .. 31
+    hn::LoadInterleaved2(df, x, even0, odd0);
+    hn::LoadInterleaved2(df, x + 16, even1, odd1);
+    hn::StoreU(hn::ConcatLowerLower(df, odd0, even0), df, out);
+    hn::StoreU(hn::ConcatUpperUpper(df, odd0, even0), df, out + 8);
+    hn::StoreU(hn::ConcatLowerLower(df, odd1, even1), df, out + 16);
+    hn::StoreU(hn::ConcatUpperUpper(df, odd1, even1), df, out + 24);
+  }
+  static HWY_INLINE void DecodeWide(DF, const Row& row, int64_t c, VF* v) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row.w + c / 2));
+    const __m256i codes = _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(bytes), _mm_srli_epi16(bytes, 4), 1),
+                                           _mm256_set1_epi8(0x0f));
+    const uint8_t* table = kMxfp4Bf16ByteTables[row.scales[c / kMxfp4BlockSize]].data();
+    const __m256i low = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(table))), codes);
+    const __m256i high = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(table + 16))), codes);
+    const __m256i words0 = _mm256_unpacklo_epi8(low, high), words1 = _mm256_unpackhi_epi8(low, high);
+    const __m256i zero = _mm256_setzero_si256();
+    v[0] = VF{_mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, words0))};
+    v[1] = VF{_mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, words0))};
+    v[2] = VF{_mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, words1))};
+    v[3] = VF{_mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, words1))};
+  }
+#else
   static HWY_INLINE void Decode(DF df, const Row& row, int64_t c, VF& even, VF& odd) {
 #if HWY_TARGET == HWY_SCALAR
     // One lane per vector (GCC < 12.3 gets HWY_SCALAR instead of EMU128): no byte shuffles.
@@ -303,16 +358,6 @@ struct Mxfp4Codec {
           hn::TableLookupLanes(table, hn::IndicesFromVec(df, hn::And(codes, hn::Set(di32, 0xf))));
       odd = hn::TableLookupLanes(table, hn::IndicesFromVec(df, hn::ShiftRight<4>(codes)));
     } else {
-#if HWY_TARGET == HWY_AVX2
-      // Eight lanes: the magnitudes times the scale through one permute of the salted table
-      // (kMxfp4SaltedTables), the sign and the salt removed with one XOR; 5 operations for 16
-      // columns where the byte shuffles below take 10.
-      const __m256i codes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row.w + c / 2)));
-      const __m256 table = _mm256_load_ps(reinterpret_cast<const float*>(kMxfp4SaltedTables[scale_code].data()));
-      const __m256i high = _mm256_srli_epi32(codes, 4);
-      even = VF{_mm256_castsi256_ps(_mm256_xor_si256(_mm256_castps_si256(_mm256_permutevar8x32_ps(table, codes)), _mm256_slli_epi32(codes, 28)))};
-      odd = VF{_mm256_castsi256_ps(_mm256_xor_si256(_mm256_castps_si256(_mm256_permutevar8x32_ps(table, high)), _mm256_slli_epi32(high, 28)))};
-#else
       // Twice each e2m1 value, so that a byte shuffle yields exact integers; the halved scale
       // table undoes the doubling.
       const hn::Rebind<int8_t, DF> di8;
@@ -326,10 +371,10 @@ struct Mxfp4Codec {
       const VF scale = hn::Set(df, kE8m0HalfScale[scale_code]);
       even = hn::Mul(hn::ConvertTo(df, hn::PromoteTo(di32, hn::BitCast(di8, lo))), scale);
       odd = hn::Mul(hn::ConvertTo(df, hn::PromoteTo(di32, hn::BitCast(di8, hi))), scale);
-#endif
     }
 #endif
   }
+#endif
   static constexpr int64_t kColumnBits = 4;
   static float Scalar(const Row& row, int64_t c) {
     const uint8_t byte = row.w[c / 2];
@@ -411,15 +456,18 @@ HWY_INLINE void PrefetchStep(const typename Codec::Row* rows, int64_t count, int
 // ---- fp32 path ----------------------------------------------------------------------------
 
 // Rewrites x [cols] into the codec's step order (for interleaved codecs: the even columns, then
-// the odd columns of each step), once per call rather than once per weight row. Formats whose
-// inputs are bf16 round them here, as the bf16 path does (exact for the model's activations).
+// the odd columns of each step; for wide steps the codec's order), once per call rather than
+// once per weight row. Formats whose inputs are bf16 round them here, as the bf16 path does
+// (exact for the model's activations).
 template <class Codec>
 HWY_INLINE void ToStepOrder(const float* HWY_RESTRICT x, int64_t cols, float* HWY_RESTRICT out) {
   const DF df;
-  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
-  const int64_t full = cols - cols % (2 * lanes);
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df)), step = kStepColumns<Codec>;
+  const int64_t full = cols - cols % step;
   int64_t c = 0;
-  if constexpr (Codec::kInterleaved) {
+  if constexpr (kStepVectors<Codec> != 2) {
+    for (; c < full; c += step) Codec::InputsInStepOrder(df, x + c, out + c);
+  } else if constexpr (Codec::kInterleaved) {
     VF a, b;
     for (; c < full; c += 2 * lanes) {
       hn::LoadInterleaved2(df, x + c, a, b);
@@ -465,19 +513,20 @@ constexpr bool kScaledInputs = [] {
 // in xt for the tail columns), decoding each weight once for all N: every decoded vector meets
 // N inputs, so a verify or batched step of a few tokens reads and decodes W once, as a
 // one-token step does. R·N accumulators hide the FMA latency and stay in registers (R·N <= 8,
-// plus the decoded pair and an input).
+// plus the decoded step and an input).
 template <class Codec, int N, int R>
 HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, const float* const* HWY_RESTRICT x,
                            const float* const* HWY_RESTRICT xt, float* HWY_RESTRICT y, int64_t y_stride) {
   static_assert(N >= 1 && R >= 1 && N * R <= 8);
+  static_assert(!kScaledInputs<Codec> || kStepVectors<Codec> == 2, "DecodeUnscaled yields two vectors");
   const DF df;
-  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df)), step = 2 * lanes;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df)), step = kStepColumns<Codec>;
   const int64_t full = w.cols - w.cols % step;
   typename Codec::Row rows[R], next[R];
   for (int64_t k = 0; k < R; ++k) rows[k] = Codec::RowAt(w, r0 + std::min<int64_t>(k, count - 1));
   for (int64_t k = 0; k < R; ++k) next[k] = Codec::RowAt(w, std::min<int64_t>(r0 + R + k, w.rows - 1));
   float dot[R][N] = {};
-  VF a, b;
+  VF v[kStepVectors<Codec>];
   [[maybe_unused]] auto nan = [] {
     if constexpr (kScaledInputs<Codec>) return hn::Zero(hn::DFromV<typename Codec::Bits16>());
     else return 0;
@@ -496,10 +545,12 @@ HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, con
       if (ce - cl == line) PrefetchStep<Codec>(next, R, cl, line);
       for (int64_t c = cl; c < ce; c += step) {
         HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
-          if constexpr (kScaledInputs<Codec>) Codec::DecodeUnscaled(df, rows[k], c, a, b, nan);
-          else Codec::Decode(df, rows[k], c, a, b);
+          if constexpr (kScaledInputs<Codec>) Codec::DecodeUnscaled(df, rows[k], c, v[0], v[1], nan);
+          else DecodeVectors<Codec>(df, rows[k], c, v);
           HWY_UNROLL(8) for (int i = 0; i < N; ++i) {
-            s[k][i] = hn::MulAdd(hn::LoadU(df, x[i] + c + lanes), b, hn::MulAdd(hn::LoadU(df, x[i] + c), a, s[k][i]));
+            HWY_UNROLL(4) for (int j = 0; j < kStepVectors<Codec>; ++j) {
+              s[k][i] = hn::MulAdd(hn::LoadU(df, x[i] + c + j * lanes), v[j], s[k][i]);
+            }
           }
         }
       }
@@ -610,16 +661,15 @@ struct F32Path {
   using Codec = C;
   using Word = float;  // of inputs and decoded tiles
   using Inputs = StepOrderInputs<C>;
-  static constexpr int64_t kStep = 2 * HWY_LANES(float);
+  static constexpr int64_t kStep = kStepColumns<C>;
   static constexpr int64_t kRowsPerGroup = 4;
   static constexpr float kOutputScale = C::kOutputScale;
 
   static HWY_INLINE void DecodeStep(const typename C::Row& row, int64_t c, float* HWY_RESTRICT out) {
     const DF df;
-    VF a, b;
-    C::Decode(df, row, c, a, b);
-    hn::StoreU(a, df, out + c);
-    hn::StoreU(b, df, out + c + hn::Lanes(df));
+    VF v[kStepVectors<C>];
+    DecodeVectors<C>(df, row, c, v);
+    for (int j = 0; j < kStepVectors<C>; ++j) hn::StoreU(v[j], df, out + c + j * static_cast<int64_t>(hn::Lanes(df)));
   }
   // Up to this many inputs multiply W through FusedDots; more go through decoded tiles.
   static constexpr int64_t kFusedInputs = 8;

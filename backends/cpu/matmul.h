@@ -99,8 +99,9 @@ constexpr float ScaledE2m1(int code, int i) {
 }
 
 // For every e8m0 code, the bf16 words of the 16 e2m1 codes times that scale: the MXFP4 lookup
-// table of the bf16 dot-product path. Exact wherever the product is a bf16 value (all but the
-// scales below 2^-124, whose smallest products are subnormal).
+// table of the bf16 paths. Every such product is a bf16 value (two significant bits, at least
+// 2^-128: subnormal below 2^-126 but still exact), so the words are the products themselves;
+// checked below.
 using Mxfp4Bf16Table = std::array<uint16_t, 16>;
 alignas(32) inline constexpr std::array<Mxfp4Bf16Table, 256> kMxfp4Bf16Tables = [] {
   std::array<Mxfp4Bf16Table, 256> tables{};
@@ -111,17 +112,24 @@ alignas(32) inline constexpr std::array<Mxfp4Bf16Table, 256> kMxfp4Bf16Tables = 
   }
   return tables;
 }();
+static_assert([] {
+  for (int code = 0; code < 255; ++code) {
+    for (int i = 0; i < 16; ++i) {
+      const uint32_t word = uint32_t{kMxfp4Bf16Tables[static_cast<size_t>(code)][static_cast<size_t>(i)]} << 16;
+      if (word != std::bit_cast<uint32_t>(ScaledE2m1(code, i))) return false;
+    }
+  }
+  return true;
+}());
 
-// For every e8m0 code, the fp32 bit patterns of the 8 e2m1 magnitudes m times that scale, each
-// XORed with m << 28: the AVX2 MXFP4 table. A lane permute indexes it with the low 3 bits of a
-// code (the magnitude); XORing the result with code << 28 then removes the m << 28 again and
-// sets the sign bit from bit 3 of the code, so a whole e2m1 value takes a permute, a shift and
-// an XOR. (NaN for code 255, whose bits the XOR pair leaves intact.)
-alignas(32) inline constexpr std::array<std::array<uint32_t, 8>, 256> kMxfp4SaltedTables = [] {
-  std::array<std::array<uint32_t, 8>, 256> tables{};
-  for (int code = 0; code < 256; ++code) {
-    for (uint32_t m = 0; m < 8; ++m) {
-      tables[static_cast<size_t>(code)][m] = std::bit_cast<uint32_t>(ScaledE2m1(code, static_cast<int>(m))) ^ (m << 28);
+// kMxfp4Bf16Tables as bytes for 16-entry byte shuffles (the AVX2 fp32 path): per e8m0 code the
+// low bytes of the 16 words, then their high bytes.
+alignas(32) inline constexpr std::array<std::array<uint8_t, 32>, 256> kMxfp4Bf16ByteTables = [] {
+  std::array<std::array<uint8_t, 32>, 256> tables{};
+  for (size_t code = 0; code < 256; ++code) {
+    for (size_t i = 0; i < 16; ++i) {
+      tables[code][i] = static_cast<uint8_t>(kMxfp4Bf16Tables[code][i] & 0xff);
+      tables[code][16 + i] = static_cast<uint8_t>(kMxfp4Bf16Tables[code][i] >> 8);
     }
   }
   return tables;
