@@ -508,63 +508,88 @@ constexpr bool kScaledInputs = [] {
   return false;
 }();
 
-// y[i][k] for rows r0 .. r0 + count − 1 (count <= R) and N inputs in step order (x; for
+// Columns per pass when a group holds more rows than the registers do: the N ≤ 8 inputs'
+// columns of a pass (8 KB at most) stay in L1 while every row of the group uses them.
+inline constexpr int64_t kFusedPassColumns = 256;
+static_assert(kColBlock % kFusedPassColumns == 0);
+
+// y[i][k] for the G rows r0 .. r0 + count − 1 (count <= G) and N inputs in step order (x; for
 // kScaledInputs codecs already multiplied by the rows' block scales, with the unscaled inputs
 // in xt for the tail columns), decoding each weight once for all N: every decoded vector meets
 // N inputs, so a verify or batched step of a few tokens reads and decodes W once, as a
-// one-token step does. R·N accumulators hide the FMA latency and stay in registers (R·N <= 8,
-// plus the decoded step and an input).
-template <class Codec, int N, int R>
+// one-token step does. R rows at a time have their R·N accumulators in registers, hiding the
+// FMA latency (R·N <= 8, plus the decoded step and an input). With G > R the columns go by in
+// passes of kFusedPassColumns, every R rows of the group in turn, their partial sums parked in
+// memory in between: the inputs are then read from L1 rather than from L2 for each row (they
+// outgrow L1 beyond two inputs). Every lane's FMAs keep their order, whatever R and G.
+template <class Codec, int N, int R, int G>
 HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, const float* const* HWY_RESTRICT x,
                            const float* const* HWY_RESTRICT xt, float* HWY_RESTRICT y, int64_t y_stride) {
-  static_assert(N >= 1 && R >= 1 && N * R <= 8);
+  static_assert(N >= 1 && R >= 1 && N * R <= 8 && G % R == 0);
   static_assert(!kScaledInputs<Codec> || kStepVectors<Codec> == 2, "DecodeUnscaled yields two vectors");
   const DF df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df)), step = kStepColumns<Codec>;
   const int64_t full = w.cols - w.cols % step;
-  typename Codec::Row rows[R], next[R];
-  for (int64_t k = 0; k < R; ++k) rows[k] = Codec::RowAt(w, r0 + std::min<int64_t>(k, count - 1));
-  for (int64_t k = 0; k < R; ++k) next[k] = Codec::RowAt(w, std::min<int64_t>(r0 + R + k, w.rows - 1));
-  float dot[R][N] = {};
+  typename Codec::Row rows[G], next[G];
+  for (int64_t k = 0; k < G; ++k) rows[k] = Codec::RowAt(w, r0 + std::min<int64_t>(k, count - 1));
+  for (int64_t k = 0; k < G; ++k) next[k] = Codec::RowAt(w, std::min<int64_t>(r0 + G + k, w.rows - 1));
+  float dot[G][N] = {};
   VF v[kStepVectors<Codec>];
   [[maybe_unused]] auto nan = [] {
     if constexpr (kScaledInputs<Codec>) return hn::Zero(hn::DFromV<typename Codec::Bits16>());
     else return 0;
   }();
+  constexpr int64_t pass = G > R ? kFusedPassColumns : kColBlock;
+  HWY_ALIGN float parked[G * N * HWY_LANES(float)];
+  // A cache line's worth of columns at a time (at least a step), each line of the next rows
+  // prefetched once (but for a last, partial line).
+  const int64_t line = std::max<int64_t>(step, kCacheLine * 8 / Codec::kColumnBits);
+  static_assert(kFusedPassColumns % (kCacheLine * 8 / 4) == 0);  // a whole number of lines and steps
   for (int64_t c0 = 0; c0 < full; c0 += kColBlock) {
     const int64_t c1 = std::min(full, c0 + kColBlock);
-    VF s[R][N];
-    HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
-      HWY_UNROLL(8) for (int i = 0; i < N; ++i) s[k][i] = hn::Zero(df);
-    }
-    // A cache line's worth of columns at a time (at least a step), each line of the next rows
-    // prefetched once (but for a last, partial line).
-    const int64_t line = std::max<int64_t>(step, kCacheLine * 8 / Codec::kColumnBits);
-    for (int64_t cl = c0; cl < c1; cl += line) {
-      const int64_t ce = std::min(c1, cl + line);
-      if (ce - cl == line) PrefetchStep<Codec>(next, R, cl, line);
-      for (int64_t c = cl; c < ce; c += step) {
+    for (int64_t p0 = c0; p0 < c1; p0 += pass) {
+      const int64_t p1 = std::min(c1, p0 + pass);
+      for (int g = 0; g < G; g += R) {
+        VF s[R][N];
         HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
-          if constexpr (kScaledInputs<Codec>) Codec::DecodeUnscaled(df, rows[k], c, v[0], v[1], nan);
-          else DecodeVectors<Codec>(df, rows[k], c, v);
           HWY_UNROLL(8) for (int i = 0; i < N; ++i) {
-            HWY_UNROLL(4) for (int j = 0; j < kStepVectors<Codec>; ++j) {
-              s[k][i] = hn::MulAdd(hn::LoadU(df, x[i] + c + j * lanes), v[j], s[k][i]);
+            s[k][i] = hn::Zero(df);
+            if constexpr (G > R) {
+              if (p0 > c0) s[k][i] = hn::Load(df, parked + ((g + k) * N + i) * lanes);
+            }
+          }
+        }
+        for (int64_t cl = p0; cl < p1; cl += line) {
+          const int64_t ce = std::min(p1, cl + line);
+          if (ce - cl == line) PrefetchStep<Codec>(next + g, R, cl, line);
+          for (int64_t c = cl; c < ce; c += step) {
+            HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
+              if constexpr (kScaledInputs<Codec>) Codec::DecodeUnscaled(df, rows[g + k], c, v[0], v[1], nan);
+              else DecodeVectors<Codec>(df, rows[g + k], c, v);
+              HWY_UNROLL(8) for (int i = 0; i < N; ++i) {
+                HWY_UNROLL(4) for (int j = 0; j < kStepVectors<Codec>; ++j) {
+                  s[k][i] = hn::MulAdd(hn::LoadU(df, x[i] + c + j * lanes), v[j], s[k][i]);
+                }
+              }
+            }
+          }
+        }
+        for (int k = 0; k < R; ++k) {
+          for (int i = 0; i < N; ++i) {
+            if (G > R && p1 < c1) {
+              hn::Store(s[k][i], df, parked + ((g + k) * N + i) * lanes);
+            } else {
+              const float part = ReduceLanes(s[k][i]);
+              dot[g + k][i] = c0 == 0 ? part : dot[g + k][i] + part;
             }
           }
         }
       }
     }
-    for (int k = 0; k < R; ++k) {
-      for (int i = 0; i < N; ++i) {
-        const float part = ReduceLanes(s[k][i]);
-        dot[k][i] = c0 == 0 ? part : dot[k][i] + part;
-      }
-    }
   }
   if constexpr (kScaledInputs<Codec>) {
     if (HWY_UNLIKELY(!hn::AllFalse(hn::DFromV<decltype(nan)>(), hn::MaskFromVec(nan)))) {
-      for (int k = 0; k < R; ++k) {
+      for (int k = 0; k < G; ++k) {
         if (Codec::HasNan(rows[k], full)) std::fill_n(dot[k], N, std::numeric_limits<float>::quiet_NaN());
       }
     }
@@ -574,13 +599,6 @@ HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, con
       y[i * y_stride + k] = AddTailColumns<Codec>(rows[k], full, w.cols, xt[i], dot[k][i] * Codec::kOutputScale);
     }
   }
-}
-
-// Rows [r, r + count) (count <= 4) against N inputs, R rows per DecodeDots.
-template <class Codec, int N, int R>
-HWY_INLINE void DecodeDotsGroup(const WeightMatrix& w, int64_t r, int64_t count, const float* const* x, const float* const* xt,
-                                float* y) {
-  for (int64_t k = 0; k < count; k += R) DecodeDots<Codec, N, R>(w, r + k, std::min<int64_t>(R, count - k), x, xt, y + k, w.rows);
 }
 
 // y[i, r] for rows [r0, r1) (r0 a multiple of 4) and inputs [0, n), n <= kFusedInputs, each
@@ -615,14 +633,14 @@ HWY_INLINE void FusedDots(const WeightMatrix& w, int64_t r0, int64_t r1, const S
     }
     const int64_t count = std::min<int64_t>(4, r1 - r);
     switch (n) {
-      case 1: DecodeDotsGroup<Codec, 1, 4>(w, r, count, x, xt, y + r); break;
-      case 2: DecodeDotsGroup<Codec, 2, 4>(w, r, count, x, xt, y + r); break;
-      case 3: DecodeDotsGroup<Codec, 3, 2>(w, r, count, x, xt, y + r); break;
-      case 4: DecodeDotsGroup<Codec, 4, 2>(w, r, count, x, xt, y + r); break;
-      case 5: DecodeDotsGroup<Codec, 5, 1>(w, r, count, x, xt, y + r); break;
-      case 6: DecodeDotsGroup<Codec, 6, 1>(w, r, count, x, xt, y + r); break;
-      case 7: DecodeDotsGroup<Codec, 7, 1>(w, r, count, x, xt, y + r); break;
-      default: DecodeDotsGroup<Codec, 8, 1>(w, r, count, x, xt, y + r);
+      case 1: DecodeDots<Codec, 1, 4, 4>(w, r, count, x, xt, y + r, w.rows); break;
+      case 2: DecodeDots<Codec, 2, 4, 4>(w, r, count, x, xt, y + r, w.rows); break;
+      case 3: DecodeDots<Codec, 3, 2, 4>(w, r, count, x, xt, y + r, w.rows); break;
+      case 4: DecodeDots<Codec, 4, 2, 4>(w, r, count, x, xt, y + r, w.rows); break;
+      case 5: DecodeDots<Codec, 5, 1, 4>(w, r, count, x, xt, y + r, w.rows); break;
+      case 6: DecodeDots<Codec, 6, 1, 4>(w, r, count, x, xt, y + r, w.rows); break;
+      case 7: DecodeDots<Codec, 7, 1, 4>(w, r, count, x, xt, y + r, w.rows); break;
+      default: DecodeDots<Codec, 8, 1, 4>(w, r, count, x, xt, y + r, w.rows);
     }
   }
 }
