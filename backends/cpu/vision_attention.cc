@@ -1,7 +1,7 @@
-// The vision tower's attention, compiled once per Highway target: a block of queries at a
-// time, their scores against every key (FMAs over the head's dims, keys across the lanes), the
+// The vision tower's attention, compiled once per Highway target: a tile of queries at a time,
+// their scores against every key (FMAs over the head's dims, keys across the lanes), the
 // softmax with a vectorised exp, then the weighted sum of the values (value dims across the
-// lanes). The scores of a block stay in the caches, so the n × n matrix is never written out.
+// lanes). The scores of a tile stay in the caches, so the n × n matrix is never written out.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "backends/cpu/vision_attention.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -19,6 +19,8 @@
 HWY_BEFORE_NAMESPACE();
 namespace deepseek::backend::cpu::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
+
+namespace {
 
 using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
@@ -105,6 +107,8 @@ void WeightedValues(const float* p, const float* v, int64_t n_pad, int64_t j0, i
     }
   }
 }
+
+}  // namespace
 
 void AttendVisionHeadImpl(const float* q, int64_t q_stride, const float* kt, const float* v, int64_t n, int64_t hd,
                           float scale, int64_t q_begin, int64_t q_end, float* out, int64_t out_stride) {
