@@ -47,10 +47,10 @@ float MeanSquare(const float* v, int64_t n) {
 }  // namespace
 
 uint64_t ApplyEngram(backend::Stream& stream, const EngramWeights& w, const ModelConfig& c, std::span<const int64_t> row_ids,
-                     std::span<const bool> live, int64_t n, float* streams) {
+                     std::span<const uint8_t> in_image, int64_t n, float* streams) {
   const int64_t cols = int64_t{c.engram.max_ngram - 1} * c.engram.heads, D = c.dim, hc = c.hc_mult;
-  if (static_cast<int64_t>(row_ids.size()) != n * cols || static_cast<int64_t>(live.size()) != n) {
-    Fail(StatusCode::kInvalidArgument, "Engram: " + std::to_string(row_ids.size()) + " row ids and " + std::to_string(live.size()) +
+  if (static_cast<int64_t>(row_ids.size()) != n * cols || static_cast<int64_t>(in_image.size()) != n) {
+    Fail(StatusCode::kInvalidArgument, "Engram: " + std::to_string(row_ids.size()) + " row ids and " + std::to_string(in_image.size()) +
                                            " token flags for " + std::to_string(n) + " tokens");
   }
   uint64_t bytes = 0;
@@ -63,7 +63,7 @@ uint64_t ApplyEngram(backend::Stream& stream, const EngramWeights& w, const Mode
   for (int64_t i = 0; i < hc * D; ++i) weight[static_cast<size_t>(i)] = w.q_weight[i] * w.k_weight[i];
   const float inv_sqrt_d = 1.0f / std::sqrt(static_cast<float>(D));
   for (int64_t t = 0; t < n; ++t) {
-    if (!live[static_cast<size_t>(t)]) continue;  // gate 0: h + 0 · value = h
+    if (in_image[static_cast<size_t>(t)]) continue;  // gate 0: h + 0 · value = h
     const float* value = kv.data() + (t * (hc + 1) + hc) * D;
     for (int64_t j = 0; j < hc; ++j) {
       float* h = streams + (t * hc + j) * D;

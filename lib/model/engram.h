@@ -15,11 +15,11 @@
 namespace deepseek::model {
 
 // streams [n, hc, D] (bf16 values) updated in place. row_ids [n, (max_ngram − 1)·heads] are
-// EngramRowIds' table rows; live[t] false shuts token t's gate. Returns the table bytes read
+// EngramRowIds' table rows; in_image[t] nonzero (an image-span position) shuts token t's gate. Returns the table bytes read
 // (rows and their scales). Throws Error(kInvalidArgument) for a row id outside the table and
 // Error(kCorruptFile) naming the tensor and row for a NaN scale.
 uint64_t ApplyEngram(backend::Stream& stream, const EngramWeights& w, const ModelConfig& c, std::span<const int64_t> row_ids,
-                     std::span<const bool> live, int64_t n, float* streams);
+                     std::span<const uint8_t> in_image, int64_t n, float* streams);
 
 // Asks the kernel to start reading the table rows (and scales) `row_ids` name, so that a table
 // on disk is read while earlier layers compute: the ids depend only on the tokens.

@@ -140,14 +140,9 @@ void Transformer::Forward(backend::Stream& stream, ForwardObserver* observer, st
     const std::vector<int64_t> p = Positions(states[g]->position(), counts[g]);
     positions.insert(positions.end(), p.begin(), p.end());
   }
-  std::vector<uint8_t> in_image;
-  std::unique_ptr<bool[]> live(new bool[static_cast<size_t>(S)]);  // Engram's gates: shut in image spans
-  for (int64_t t = 0; t < S; ++t) live[static_cast<size_t>(t)] = true;
+  std::vector<uint8_t> in_image;  // V4.1: the MoE router's bias and Engram's shut gates
   if (config_.family == ModelFamily::kV41) {
-    for (int64_t t = 0; t < S; ++t) {
-      in_image.push_back(tokens[static_cast<size_t>(t)] == config_.image_token_id);
-      live[static_cast<size_t>(t)] = !in_image.back();
-    }
+    for (int32_t t : tokens) in_image.push_back(t == config_.image_token_id);
   }
   std::vector<Csa2Handoff> handoff(states.size());
   const ChunkContext ctx{config_, stream, observer, rope_, tokens, positions, sequences, in_image, handoff};
@@ -178,8 +173,7 @@ void Transformer::Forward(backend::Stream& stream, ForwardObserver* observer, st
     const auto engram_layer = std::find(engram_layers.begin(), engram_layers.end(), w.layer);
     if (engram_layer != engram_layers.end()) {
       const auto i = static_cast<size_t>(engram_layer - engram_layers.begin());
-      engram_bytes_ += ApplyEngram(stream, weights_.engram[i], config_, engram[i],
-                                   std::span<const bool>(live.get(), static_cast<size_t>(S)), S, streams.data());
+      engram_bytes_ += ApplyEngram(stream, weights_.engram[i], config_, engram[i], in_image, S, streams.data());
       ReportRows(ctx, w.layer, "engram_out", n * D, streams.data());
     }
     Block(ctx, w, states, streams.data(), carried_pre);

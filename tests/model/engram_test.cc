@@ -34,10 +34,8 @@ TEST_CASE("Engram: each Engram layer's output equals the reference's, image posi
     const std::vector<int64_t> hashes = testing::GoldenArray<int64_t>(run, "engram.hash_ids");  // [N, layers, cols]
     const auto n = static_cast<int64_t>(tokens.size());
     const int64_t cols = int64_t{c.engram.max_ngram - 1} * c.engram.heads, width = c.hc_mult * c.dim;
-    std::vector<bool> live_bits;
-    for (int32_t t : tokens) live_bits.push_back(t != c.image_token_id);
-    const std::unique_ptr<bool[]> live(new bool[static_cast<size_t>(n)]);
-    for (int64_t t = 0; t < n; ++t) live[static_cast<size_t>(t)] = live_bits[static_cast<size_t>(t)];
+    std::vector<uint8_t> in_image;
+    for (int32_t t : tokens) in_image.push_back(t == c.image_token_id);
     for (size_t li = 0; li < c.engram.layer_ids.size(); ++li) {
       const int layer = c.engram.layer_ids[li];
       CAPTURE(layer);
@@ -51,7 +49,7 @@ TEST_CASE("Engram: each Engram layer's output equals the reference's, image posi
       const std::vector<float> want = testing::GoldenArray<float>(run, "L" + std::to_string(layer) + ".engram_out");
       REQUIRE(static_cast<int64_t>(input.size()) == n * width);
       std::vector<float> got = input;
-      const uint64_t bytes = ApplyEngram(*stream, w, c, rows, std::span<const bool>(live.get(), static_cast<size_t>(n)), n, got.data());
+      const uint64_t bytes = ApplyEngram(*stream, w, c, rows, in_image, n, got.data());
       CHECK(bytes == static_cast<uint64_t>(n * cols * (c.engram.head_dim + c.engram.head_dim / 32)));
       double worst = 0;
       int64_t exact = 0;
@@ -64,7 +62,7 @@ TEST_CASE("Engram: each Engram layer's output equals the reference's, image posi
           worst = std::max(worst, static_cast<double>(std::fabs(g[i] - r[i])) / row_max);
           exact += g[i] == r[i];
         }
-        if (!live[static_cast<size_t>(t)]) CHECK(std::memcmp(g, input.data() + t * width, static_cast<size_t>(width) * sizeof(float)) == 0);
+        if (in_image[static_cast<size_t>(t)]) CHECK(std::memcmp(g, input.data() + t * width, static_cast<size_t>(width) * sizeof(float)) == 0);
       }
       MESSAGE(golden.dir << " layer " << layer << ": worst " << worst << " of the row max, " << exact << " of " << n * width << " exact");
       // bf16 level (the golden README's rule for window-only layers); in fact all but a handful
@@ -86,8 +84,8 @@ TEST_CASE("Engram: a row outside the table, or a NaN scale in a row read, is ref
   std::vector<int64_t> rows(static_cast<size_t>(cols), 0);
   rows.back() = w.rows;
   std::vector<float> streams(static_cast<size_t>(c.hc_mult * c.dim), 0.5f);
-  const bool live[1] = {true};
-  CHECK_THROWS_AS(ApplyEngram(*stream, w, c, rows, live, 1, streams.data()), Error);
+  const std::vector<uint8_t> in_image = {0};
+  CHECK_THROWS_AS(ApplyEngram(*stream, w, c, rows, in_image, 1, streams.data()), Error);
   CHECK_THROWS_AS(BindEngram(c, *ckpt, 0), Error);  // layer 0 has no Engram
 
   // Scales are checked as rows are read (the table is never scanned whole): a NaN scale code
@@ -97,10 +95,10 @@ TEST_CASE("Engram: a row outside the table, or a NaN scale in a row read, is ref
   EngramWeights bad = w;
   bad.table_scales = scales.data();
   rows.assign(static_cast<size_t>(cols), 0);
-  CHECK_NOTHROW(ApplyEngram(*stream, bad, c, rows, live, 1, streams.data()));
+  CHECK_NOTHROW(ApplyEngram(*stream, bad, c, rows, in_image, 1, streams.data()));
   rows.back() = 7;
   try {
-    ApplyEngram(*stream, bad, c, rows, live, 1, streams.data());
+    ApplyEngram(*stream, bad, c, rows, in_image, 1, streams.data());
     FAIL("a NaN scale was read");
   } catch (const Error& e) {
     CHECK(e.code() == StatusCode::kCorruptFile);
