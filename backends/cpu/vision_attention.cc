@@ -31,7 +31,7 @@ using VF = hn::Vec<DF>;
 // tile's four blocks use them): each head's keys and values are read from L3 once per 16
 // queries instead of once per 4.
 constexpr int64_t kBlockQueries = 4;
-constexpr int64_t kTileQueries = 16;
+constexpr int64_t kTileQueries = kVisionAttentionTileQueries;
 constexpr int64_t kTileKeys = 128;
 static_assert(kTileKeys % kVisionAttentionPad == 0 && kTileQueries % kBlockQueries == 0);
 

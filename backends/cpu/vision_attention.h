@@ -10,6 +10,10 @@ namespace deepseek::backend::cpu {
 // any target (at most 16 floats, two at a time) never need a tail.
 inline constexpr int64_t kVisionAttentionPad = 32;
 
+// Queries the kernel takes together through one pass over the keys and values: callers that
+// split the queries over threads cut them in multiples of it.
+inline constexpr int64_t kVisionAttentionTileQueries = 16;
+
 constexpr int64_t PadForVisionAttention(int64_t n) {
   return (n + kVisionAttentionPad - 1) / kVisionAttentionPad * kVisionAttentionPad;
 }

@@ -84,7 +84,8 @@ void Rotate(float* x, const float* cos, const float* sin, int64_t half) {
 }
 
 // Bidirectional attention of the n patches per head (AttendVisionHead), the keys and values
-// of every head laid out for it first; units of 16 queries of one head split over the threads.
+// of every head laid out for it first; units of one kernel tile of queries of one head split
+// over the threads.
 Rows Attend(Stream& s, const Rows& qkv, int64_t n, int64_t dim, int64_t heads) {
   const int64_t hd = dim / heads, n_pad = PadForVisionAttention(n), hd_pad = PadForVisionAttention(hd);
   Rows kt(static_cast<size_t>(heads * hd * n_pad), 0.0f), v(static_cast<size_t>(heads * n_pad * hd_pad), 0.0f);
@@ -97,12 +98,12 @@ Rows Attend(Stream& s, const Rows& qkv, int64_t n, int64_t dim, int64_t heads) {
       }
     }
   });
-  constexpr int64_t kUnitQueries = 16;
-  const int64_t units_per_head = CeilDiv(n, kUnitQueries);
+  const int64_t units_per_head = CeilDiv(n, kVisionAttentionTileQueries);
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   Rows out(static_cast<size_t>(n * dim));
   ForRows(s, heads * units_per_head, [&](int64_t u) {
-    const int64_t h = u / units_per_head, first = u % units_per_head * kUnitQueries, end = std::min(n, first + kUnitQueries);
+    const int64_t h = u / units_per_head, first = u % units_per_head * kVisionAttentionTileQueries;
+    const int64_t end = std::min(n, first + kVisionAttentionTileQueries);
     AttendVisionHead(qkv.data() + h * hd, 3 * dim, kt.data() + h * hd * n_pad, v.data() + h * n_pad * hd_pad, n, hd, scale, first,
                      end, out.data() + first * dim + h * hd, dim);
   });
