@@ -18,6 +18,9 @@
 #include "core/unaligned.h"
 #include "hwy/aligned_allocator.h"
 #include "hwy/cache_control.h"
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>  // the MXCSR (SubnormalsKept)
+#endif
 
 #if defined(DEEPSEEK_BACKENDS_CPU_MATMUL_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef DEEPSEEK_BACKENDS_CPU_MATMUL_INL_H_
@@ -155,7 +158,7 @@ struct Fp8Codec {
   // the even and odd words are the even and odd columns.
   static constexpr bool kInterleaved = true;
   static constexpr float kOutputScale = 1.0f;
-#else
+#elif HWY_TARGET != HWY_AVX2  // (AVX2 below)
   static constexpr bool kInterleaved = false;
   // Decoding goes through binary16, whose exponent bias is 15 instead of e4m3's 7.
   static constexpr float kOutputScale = 256.0f;
@@ -212,6 +215,87 @@ struct Fp8Codec {
                                        _mm512_set1_epi32(static_cast<int>(0xffff0000u)), 0xf8);
   }
 #endif
+#elif HWY_TARGET == HWY_AVX2
+  // A step is 32 codes (one 32-byte load) in four vectors. A byte shuffle puts each code in the
+  // top byte of a 32-bit lane; shifted arithmetically down by 4 and masked, the sign is in bit 31
+  // and the exponent and mantissa in bits 20..26, which fp32 reads as the e4m3fn value times
+  // 2^-120 (the bias 127 instead of 7), subnormal codes as fp32 subnormals. Three operations for
+  // eight columns, where the binary16 route below needs vcvtph2ps, which Zen 3 issues at half
+  // the rate and which bounded the kernel (`deepseek-bench --op fp8 --rows 64 --cols 4096
+  // --cached --threads 1`: 12.8 GB/s this way, 10.0 that way; 2 threads from DRAM 24 against 19).
+  // Decoded units are weight / 2^40: the fused kernel's inputs carry the other 2^80, the tiles
+  // multiply it in; every product is then exact and in the normal range for |product| >= 2^-86
+  // and |input · scale| < 2^48, far beyond the checkpoints' ranges. Vector v holds columns 4v ..
+  // 4v + 3 and 16 + 4v .. 16 + 4v + 3 of the step (a byte shuffle stays within 128-bit halves).
+  static constexpr bool kInterleaved = false;
+  static constexpr int kStepVectors = 4;
+  static constexpr float kOutputScale = 0x1p40f;
+  static constexpr float kInputUnit = 0x1p80f;
+  // The fp32 subnormals must not be read as zero (DenormalsKept).
+  static constexpr bool kSubnormalWords = true;
+  static HWY_INLINE void InputsInStepOrder(DF df, const float* HWY_RESTRICT x, float* HWY_RESTRICT out) {
+    const VF x0 = hn::LoadU(df, x), x1 = hn::LoadU(df, x + 8), x2 = hn::LoadU(df, x + 16), x3 = hn::LoadU(df, x + 24);
+    hn::StoreU(hn::ConcatLowerLower(df, x2, x0), df, out);
+    hn::StoreU(hn::ConcatUpperUpper(df, x2, x0), df, out + 8);
+    hn::StoreU(hn::ConcatLowerLower(df, x3, x1), df, out + 16);
+    hn::StoreU(hn::ConcatUpperUpper(df, x3, x1), df, out + 24);
+  }
+  static HWY_INLINE __m256i Codes(const Row& row, int64_t c) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row.w + c));
+  }
+  // The step's codes as fp32 bit patterns (weight · 2^-120 / scale).
+  static HWY_INLINE void Words(__m256i codes, __m256i* words) {
+    const __m256i mask = _mm256_set1_epi32(static_cast<int>(0x87f00000u));
+    HWY_UNROLL(4) for (int v = 0; v < 4; ++v) {
+      // Lane i of each half takes byte 4v + i of that half into its top byte, zeros below.
+      const int b = 4 * v;
+      const __m256i index = _mm256_setr_epi32((b << 24) | 0x808080, ((b + 1) << 24) | 0x808080, ((b + 2) << 24) | 0x808080,
+                                              ((b + 3) << 24) | 0x808080, (b << 24) | 0x808080, ((b + 1) << 24) | 0x808080,
+                                              ((b + 2) << 24) | 0x808080, ((b + 3) << 24) | 0x808080);
+      words[v] = _mm256_and_si256(_mm256_srai_epi32(_mm256_shuffle_epi8(codes, index), 4), mask);
+    }
+  }
+  // Bytes 0xff where a NaN code (magnitude 0x7f) was seen: the running maximum of code | 0x80.
+  using NanFlags = __m256i;
+  static HWY_INLINE NanFlags NoNan() { return _mm256_setzero_si256(); }
+  static HWY_INLINE bool AnyNan(NanFlags flags) {
+    return _mm256_movemask_epi8(_mm256_cmpeq_epi8(flags, _mm256_set1_epi8(-1))) != 0;
+  }
+  static HWY_INLINE NanFlags NoteNans(NanFlags flags, __m256i codes) {
+    return _mm256_max_epu8(flags, _mm256_or_si256(codes, _mm256_set1_epi8(static_cast<char>(0x80))));
+  }
+  static HWY_INLINE void DecodeWide(DF df, const Row& row, int64_t c, VF* v) {
+    const __m256i codes = Codes(row, c);
+    __m256i words[4];
+    Words(codes, words);
+    const VF unit = hn::Set(df, kInputUnit), scale = hn::Set(df, kE8m0Scale[row.scales[c / kBlock]]);
+    const bool nans = AnyNan(NoteNans(NoNan(), codes));
+    for (int j = 0; j < 4; ++j) {
+      v[j] = hn::Mul(hn::Mul(VF{_mm256_castsi256_ps(words[j])}, unit), scale);
+      if (HWY_UNLIKELY(nans)) {
+        const __m256i magnitude = _mm256_and_si256(words[j], _mm256_set1_epi32(0x07f00000));
+        v[j] = hn::IfThenElse(hn::MaskFromVec(VF{_mm256_castsi256_ps(_mm256_cmpeq_epi32(magnitude, _mm256_set1_epi32(0x07f00000)))}),
+                              hn::Set(df, std::numeric_limits<float>::quiet_NaN()), v[j]);
+      }
+    }
+  }
+  // The fused kernel's decode: the block scale multiplies the inputs instead (once per block of
+  // rows; a power of two, so every product is unchanged), and NaN codes are only noted, one test
+  // per row group rather than a branch per step: a NaN weight makes its whole dot product NaN.
+  static constexpr bool kScaledInputs = true;
+  static HWY_INLINE void DecodeUnscaled(DF, const Row& row, int64_t c, VF* v, NanFlags& nan) {
+    const __m256i codes = Codes(row, c);
+    nan = NoteNans(nan, codes);
+    __m256i words[4];
+    Words(codes, words);
+    for (int j = 0; j < 4; ++j) v[j] = VF{_mm256_castsi256_ps(words[j])};
+  }
+  static float InputScale(const WeightMatrix& m, int64_t r, int64_t c) {
+    return kE8m0Scale[RowAt(m, r).scales[c / kBlock]];
+  }
+  static bool HasNan(const Row& row, int64_t cols) {
+    return std::any_of(row.w, row.w + cols, [](uint8_t code) { return (code & 0x7f) == 0x7f; });
+  }
 #else
   // e4m3fn / 256: the 7 magnitude bits moved to the top of a binary16 exponent and mantissa
   // read as the same value with bias 15. binary16 -> binary32 is exact, subnormals included
@@ -274,8 +358,11 @@ struct Fp8Codec {
   // `nan`, one test per row group rather than a branch per step: a NaN weight makes its whole
   // dot product NaN.
   static constexpr bool kScaledInputs = true;
-  static HWY_INLINE void DecodeUnscaled(DF, const Row& row, int64_t c, VF& a, VF& b, Bits16& nan) {
-    nan = hn::Or(nan, NanLanes(Binary16(row, c, a, b)));
+  using NanFlags = Bits16;
+  static HWY_INLINE NanFlags NoNan() { return hn::Zero(hn::Repartition<int16_t, DF>()); }
+  static HWY_INLINE bool AnyNan(NanFlags flags) { return !hn::AllFalse(hn::Repartition<int16_t, DF>(), hn::MaskFromVec(flags)); }
+  static HWY_INLINE void DecodeUnscaled(DF, const Row& row, int64_t c, VF* v, NanFlags& nan) {
+    nan = hn::Or(nan, NanLanes(Binary16(row, c, v[0], v[1])));
   }
   static float InputScale(const WeightMatrix& m, int64_t r, int64_t c) {
     return kE8m0Scale[RowAt(m, r).scales[c / kBlock]];
@@ -304,38 +391,46 @@ struct Mxfp4Codec {
             m.scales + r * (m.cols / kMxfp4BlockSize)};
   }
 #if HWY_TARGET == HWY_AVX2
-  // Eight lanes: a step is 32 columns (16 bytes, one scale block) in four vectors. The 32 codes'
-  // bf16 words come from two byte shuffles of the scale's tables (kMxfp4Bf16ByteTables: the
-  // low and the high bytes), two byte interleaves make the words and four word interleaves
-  // with zeros the fp32 values: 13 operations for 32 columns, where lane permutes of a
-  // per-scale fp32 table took 10 for 16 (`deepseek-bench --op mxfp4 --rows 64 --cols 4096
-  // --cached --threads 1`: 6.6 against 5.3 GB/s).
+  // Eight lanes: a step is 32 columns (16 bytes, one scale block) in four vectors. The 16 bytes
+  // are loaded into both 128-bit halves, the upper half shifted by 4: the low nibbles (even
+  // columns) in the lower half, the high nibbles (odd columns) in the upper. The 32 codes' bf16
+  // words come from two byte shuffles of the scale's tables (kMxfp4Bf16ByteTables: the low and
+  // the high bytes) and two byte interleaves; a word becomes an fp32 by a shift into the upper
+  // half of its 32-bit lane (even words) or by clearing the lower half (odd words). 12
+  // operations for 32 columns, 5 of them shuffles; with word interleaves against zeros in place
+  // of the shift and the mask the kernel ran at 6.6 GB/s (`deepseek-bench --op mxfp4 --rows 64
+  // --cols 4096 --cached --threads 1`), with lane permutes of a per-scale fp32 table at 5.3.
   static constexpr int kStepVectors = 4;
-  // The step's order: vector v holds bytes 4v .. 4v + 3 of the step, their low nibbles (columns
-  // 8v, 8v + 2, 8v + 4, 8v + 6) in its lower 128-bit half and their high nibbles (the odd
-  // columns between) in the upper half. InputsInStepOrder puts one step of inputs in that order.
-  static HWY_INLINE void InputsInStepOrder(DF df, const float* HWY_RESTRICT x, float* HWY_RESTRICT out) {
-    VF even0, odd0, even1, odd1;  // columns 0, 2, .., 14 / 1, 3, .., 15, then 16 .. 31
-    hn::LoadInterleaved2(df, x, even0, odd0);
-    hn::LoadInterleaved2(df, x + 16, even1, odd1);
-    hn::StoreU(hn::ConcatLowerLower(df, odd0, even0), df, out);
-    hn::StoreU(hn::ConcatUpperUpper(df, odd0, even0), df, out + 8);
-    hn::StoreU(hn::ConcatLowerLower(df, odd1, even1), df, out + 16);
-    hn::StoreU(hn::ConcatUpperUpper(df, odd1, even1), df, out + 24);
+  // Vector v's lane i takes the column kStepOrder[8v + i] of the step; InputsInStepOrder puts one
+  // step of inputs in that order. Word k of a half is byte k's code (k < 8) and byte k's of the
+  // second vector pair (k >= 8); even words go to vectors 0 and 2, odd words to 1 and 3.
+  static constexpr std::array<int, 32> kStepOrder = [] {
+    std::array<int, 32> order{};
+    for (int v = 0; v < 4; ++v) {
+      for (int half = 0; half < 2; ++half) {
+        for (int i = 0; i < 4; ++i) {
+          const int byte = (v / 2) * 8 + 2 * i + v % 2;  // the byte whose code lane i holds
+          order[static_cast<size_t>(8 * v + 4 * half + i)] = 2 * byte + half;
+        }
+      }
+    }
+    return order;
+  }();
+  static HWY_INLINE void InputsInStepOrder(DF, const float* HWY_RESTRICT x, float* HWY_RESTRICT out) {
+    for (size_t k = 0; k < kStepOrder.size(); ++k) out[k] = x[kStepOrder[k]];
   }
   static HWY_INLINE void DecodeWide(DF, const Row& row, int64_t c, VF* v) {
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row.w + c / 2));
-    const __m256i codes = _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(bytes), _mm_srli_epi16(bytes, 4), 1),
-                                           _mm256_set1_epi8(0x0f));
+    const __m256i bytes = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row.w + c / 2)));
+    const __m256i codes = _mm256_and_si256(_mm256_srlv_epi32(bytes, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0f));
     const uint8_t* table = kMxfp4Bf16ByteTables[row.scales[c / kMxfp4BlockSize]].data();
     const __m256i low = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(table))), codes);
     const __m256i high = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(table + 16))), codes);
     const __m256i words0 = _mm256_unpacklo_epi8(low, high), words1 = _mm256_unpackhi_epi8(low, high);
-    const __m256i zero = _mm256_setzero_si256();
-    v[0] = VF{_mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, words0))};
-    v[1] = VF{_mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, words0))};
-    v[2] = VF{_mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, words1))};
-    v[3] = VF{_mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, words1))};
+    const __m256i upper = _mm256_set1_epi32(static_cast<int>(0xffff0000u));
+    v[0] = VF{_mm256_castsi256_ps(_mm256_slli_epi32(words0, 16))};
+    v[1] = VF{_mm256_castsi256_ps(_mm256_and_si256(words0, upper))};
+    v[2] = VF{_mm256_castsi256_ps(_mm256_slli_epi32(words1, 16))};
+    v[3] = VF{_mm256_castsi256_ps(_mm256_and_si256(words1, upper))};
   }
 #else
   static HWY_INLINE void Decode(DF df, const Row& row, int64_t c, VF& even, VF& odd) {
@@ -509,6 +604,42 @@ constexpr bool kScaledInputs = [] {
   return false;
 }();
 
+// A power of two the scaled inputs carry besides the block scales (the codec's decoded units
+// times it are the weight).
+template <class Codec>
+constexpr float kInputUnit = [] {
+  if constexpr (requires { Codec::kInputUnit; }) return Codec::kInputUnit;
+  return 1.0f;
+}();
+
+// Codecs whose decoded words may be fp32 subnormals need them read as they are, even when the
+// host application runs with denormals-are-zero (e.g. code built with -ffast-math): the kernel
+// clears the MXCSR flag for its duration and restores the caller's setting after.
+template <class Codec>
+class SubnormalsKept {
+ public:
+#if HWY_ARCH_X86
+  SubnormalsKept() {
+    if constexpr (kNeeded) {
+      if (HWY_UNLIKELY(saved_ & kDaz)) _mm_setcsr(saved_ & ~kDaz);
+    }
+  }
+  ~SubnormalsKept() {
+    if constexpr (kNeeded) {
+      if (HWY_UNLIKELY(saved_ & kDaz)) _mm_setcsr(saved_);
+    }
+  }
+
+ private:
+  static constexpr bool kNeeded = [] {
+    if constexpr (requires { Codec::kSubnormalWords; }) return Codec::kSubnormalWords;
+    return false;
+  }();
+  static constexpr unsigned kDaz = 0x40;
+  unsigned saved_ = kNeeded ? _mm_getcsr() : 0;
+#endif
+};
+
 // Columns per pass when a group holds more rows than the registers do: the N ≤ 8 inputs'
 // columns of a pass (8 KB at most) stay in L1 while every row of the group uses them.
 inline constexpr int64_t kFusedPassColumns = 256;
@@ -527,7 +658,6 @@ template <class Codec, int N, int R, int G>
 HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, const float* const* HWY_RESTRICT x,
                            const float* const* HWY_RESTRICT xt, float* HWY_RESTRICT y, int64_t y_stride) {
   static_assert(N >= 1 && R >= 1 && N * R <= 8 && G % R == 0);
-  static_assert(!kScaledInputs<Codec> || kStepVectors<Codec> == 2, "DecodeUnscaled yields two vectors");
   const DF df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df)), step = kStepColumns<Codec>;
   const int64_t full = w.cols - w.cols % step;
@@ -537,7 +667,7 @@ HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, con
   float dot[G][N] = {};
   VF v[kStepVectors<Codec>];
   [[maybe_unused]] auto nan = [] {
-    if constexpr (kScaledInputs<Codec>) return hn::Zero(hn::DFromV<typename Codec::Bits16>());
+    if constexpr (kScaledInputs<Codec>) return Codec::NoNan();
     else return 0;
   }();
   constexpr int64_t pass = G > R ? kFusedPassColumns : kColBlock;
@@ -565,7 +695,7 @@ HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, con
           if (ce - cl == line) PrefetchStep<Codec>(next + g, R, cl, line);
           for (int64_t c = cl; c < ce; c += step) {
             HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
-              if constexpr (kScaledInputs<Codec>) Codec::DecodeUnscaled(df, rows[g + k], c, v[0], v[1], nan);
+              if constexpr (kScaledInputs<Codec>) Codec::DecodeUnscaled(df, rows[g + k], c, v, nan);
               else DecodeVectors<Codec>(df, rows[g + k], c, v);
               HWY_UNROLL(8) for (int i = 0; i < N; ++i) {
                 HWY_UNROLL(4) for (int j = 0; j < kStepVectors<Codec>; ++j) {
@@ -589,7 +719,7 @@ HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, con
     }
   }
   if constexpr (kScaledInputs<Codec>) {
-    if (HWY_UNLIKELY(!hn::AllFalse(hn::DFromV<decltype(nan)>(), hn::MaskFromVec(nan)))) {
+    if (HWY_UNLIKELY(Codec::AnyNan(nan))) {
       for (int k = 0; k < G; ++k) {
         if (Codec::HasNan(rows[k], full)) std::fill_n(dot[k], N, std::numeric_limits<float>::quiet_NaN());
       }
@@ -627,7 +757,7 @@ HWY_INLINE void FusedDots(const WeightMatrix& w, int64_t r0, int64_t r1, const S
           float* out = scaled.get() + i * w.cols;
           for (int64_t c0 = 0; c0 < w.cols; c0 += Codec::kScaleBlock) {
             const float scale = Codec::InputScale(w, r, c0);
-            for (int64_t c = c0; c < std::min(w.cols, c0 + Codec::kScaleBlock); ++c) out[c] = xt[i][c] * scale;
+            for (int64_t c = c0; c < std::min(w.cols, c0 + Codec::kScaleBlock); ++c) out[c] = xt[i][c] * scale * kInputUnit<Codec>;
           }
         }
       }
@@ -897,6 +1027,7 @@ class PathPlan final : public MatMulPlan {
 
   DEEPSEEK_KERNEL_ATTR void Run(int64_t begin, int64_t end) const override {
     if (begin >= end) return;
+    const SubnormalsKept<Codec> subnormals_kept;
     if (n_ <= Path::kFusedInputs) {
       Path::Dots(w_, FirstRow(begin), FirstRow(end), xs_, n_, y_);
     } else {

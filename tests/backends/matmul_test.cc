@@ -11,6 +11,9 @@
 #include <random>
 #include <string>
 #include <vector>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
 
 #include "backends/backend.h"
 #include "backends/cpu/matmul.h"
@@ -191,6 +194,45 @@ TEST_CASE("MatMul propagates NaN weight codes and NaN scales") {
     }
   }
 }
+
+#if defined(__x86_64__) || defined(__i386__)
+// Some kernels decode FP8 codes into fp32 words that are subnormal for the subnormal codes: a
+// host application built with -ffast-math runs with denormals-are-zero in MXCSR (inherited by
+// threads it starts, such as the pool's), and those weights must not read as zero.
+TEST_CASE("MatMul reads subnormal FP8 weights when the caller runs with denormals-are-zero") {
+  constexpr unsigned kDaz = 0x40;
+  struct RestoreCsr {
+    unsigned saved = _mm_getcsr();
+    ~RestoreCsr() { _mm_setcsr(saved); }
+  } restore;
+  _mm_setcsr(restore.saved | kDaz);
+  ThreadPool pool(2);  // its threads start with the caller's MXCSR
+  const auto stream = Registry::Get().Cpu().CreateStream(pool);
+  std::mt19937 rng(5);
+  for (WeightFormat format : {WeightFormat::kFp8Block128, WeightFormat::kFp8Block32}) {
+    TestWeights w = MakeWeights(format, 70, 1056, rng);
+    const int64_t block = format == WeightFormat::kFp8Block32 ? 32 : 128;
+    for (size_t k = 0; k < w.data.size(); ++k) {
+      const uint8_t code = static_cast<uint8_t>((k % 7 + 1) | (k % 2 ? 0x80 : 0));  // exponent 0, mantissa 1..7
+      w.data[k] = code;
+      const int64_t r = static_cast<int64_t>(k) / 1056, c = static_cast<int64_t>(k) % 1056;
+      w.dense[k] = static_cast<double>(num::E4m3ToFloat(code)) *
+                   num::E8m0ToFloat(w.scales[static_cast<size_t>((r / block) * CeilDiv(1056, block) + c / block)]);
+    }
+    for (int64_t n : {1, 12}) {
+      CAPTURE(WeightFormatName(format));
+      CAPTURE(n);
+      const std::vector<float> x = RandomInput(format, n, 1056, rng);
+      ForEachKernel([&] {
+        std::vector<float> y(static_cast<size_t>(n * 70));
+        stream->MatMul(w.matrix, x.data(), n, y.data());
+        CHECK(WorstRelativeError(w, x, n, y) <= 1e-5);
+        CHECK((_mm_getcsr() & kDaz) != 0);  // the caller's setting is back
+      });
+    }
+  }
+}
+#endif
 
 TEST_CASE("MatMul rejects invalid arguments and handles empty shapes") {
   ThreadPool pool(2);
