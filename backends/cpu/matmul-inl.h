@@ -673,9 +673,21 @@ HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, con
   constexpr int64_t pass = G > R ? kFusedPassColumns : kColBlock;
   HWY_ALIGN float parked[G * N * HWY_LANES(float)];
   // A cache line's worth of columns at a time (at least a step), each line of the next rows
-  // prefetched once (but for a last, partial line).
-  const int64_t line = std::max<int64_t>(step, kCacheLine * 8 / Codec::kColumnBits);
+  // prefetched once, the line's steps unrolled; a last, partial line step by step.
+  constexpr int64_t line = std::max<int64_t>(kStepColumns<Codec>, kCacheLine * 8 / Codec::kColumnBits);
+  static_assert(line % kStepColumns<Codec> == 0);
   static_assert(kFusedPassColumns % (kCacheLine * 8 / 4) == 0);  // a whole number of lines and steps
+  const auto step_at = [&](int64_t c, int g, VF(&s)[R][N]) HWY_ATTR {
+    HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
+      if constexpr (kScaledInputs<Codec>) Codec::DecodeUnscaled(df, rows[g + k], c, v, nan);
+      else DecodeVectors<Codec>(df, rows[g + k], c, v);
+      HWY_UNROLL(8) for (int i = 0; i < N; ++i) {
+        HWY_UNROLL(4) for (int j = 0; j < kStepVectors<Codec>; ++j) {
+          s[k][i] = hn::MulAdd(hn::LoadU(df, x[i] + c + j * lanes), v[j], s[k][i]);
+        }
+      }
+    }
+  };
   for (int64_t c0 = 0; c0 < full; c0 += kColBlock) {
     const int64_t c1 = std::min(full, c0 + kColBlock);
     for (int64_t p0 = c0; p0 < c1; p0 += pass) {
@@ -690,21 +702,12 @@ HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, con
             }
           }
         }
-        for (int64_t cl = p0; cl < p1; cl += line) {
-          const int64_t ce = std::min(p1, cl + line);
-          if (ce - cl == line) PrefetchStep<Codec>(next + g, R, cl, line);
-          for (int64_t c = cl; c < ce; c += step) {
-            HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
-              if constexpr (kScaledInputs<Codec>) Codec::DecodeUnscaled(df, rows[g + k], c, v, nan);
-              else DecodeVectors<Codec>(df, rows[g + k], c, v);
-              HWY_UNROLL(8) for (int i = 0; i < N; ++i) {
-                HWY_UNROLL(4) for (int j = 0; j < kStepVectors<Codec>; ++j) {
-                  s[k][i] = hn::MulAdd(hn::LoadU(df, x[i] + c + j * lanes), v[j], s[k][i]);
-                }
-              }
-            }
-          }
+        int64_t c = p0;
+        for (; c + line <= p1; c += line) {
+          PrefetchStep<Codec>(next + g, R, c, line);
+          HWY_UNROLL(4) for (int64_t u = 0; u < line; u += step) step_at(c + u, g, s);
         }
+        for (; c < p1; c += step) step_at(c, g, s);
         for (int k = 0; k < R; ++k) {
           for (int i = 0; i < N; ++i) {
             if (G > R && p1 < c1) {
