@@ -216,43 +216,42 @@ struct Fp8Codec {
   }
 #endif
 #elif HWY_TARGET == HWY_AVX2
-  // A step is 32 codes (one 32-byte load) in four vectors. A byte shuffle puts each code in the
-  // top byte of a 32-bit lane; shifted arithmetically down by 4 and masked, the sign is in bit 31
-  // and the exponent and mantissa in bits 20..26, which fp32 reads as the e4m3fn value times
-  // 2^-120 (the bias 127 instead of 7), subnormal codes as fp32 subnormals. Three operations for
-  // eight columns, where the binary16 route below needs vcvtph2ps, which Zen 3 issues at half
-  // the rate and which bounded the kernel (`deepseek-bench --op fp8 --rows 64 --cols 4096
-  // --cached --threads 1`: 12.8 GB/s this way, 10.0 that way; 2 threads from DRAM 24 against 19).
+  // A step is 32 codes in four vectors. Sign-extended to 16 bits, two codes share a 32-bit lane;
+  // shifted left by 20 (the lower code) or 4 (the upper) and masked, the sign is in bit 31 and
+  // the exponent and mantissa in bits 20..26, which fp32 reads as the e4m3fn value times 2^-120
+  // (the bias 127 instead of 7), subnormal codes as fp32 subnormals. Five operations for 16
+  // columns, one of them a shuffle, where the binary16 route below needs vcvtph2ps, which Zen 3
+  // issues at half the rate and which bounded the kernel (`deepseek-bench --op fp8 --rows 16384
+  // --cols 4096 --threads 2`, from DRAM: 19 GB/s that way; a byte shuffle per 8 codes, 24).
   // Decoded units are weight / 2^40: the fused kernel's inputs carry the other 2^80, the tiles
   // multiply it in; every product is then exact and in the normal range for |product| >= 2^-86
-  // and |input · scale| < 2^48, far beyond the checkpoints' ranges. Vector v holds columns 4v ..
-  // 4v + 3 and 16 + 4v .. 16 + 4v + 3 of the step (a byte shuffle stays within 128-bit halves).
+  // and |input · scale| < 2^48, far beyond the checkpoints' ranges. The vectors hold the even
+  // columns 0 .. 14, the odd 1 .. 15, the even 16 .. 30 and the odd 17 .. 31 of the step.
   static constexpr bool kInterleaved = false;
   static constexpr int kStepVectors = 4;
   static constexpr float kOutputScale = 0x1p40f;
   static constexpr float kInputUnit = 0x1p80f;
-  // The fp32 subnormals must not be read as zero (DenormalsKept).
+  // The fp32 subnormals must not be read as zero (SubnormalsKept).
   static constexpr bool kSubnormalWords = true;
   static HWY_INLINE void InputsInStepOrder(DF df, const float* HWY_RESTRICT x, float* HWY_RESTRICT out) {
-    const VF x0 = hn::LoadU(df, x), x1 = hn::LoadU(df, x + 8), x2 = hn::LoadU(df, x + 16), x3 = hn::LoadU(df, x + 24);
-    hn::StoreU(hn::ConcatLowerLower(df, x2, x0), df, out);
-    hn::StoreU(hn::ConcatUpperUpper(df, x2, x0), df, out + 8);
-    hn::StoreU(hn::ConcatLowerLower(df, x3, x1), df, out + 16);
-    hn::StoreU(hn::ConcatUpperUpper(df, x3, x1), df, out + 24);
+    VF even0, odd0, even1, odd1;
+    hn::LoadInterleaved2(df, x, even0, odd0);
+    hn::LoadInterleaved2(df, x + 16, even1, odd1);
+    hn::StoreU(even0, df, out);
+    hn::StoreU(odd0, df, out + 8);
+    hn::StoreU(even1, df, out + 16);
+    hn::StoreU(odd1, df, out + 24);
   }
   static HWY_INLINE __m256i Codes(const Row& row, int64_t c) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row.w + c));
   }
-  // The step's codes as fp32 bit patterns (weight · 2^-120 / scale).
-  static HWY_INLINE void Words(__m256i codes, __m256i* words) {
+  // The step's codes as fp32 bit patterns (weight · 2^-120 / scale), in step order.
+  static HWY_INLINE void Words(const Row& row, int64_t c, __m256i* words) {
     const __m256i mask = _mm256_set1_epi32(static_cast<int>(0x87f00000u));
-    HWY_UNROLL(4) for (int v = 0; v < 4; ++v) {
-      // Lane i of each half takes byte 4v + i of that half into its top byte, zeros below.
-      const int b = 4 * v;
-      const __m256i index = _mm256_setr_epi32((b << 24) | 0x808080, ((b + 1) << 24) | 0x808080, ((b + 2) << 24) | 0x808080,
-                                              ((b + 3) << 24) | 0x808080, (b << 24) | 0x808080, ((b + 1) << 24) | 0x808080,
-                                              ((b + 2) << 24) | 0x808080, ((b + 3) << 24) | 0x808080);
-      words[v] = _mm256_and_si256(_mm256_srai_epi32(_mm256_shuffle_epi8(codes, index), 4), mask);
+    HWY_UNROLL(2) for (int half = 0; half < 2; ++half) {
+      const __m256i pairs = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row.w + c + 16 * half)));
+      words[2 * half] = _mm256_and_si256(_mm256_slli_epi32(pairs, 20), mask);
+      words[2 * half + 1] = _mm256_and_si256(_mm256_slli_epi32(pairs, 4), mask);
     }
   }
   // Bytes 0xff where a NaN code (magnitude 0x7f) was seen: the running maximum of code | 0x80.
@@ -267,7 +266,7 @@ struct Fp8Codec {
   static HWY_INLINE void DecodeWide(DF df, const Row& row, int64_t c, VF* v) {
     const __m256i codes = Codes(row, c);
     __m256i words[4];
-    Words(codes, words);
+    Words(row, c, words);
     const VF unit = hn::Set(df, kInputUnit), scale = hn::Set(df, kE8m0Scale[row.scales[c / kBlock]]);
     const bool nans = AnyNan(NoteNans(NoNan(), codes));
     for (int j = 0; j < 4; ++j) {
@@ -284,10 +283,9 @@ struct Fp8Codec {
   // per row group rather than a branch per step: a NaN weight makes its whole dot product NaN.
   static constexpr bool kScaledInputs = true;
   static HWY_INLINE void DecodeUnscaled(DF, const Row& row, int64_t c, VF* v, NanFlags& nan) {
-    const __m256i codes = Codes(row, c);
-    nan = NoteNans(nan, codes);
+    nan = NoteNans(nan, Codes(row, c));
     __m256i words[4];
-    Words(codes, words);
+    Words(row, c, words);
     for (int j = 0; j < 4; ++j) v[j] = VF{_mm256_castsi256_ps(words[j])};
   }
   static float InputScale(const WeightMatrix& m, int64_t r, int64_t c) {
