@@ -394,14 +394,16 @@ struct Mxfp4Codec {
   // columns) in the lower half, the high nibbles (odd columns) in the upper. The 32 codes' bf16
   // words come from two byte shuffles of the scale's tables (kMxfp4Bf16ByteTables: the low and
   // the high bytes) and two byte interleaves; a word becomes an fp32 by a shift into the upper
-  // half of its 32-bit lane (even words) or by clearing the lower half (odd words). 12
-  // operations for 32 columns, 5 of them shuffles; with word interleaves against zeros in place
-  // of the shift and the mask the kernel ran at 6.6 GB/s (`deepseek-bench --op mxfp4 --rows 64
-  // --cols 4096 --cached --threads 1`), with lane permutes of a per-scale fp32 table at 5.3.
+  // half of its 32-bit lane (even words) or by clearing the lower half (odd words). Ten
+  // operations for 32 columns besides the loads and FMAs, four of them shuffles: 7.8 GB/s
+  // (`deepseek-bench --op mxfp4 --rows 64 --cols 4096 --cached --threads 1`), where word
+  // interleaves against zeros in place of the shift and the mask ran at 6.6 and lane permutes
+  // of a per-scale fp32 table at 5.3.
   static constexpr int kStepVectors = 4;
   // Vector v's lane i takes the column kStepOrder[8v + i] of the step; InputsInStepOrder puts one
-  // step of inputs in that order. Word k of a half is byte k's code (k < 8) and byte k's of the
-  // second vector pair (k >= 8); even words go to vectors 0 and 2, odd words to 1 and 3.
+  // step of inputs in that order. In each half, the first byte interleave holds the codes of
+  // bytes 0 .. 7, the second those of bytes 8 .. 15; a lane's even word goes to vectors 0 and
+  // 2, its odd word to 1 and 3. Lower halves hold low nibbles (even columns), upper halves high.
   static constexpr std::array<int, 32> kStepOrder = [] {
     std::array<int, 32> order{};
     for (int v = 0; v < 4; ++v) {
