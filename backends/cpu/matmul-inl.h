@@ -288,12 +288,6 @@ struct Fp8Codec {
     Words(row, c, words);
     for (int j = 0; j < 4; ++j) v[j] = VF{_mm256_castsi256_ps(words[j])};
   }
-  static float InputScale(const WeightMatrix& m, int64_t r, int64_t c) {
-    return kE8m0Scale[RowAt(m, r).scales[c / kBlock]];
-  }
-  static bool HasNan(const Row& row, int64_t cols) {
-    return std::any_of(row.w, row.w + cols, [](uint8_t code) { return (code & 0x7f) == 0x7f; });
-  }
 #else
   // e4m3fn / 256: the 7 magnitude bits moved to the top of a binary16 exponent and mantissa
   // read as the same value with bias 15. binary16 -> binary32 is exact, subnormals included
@@ -362,14 +356,16 @@ struct Fp8Codec {
   static HWY_INLINE void DecodeUnscaled(DF, const Row& row, int64_t c, VF* v, NanFlags& nan) {
     nan = hn::Or(nan, NanLanes(Binary16(row, c, v[0], v[1])));
   }
+#endif
+#endif
+  // For the kScaledInputs decoders: the scale the inputs of row r take at column c, and whether
+  // a row holds a NaN code (asked only once one was noted).
   static float InputScale(const WeightMatrix& m, int64_t r, int64_t c) {
     return kE8m0Scale[RowAt(m, r).scales[c / kBlock]];
   }
   static bool HasNan(const Row& row, int64_t cols) {
     return std::any_of(row.w, row.w + cols, [](uint8_t code) { return (code & 0x7f) == 0x7f; });
   }
-#endif
-#endif
   static float Scalar(const Row& row, int64_t c) {
     return num::E4m3ToFloat(row.w[c]) * num::E8m0ToFloat(row.scales[c / kBlock]);
   }
