@@ -30,7 +30,7 @@ using testing::ForEachKernel;
 using testing::MakeWeights;
 using testing::RandomInput;
 using testing::TestWeights;
-using testing::CeilDiv;
+using testing::Fp8Value;
 using testing::RandomByte;
 
 // max over outputs of |y − Σ x·w| / Σ |x·w|, the reference summed in double.
@@ -211,13 +211,10 @@ TEST_CASE("MatMul reads subnormal FP8 weights when the caller runs with denormal
   std::mt19937 rng(5);
   for (WeightFormat format : {WeightFormat::kFp8Block128, WeightFormat::kFp8Block32}) {
     TestWeights w = MakeWeights(format, 70, 1056, rng);
-    const int64_t block = format == WeightFormat::kFp8Block32 ? 32 : 128;
     for (size_t k = 0; k < w.data.size(); ++k) {
       const uint8_t code = static_cast<uint8_t>((k % 7 + 1) | (k % 2 ? 0x80 : 0));  // exponent 0, mantissa 1..7
       w.data[k] = code;
-      const int64_t r = static_cast<int64_t>(k) / 1056, c = static_cast<int64_t>(k) % 1056;
-      w.dense[k] = static_cast<double>(num::E4m3ToFloat(code)) *
-                   num::E8m0ToFloat(w.scales[static_cast<size_t>((r / block) * CeilDiv(1056, block) + c / block)]);
+      w.dense[k] = Fp8Value(format, 1056, w.scales, static_cast<int64_t>(k) / 1056, static_cast<int64_t>(k) % 1056, code);
     }
     for (int64_t n : {1, 12}) {
       CAPTURE(WeightFormatName(format));

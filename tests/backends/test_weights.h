@@ -47,6 +47,15 @@ struct TestWeights {
 
 inline uint8_t RandomByte(std::mt19937& rng) { return static_cast<uint8_t>(rng() & 0xff); }
 
+inline int64_t Fp8Block(WeightFormat format) { return format == WeightFormat::kFp8Block32 ? 32 : 128; }
+
+// The exact value of FP8 code `code` at (r, c) of a matrix of `cols` columns with these block scales.
+inline double Fp8Value(WeightFormat format, int64_t cols, const std::vector<uint8_t>& scales, int64_t r, int64_t c, uint8_t code) {
+  const int64_t block = Fp8Block(format);
+  return static_cast<double>(num::E4m3ToFloat(code)) *
+         num::E8m0ToFloat(scales[static_cast<size_t>(r / block * CeilDiv(cols, block) + c / block)]);
+}
+
 // Scale exponents stay near 2^0 so that no product under- or overflows.
 inline uint8_t RandomScale(std::mt19937& rng) { return static_cast<uint8_t>(120 + rng() % 15); }
 
@@ -74,9 +83,8 @@ inline TestWeights MakeWeights(WeightFormat format, int64_t rows, int64_t cols, 
     }
     case WeightFormat::kFp8Block128:
     case WeightFormat::kFp8Block32: {
-      const int64_t block = format == WeightFormat::kFp8Block32 ? 32 : 128;
-      const int64_t block_cols = CeilDiv(cols, block);
-      t.scales.resize(static_cast<size_t>(CeilDiv(rows, block) * block_cols));
+      const int64_t block = Fp8Block(format);
+      t.scales.resize(static_cast<size_t>(CeilDiv(rows, block) * CeilDiv(cols, block)));
       for (auto& s : t.scales) s = RandomScale(rng);
       t.data.resize(t.dense.size());
       for (int64_t r = 0; r < rows; ++r) {
@@ -86,9 +94,7 @@ inline TestWeights MakeWeights(WeightFormat format, int64_t rows, int64_t cols, 
           while (num::E4m3IsNan(code));
           const size_t k = static_cast<size_t>(r * cols + c);
           t.data[k] = code;
-          t.dense[k] =
-              static_cast<double>(num::E4m3ToFloat(code)) *
-              num::E8m0ToFloat(t.scales[static_cast<size_t>(r / block * block_cols + c / block)]);
+          t.dense[k] = Fp8Value(format, cols, t.scales, r, c, code);
         }
       }
       break;
