@@ -269,6 +269,10 @@ struct SpeculationResult {
   double verify_ms = 0;  // Tv
   double decode_ms = 0;  // T1
   double no_draft = 0;   // f
+  double verify_bytes = 0;  // weight bytes one verify step reads (each matrix once, the union of both tokens' experts)
+  double VerifyBandwidthFraction(double bandwidth_gbs) const {
+    return verify_ms > 0 ? verify_bytes / (verify_ms / 1000) / 1e9 / bandwidth_gbs : 0.0;
+  }
   double Speedup(double p) const {
     return decode_ms / (no_draft * decode_ms + (1 - no_draft) * (draft_ms + verify_ms) / (1 + p));
   }
@@ -284,7 +288,7 @@ SpeculationResult MeasureSpeculation(const std::shared_ptr<const deepseek::Model
   deepseek::Session& s = *created.value();
   Check(s.Prefill(Prompt(model->config(), o.prompt, 2)));
   std::vector<float> rows;
-  double draft_s = 0, verify_s = 0;
+  double draft_s = 0, verify_s = 0, verify_bytes = 0;
   const auto step = [&] {
     const int32_t token = Argmax(s.logits());
     auto start = Clock::now();
@@ -292,16 +296,19 @@ SpeculationResult MeasureSpeculation(const std::shared_ptr<const deepseek::Model
     if (!draft.ok()) deepseek::Fail(draft.status().code(), draft.status().message());
     draft_s += Since(start);
     const std::array<int32_t, 2> fed{token, Argmax(draft.value())};
+    const uint64_t bytes_before = s.stats().weight_bytes_read;
     start = Clock::now();
     Check(s.PrefillAll(fed, rows));
     verify_s += Since(start);
+    verify_bytes += static_cast<double>(s.stats().weight_bytes_read - bytes_before);
   };
   step();  // warm-up
-  draft_s = verify_s = 0;
+  draft_s = verify_s = verify_bytes = 0;
   for (int i = 0; i < o.decode; ++i) step();
   SpeculationResult r;
   r.draft_ms = 1000 * draft_s / o.decode;
   r.verify_ms = 1000 * verify_s / o.decode;
+  r.verify_bytes = verify_bytes / o.decode;
   r.decode_ms = 1000 / decode_tok_s;
   int blocked = 0;
   for (int64_t q = 0; q < 1024; ++q) blocked += !s.CanDrop(q);
@@ -416,9 +423,11 @@ int Run(const Options& o) {
   if (spec.verify_ms > 0) {
     std::fprintf(g_out,
                  "\nspeculative decoding (greedy): MTP draft %.2f ms + 2-token verify %.2f ms against %.2f ms per decode step "
-                 "(verify / decode %.2fx); %.0f%% of positions close a compressor block and decode plainly; speed-up at "
+                 "(verify / decode %.2fx); the verify step reads %.1f MB against %.1f MB per decode step, at %.3f of the "
+                 "bandwidth (decode %.3f); %.0f%% of positions close a compressor block and decode plainly; speed-up at "
                  "acceptance 0.6 / 0.8 / 0.9: %.2fx / %.2fx / %.2fx\n",
-                 spec.draft_ms, spec.verify_ms, spec.decode_ms, spec.verify_ms / spec.decode_ms, 100 * spec.no_draft,
+                 spec.draft_ms, spec.verify_ms, spec.decode_ms, spec.verify_ms / spec.decode_ms, spec.verify_bytes / 1e6,
+                 d.bytes_per_token / 1e6, spec.VerifyBandwidthFraction(bandwidth), achieved / bandwidth, 100 * spec.no_draft,
                  spec.Speedup(0.6), spec.Speedup(0.8), spec.Speedup(0.9));
   }
   if (!batches.empty()) WriteBatchPlot(batches, bandwidth, o.batch_out, c.n_layers, threads);
@@ -450,12 +459,14 @@ int Run(const Options& o) {
         "\"bandwidth_gbs_after\": %.6g, \"bandwidth_fraction\": %.6g, "
         "\"prefill_tok_s_512\": %.6g, \"prefill_tok_s_2048\": %.6g, \"prefill_gflops\": %.6g, \"peak_gflops\": %.6g, "
         "\"peak_fraction\": %.6g, \"peak_bf16_gflops\": %.6g, \"bf16_peak_fraction\": %.6g, "
-        "\"mtp_draft_ms\": %.6g, \"mtp_verify_ms\": %.6g, \"mtp_verify_step_ratio\": %.6g, \"spec_no_draft_fraction\": %.6g, "
+        "\"mtp_draft_ms\": %.6g, \"mtp_verify_ms\": %.6g, \"mtp_verify_step_ratio\": %.6g, \"mtp_verify_bytes\": %.0f, \"mtp_verify_bandwidth_fraction\": %.6g, "
+        "\"spec_no_draft_fraction\": %.6g, "
         "\"spec_speedup_060\": %.6g, \"spec_speedup_080\": %.6g, \"spec_speedup_090\": %.6g, \"threads\": %d, \"target\": \"%s\", \"layers\": %d, \"experts\": %d, "
         "\"batch_tok_s\": {%s}, \"batch_bandwidth_fraction\": {%s}, \"peak_rss_mb\": %.0f}\n",
         d.tok_s, d.bytes_per_token, bandwidth, bandwidth_before, bandwidth_after, achieved / bandwidth, p512.tok_s, p2048.tok_s, gemm_gflops, peak,
         gemm_gflops / peak, peak_bf16, gemm_gflops / peak_bf16, spec.draft_ms, spec.verify_ms,
-        spec.decode_ms > 0 ? spec.verify_ms / spec.decode_ms : 0.0, spec.no_draft, spec.verify_ms > 0 ? spec.Speedup(0.6) : 0.0,
+        spec.decode_ms > 0 ? spec.verify_ms / spec.decode_ms : 0.0, spec.verify_bytes, spec.VerifyBandwidthFraction(bandwidth),
+        spec.no_draft, spec.verify_ms > 0 ? spec.Speedup(0.6) : 0.0,
         spec.verify_ms > 0 ? spec.Speedup(0.8) : 0.0, spec.verify_ms > 0 ? spec.Speedup(0.9) : 0.0, threads, deepseek::backend::cpu::KernelTarget().c_str(), c.n_layers, c.n_experts,
         batch_tok_s.c_str(), batch_fraction.c_str(), PeakRssMb());
   }

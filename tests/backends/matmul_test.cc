@@ -72,20 +72,21 @@ TEST_CASE("MatMul matches the scalar reference for every format, target and batc
     std::vector<Shape> shapes;
   } cases[] = {
       // Rows not a multiple of the 64-row tile or of 4; cols with a vector tail and cols
-      // beyond the 1024-column block of the n > 1 kernel.
+      // beyond the 1024-column block of the n > 1 kernel; cols beyond 2048, where eight bf16
+      // inputs outgrow L1 and the few-input bf16 kernel takes the column blocks outermost.
       {WeightFormat::kF32, {{300, 200}, {5, 37}, {130, 1100}, {1, 1}}},
-      {WeightFormat::kBF16, {{300, 200}, {5, 37}, {130, 1100}, {1, 1}}},
+      {WeightFormat::kBF16, {{300, 200}, {5, 37}, {130, 1100}, {1, 1}, {37, 2200}}},
       // FP8 cols not a multiple of 128 (partial last scale block), rows spanning 3 row blocks.
-      {WeightFormat::kFp8Block128, {{300, 200}, {128, 128}, {130, 1100}, {3, 17}}},
+      {WeightFormat::kFp8Block128, {{300, 200}, {128, 128}, {130, 1100}, {3, 17}, {260, 2200}}},
       // 32 x 32 blocks: cols not a multiple of 32, rows across many row blocks.
-      {WeightFormat::kFp8Block32, {{300, 200}, {32, 32}, {130, 1100}, {3, 17}, {70, 45}}},
-      {WeightFormat::kMxfp4, {{300, 96}, {70, 1056}, {1, 32}}},
+      {WeightFormat::kFp8Block32, {{300, 200}, {32, 32}, {130, 1100}, {3, 17}, {70, 45}, {70, 2200}}},
+      {WeightFormat::kMxfp4, {{300, 96}, {70, 1056}, {1, 32}, {37, 2208}}},
   };
   std::mt19937 rng(1234);
   for (const auto& test : cases) {
     for (const Shape& shape : test.shapes) {
       const TestWeights w = MakeWeights(test.format, shape.rows, shape.cols, rng);
-      for (int64_t n : {1, 3, 17}) {
+      for (int64_t n : {1, 3, 8, 17}) {
         const std::vector<float> x = RandomInput(test.format, n, shape.cols, rng);
         CAPTURE(WeightFormatName(test.format));
         CAPTURE(shape.rows);
@@ -107,11 +108,15 @@ TEST_CASE("MatMul gives bit-identical rows for every batch size") {
   ThreadPool pool(2);
   const auto stream = Registry::Get().Cpu().CreateStream(pool);
   std::mt19937 rng(99);
+  // The wider shapes take the few-input bf16 kernel's other loop order for 8 inputs.
   const std::pair<WeightFormat, Shape> cases[] = {{WeightFormat::kF32, {67, 1100}},
                                                   {WeightFormat::kBF16, {67, 1100}},
+                                                  {WeightFormat::kBF16, {37, 2200}},
                                                   {WeightFormat::kFp8Block128, {130, 1100}},
+                                                  {WeightFormat::kFp8Block128, {260, 2200}},
                                                   {WeightFormat::kFp8Block32, {130, 1100}},
-                                                  {WeightFormat::kMxfp4, {70, 1056}}};
+                                                  {WeightFormat::kMxfp4, {70, 1056}},
+                                                  {WeightFormat::kMxfp4, {37, 2208}}};
   for (const auto& [format, shape] : cases) {
     INFO("format " << std::string(WeightFormatName(format)));
     const TestWeights w = MakeWeights(format, shape.rows, shape.cols, rng);
