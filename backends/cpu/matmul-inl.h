@@ -123,10 +123,12 @@ struct Bf16Codec {
   static float Scalar(const Row& row, int64_t c) { return num::Bf16ToFloat(LoadUnaligned<uint16_t>(row.w, c)); }
   static constexpr int64_t kColumnBits = 16;
 #if DEEPSEEK_BF16_DOT
-  // One row streams at a time: more rows in flight are more concurrent streams, which 8 KiB
-  // rows read slower (measured: one row 51 GB/s, four rows 41, a plain read 55), and 64 bytes
-  // per dot product keep up with memory despite its 6-cycle latency.
-  static constexpr int64_t kDotRows = 1;
+  // One input: one row streams at a time: more rows in flight are more concurrent streams,
+  // which 8 KiB rows read slower (measured: one row 51 GB/s, four rows 41, a plain read 55), and
+  // 64 bytes per dot product keep up with memory despite its 6-cycle latency. Several inputs:
+  // rows share each step's inputs, up to 4 (8 inputs on Zen 4: 13 -> 18-23 GB/s from DRAM).
+  static constexpr int64_t kDotRows = 4;
+  static constexpr int64_t kOneInputDotRows = 1;
   static constexpr int64_t kDotStep = 32;  // columns per decode, in column order
   static constexpr bool kDotInterleaved = false;
   static constexpr bool kScaleOnInputs = false;
@@ -199,6 +201,7 @@ struct Fp8Codec {
   // Four-kilobyte rows, 32 bytes per dot product: four chains in flight (measured ~15% faster
   // than the fp32 path on 4096 x 4096, two rows a little less).
   static constexpr int64_t kDotRows = 4;
+  static constexpr int64_t kOneInputDotRows = 4;
   // The block scale is a power of two, so it can multiply either factor of a product and
   // leave the product unchanged: n == 1 scales the 4096 inputs once per 128-row block
   // (DecodeBf16Unscaled), tiles scale the weights they decode once for all n inputs.
@@ -476,6 +479,7 @@ struct Mxfp4Codec {
 #if DEEPSEEK_BF16_DOT
   // Two-kilobyte rows: four in flight (two measured slower, eight no faster).
   static constexpr int64_t kDotRows = 4;
+  static constexpr int64_t kOneInputDotRows = 4;
   static constexpr bool kScaleOnInputs = false;
   // 64 columns (32 bytes, two scale blocks) per decode: the low nibbles (even columns) and the
   // high nibbles (odd columns) each become 32 bf16 words through one word permute of a table
@@ -981,12 +985,14 @@ DEEPSEEK_KERNEL_ATTR void DotsBf16(const WeightMatrix& w, int64_t r0, int64_t r1
   }
 }
 
-// Rows per group for N inputs: as many as the plan's unit allows while the R·N accumulators
-// and the step's N input vectors take at most 24 of the 32 registers, leaving the decoder
-// its own (more would spill: MXFP4 with 8 inputs and 2 rows measured slower than 1 row).
+// Rows per group for N inputs: the codec's choice for one input; for more, as many as the
+// plan's unit (kDotRows) allows while the R·N accumulators and the step's N input vectors take
+// at most 24 of the 32 registers, leaving the decoder its own (more would spill: MXFP4 with 8
+// inputs and 2 rows measured slower than 1 row).
 template <class Codec>
 constexpr int DotRowsFor(int n) {
   int r = static_cast<int>(Codec::kDotRows);
+  if (n == 1) r = static_cast<int>(Codec::kOneInputDotRows);
   while (r > 1 && n * (r + static_cast<int>(Codec::kDotStep / 32)) > 24) r /= 2;
   return r;
 }
@@ -1131,6 +1137,12 @@ class PathPlan final : public MatMulPlan {
       for (int64_t c0 = 0; c0 < full; c0 += kColBlock) {
         const int64_t c1 = std::min(full, c0 + kColBlock);
         DecodeTile<Path>(w_, r0, count, c0, c1, tile.get());
+        // The next block's weights come in from memory while this one is multiplied.
+        if (c1 < full) {
+          PrefetchBlock(r0, count, c1, std::min(full, c1 + kColBlock));
+        } else if (t + 1 < end) {
+          PrefetchBlock(FirstRow(t + 1), FirstRow(t + 2) - FirstRow(t + 1), 0, std::min(full, kColBlock));
+        }
         MultiplyTileBlock<Path>(xs_, n_, c0, c1 - c0, tile.get(), count, y_, w_.rows, r0);
       }
       // Scale back from decoded units, then the columns after the last full step, exactly.
@@ -1141,6 +1153,13 @@ class PathPlan final : public MatMulPlan {
                                         full > 0 ? yi[r] * Path::kOutputScale : 0.0f);
         }
       }
+    }
+  }
+
+  void PrefetchBlock(int64_t r0, int64_t count, int64_t c0, int64_t c1) const {
+    for (int64_t r = r0; r < r0 + count; ++r) {
+      const typename Codec::Row row = Codec::RowAt(w_, r);
+      PrefetchStep<Codec>(&row, 1, c0, c1 - c0);
     }
   }
 
