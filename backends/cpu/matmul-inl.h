@@ -11,6 +11,7 @@
 #include <limits>
 #include <memory>
 #include <new>
+#include <type_traits>
 
 #include "backends/backend.h"
 #include "backends/cpu/matmul.h"
@@ -735,8 +736,32 @@ HWY_INLINE void DecodeDots(const WeightMatrix& w, int64_t r0, int64_t count, con
   }
 }
 
+// f(std::integral_constant<int, n>{}) for 1 <= n <= 8: the few-input kernels are compiled once
+// per input count, their register blocking fixed for it.
+template <class F>
+HWY_INLINE void WithInputCount(int64_t n, F&& f) {
+  switch (n) {
+    case 1: f(std::integral_constant<int, 1>{}); break;
+    case 2: f(std::integral_constant<int, 2>{}); break;
+    case 3: f(std::integral_constant<int, 3>{}); break;
+    case 4: f(std::integral_constant<int, 4>{}); break;
+    case 5: f(std::integral_constant<int, 5>{}); break;
+    case 6: f(std::integral_constant<int, 6>{}); break;
+    case 7: f(std::integral_constant<int, 7>{}); break;
+    default: f(std::integral_constant<int, 8>{});
+  }
+}
+
+// Rows per register block of DecodeDots for N inputs: 4, halved while the R·N accumulators
+// exceed 8.
+constexpr int FusedRowsFor(int n) {
+  int r = 4;
+  while (r > 1 && n * r > 8) r /= 2;
+  return r;
+}
+
 // y[i, r] for rows [r0, r1) (r0 a multiple of 4) and inputs [0, n), n <= kFusedInputs, each
-// weight decoded once: the fewer the inputs, the more rows share a pass (R·N <= 8).
+// weight decoded once: the fewer the inputs, the more rows share a pass (FusedRowsFor).
 template <class Codec>
 HWY_INLINE void FusedDots(const WeightMatrix& w, int64_t r0, int64_t r1, const StepOrderInputs<Codec>& xs, int64_t n,
                           float* HWY_RESTRICT y) {
@@ -766,16 +791,7 @@ HWY_INLINE void FusedDots(const WeightMatrix& w, int64_t r0, int64_t r1, const S
       }
     }
     const int64_t count = std::min<int64_t>(4, r1 - r);
-    switch (n) {
-      case 1: DecodeDots<Codec, 1, 4, 4>(w, r, count, x, xt, y + r, w.rows); break;
-      case 2: DecodeDots<Codec, 2, 4, 4>(w, r, count, x, xt, y + r, w.rows); break;
-      case 3: DecodeDots<Codec, 3, 2, 4>(w, r, count, x, xt, y + r, w.rows); break;
-      case 4: DecodeDots<Codec, 4, 2, 4>(w, r, count, x, xt, y + r, w.rows); break;
-      case 5: DecodeDots<Codec, 5, 1, 4>(w, r, count, x, xt, y + r, w.rows); break;
-      case 6: DecodeDots<Codec, 6, 1, 4>(w, r, count, x, xt, y + r, w.rows); break;
-      case 7: DecodeDots<Codec, 7, 1, 4>(w, r, count, x, xt, y + r, w.rows); break;
-      default: DecodeDots<Codec, 8, 1, 4>(w, r, count, x, xt, y + r, w.rows);
-    }
+    WithInputCount(n, [&](auto N) HWY_ATTR { DecodeDots<Codec, N, FusedRowsFor(N), 4>(w, r, count, x, xt, y + r, w.rows); });
   }
 }
 
@@ -1001,16 +1017,7 @@ constexpr int DotRowsFor(int n) {
 template <class Codec>
 DEEPSEEK_KERNEL_ATTR void DotsBf16(const WeightMatrix& w, int64_t r0, int64_t r1, const Bf16Inputs<Codec>& xs, int64_t n,
                                    float* HWY_RESTRICT y) {
-  switch (n) {
-    case 1: DotsBf16<Codec, 1, DotRowsFor<Codec>(1)>(w, r0, r1, xs, y); break;
-    case 2: DotsBf16<Codec, 2, DotRowsFor<Codec>(2)>(w, r0, r1, xs, y); break;
-    case 3: DotsBf16<Codec, 3, DotRowsFor<Codec>(3)>(w, r0, r1, xs, y); break;
-    case 4: DotsBf16<Codec, 4, DotRowsFor<Codec>(4)>(w, r0, r1, xs, y); break;
-    case 5: DotsBf16<Codec, 5, DotRowsFor<Codec>(5)>(w, r0, r1, xs, y); break;
-    case 6: DotsBf16<Codec, 6, DotRowsFor<Codec>(6)>(w, r0, r1, xs, y); break;
-    case 7: DotsBf16<Codec, 7, DotRowsFor<Codec>(7)>(w, r0, r1, xs, y); break;
-    default: DotsBf16<Codec, 8, DotRowsFor<Codec>(8)>(w, r0, r1, xs, y);
-  }
+  WithInputCount(n, [&](auto N) DEEPSEEK_KERNEL_ATTR { DotsBf16<Codec, N, DotRowsFor<Codec>(N)>(w, r0, r1, xs, y); });
 }
 
 // BlockF32's 4 × 4 shape for bf16 words: one dot product per input row and weight row per 32
