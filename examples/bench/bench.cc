@@ -201,6 +201,11 @@ double PeakRssMb() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
 
+// The fraction of the measured read bandwidth that a step reading `bytes` of weights in `ms` achieves.
+double BandwidthFraction(double bytes, double ms, double bandwidth_gbs) {
+  return ms > 0 ? bytes / (ms / 1000) / 1e9 / bandwidth_gbs : 0.0;
+}
+
 // Batched decoding: `batch` sessions, each after its own prompt, decode greedy tokens together
 // (Session::DecodeBatch). tok_s counts every sequence's tokens; the bytes are those the batched
 // steps read (each matrix once per step, the experts of the union of the routes).
@@ -209,7 +214,7 @@ struct BatchResult {
   double tok_s = 0;
   double bytes_per_step = 0;
   double step_ms = 0;
-  double BandwidthFraction(double bandwidth_gbs) const { return bytes_per_step / (step_ms / 1000) / 1e9 / bandwidth_gbs; }
+  double BandwidthFraction(double bandwidth_gbs) const { return ::BandwidthFraction(bytes_per_step, step_ms, bandwidth_gbs); }
 };
 
 BatchResult MeasureBatch(const std::shared_ptr<const deepseek::Model>& model, int threads, const Options& o, int batch) {
@@ -270,9 +275,7 @@ struct SpeculationResult {
   double decode_ms = 0;  // T1
   double no_draft = 0;   // f
   double verify_bytes = 0;  // weight bytes one verify step reads (each matrix once, the union of both tokens' experts)
-  double VerifyBandwidthFraction(double bandwidth_gbs) const {
-    return verify_ms > 0 ? verify_bytes / (verify_ms / 1000) / 1e9 / bandwidth_gbs : 0.0;
-  }
+  double VerifyBandwidthFraction(double bandwidth_gbs) const { return BandwidthFraction(verify_bytes, verify_ms, bandwidth_gbs); }
   double Speedup(double p) const {
     return decode_ms / (no_draft * decode_ms + (1 - no_draft) * (draft_ms + verify_ms) / (1 + p));
   }
