@@ -839,8 +839,6 @@ struct F32Path {
     DecodeVectors<C>(df, row, c, v);
     for (int j = 0; j < kStepVectors<C>; ++j) hn::StoreU(v[j], df, out + c + j * static_cast<int64_t>(hn::Lanes(df)));
   }
-  // Up to this many inputs multiply W through FusedDots; more go through decoded tiles.
-  static constexpr int64_t kFusedInputs = 8;
   static constexpr int64_t kBlockRows = kF32BlockRows;
   static HWY_INLINE void Block(const float* const x[4], const float* const w[4], int64_t len, float acc[4][4]) {
     BlockF32(x, w, len, acc);
@@ -1057,7 +1055,6 @@ struct Bf16DotPath {
     C::DecodeBf16(row, c, words);
     for (int64_t v = 0; v < C::kDotStep / 32; ++v) _mm512_storeu_si512(out + c + 32 * v, words[v]);
   }
-  static constexpr int64_t kFusedInputs = 8;
   static constexpr int64_t kBlockRows = 4;
   static HWY_INLINE DEEPSEEK_KERNEL_ATTR void Block(const uint16_t* const x[4], const uint16_t* const w[4], int64_t len,
                                                     float acc[4][4]) {
@@ -1113,17 +1110,18 @@ HWY_INLINE DEEPSEEK_KERNEL_ATTR void MultiplyTileBlock(const typename Path::Inpu
 }
 
 // The whole operation for one format on one path, as a MatMulPlan: up to kFusedInputs inputs,
-// a unit is a group of rows that the fused kernel streams once; more, a tile of kRowTile rows.
+// a unit is a group of rows that the path's few-input kernel streams once; more, a tile of
+// kRowTile rows.
 template <class Path>
 class PathPlan final : public MatMulPlan {
  public:
   PathPlan(const WeightMatrix& w, const float* x, int64_t n, float* y)
-      : MatMulPlan(w.rows, n <= Path::kFusedInputs ? Path::kRowsPerGroup : kRowTile), w_(w), n_(n), y_(y), xs_(x, n, w.cols) {}
+      : MatMulPlan(w.rows, n <= kFusedInputs ? Path::kRowsPerGroup : kRowTile), w_(w), n_(n), y_(y), xs_(x, n, w.cols) {}
 
   DEEPSEEK_KERNEL_ATTR void Run(int64_t begin, int64_t end) const override {
     if (begin >= end) return;
     const SubnormalsKept<Codec> subnormals_kept;
-    if (n_ <= Path::kFusedInputs) {
+    if (n_ <= kFusedInputs) {
       Path::Dots(w_, FirstRow(begin), FirstRow(end), xs_, n_, y_);
     } else {
       RunTiles(begin, end);

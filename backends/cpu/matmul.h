@@ -58,11 +58,12 @@ std::unique_ptr<MatMulPlan> PlanMatMulFp8(const WeightMatrix& w, const float* x,
 std::unique_ptr<MatMulPlan> PlanMatMulFp8Block32(const WeightMatrix& w, const float* x, int64_t n, float* y);
 std::unique_ptr<MatMulPlan> PlanMatMulMxfp4(const WeightMatrix& w, const float* x, int64_t n, float* y);
 
-// More inputs than the fused kernel takes: threads take tiles of kRowTile rows of W; each tile
-// is dequantised kColBlock columns at a time into an fp32 block (256 KiB, held in L2) that all
-// n inputs are multiplied against, while the 4 input rows of the register block (16 KiB) stay
-// in L1. The same kColBlock
-// columns are the summation blocks of the canonical order (matmul-inl.h).
+// Up to this many inputs, each path's few-input kernel decodes every weight once for all of
+// them (units of a few rows). More inputs: threads take tiles of kRowTile rows of W; each tile
+// is decoded kColBlock columns at a time into a block held in L2 that all n inputs are
+// multiplied against, while the 4 input rows of the register block stay in L1. The same
+// kColBlock columns are the summation blocks of the canonical order (matmul-inl.h).
+inline constexpr int64_t kFusedInputs = 8;
 inline constexpr int64_t kRowTile = 64;
 inline constexpr int64_t kColBlock = 1024;
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -131,11 +132,19 @@ FormatSeconds RunRegion(ThreadPool& pool, std::span<const RegionWork> works) {
     const auto per_piece = std::max<int64_t>(1, static_cast<int64_t>(target / works[j].unit_cost));
     for (int64_t u = 0; u < works[j].units; u += per_piece) pieces.push_back({j, u, std::min(works[j].units, u + per_piece)});
   }
+  // The costliest first (a work's last piece and small works are cheaper), so that the
+  // threads finish within a small piece of each other.
+  std::stable_sort(pieces.begin(), pieces.end(), [&](const Piece& a, const Piece& b) {
+    return static_cast<double>(a.end - a.begin) * works[a.work].unit_cost > static_cast<double>(b.end - b.begin) * works[b.work].unit_cost;
+  });
   std::vector<FormatSeconds> busy(static_cast<size_t>(pool.num_threads()), FormatSeconds{});
   const auto start = Clock::now();
-  pool.ParallelFor(static_cast<int64_t>(pieces.size()), [&](int64_t begin, int64_t end, int thread) {
-    for (int64_t p = begin; p < end; ++p) {
-      const Piece& piece = pieces[static_cast<size_t>(p)];
+  // Each thread takes one piece at a time rather than the pool's chunks (an eighth of the
+  // region each on 2 threads: a thread could wait for the other's last one for that long).
+  std::atomic<size_t> next{0};
+  pool.ParallelFor(pool.num_threads(), [&](int64_t, int64_t, int thread) {
+    for (size_t p = next.fetch_add(1, std::memory_order_relaxed); p < pieces.size(); p = next.fetch_add(1, std::memory_order_relaxed)) {
+      const Piece& piece = pieces[p];
       const auto piece_start = Clock::now();
       works[piece.work].run(piece.begin, piece.end);
       busy[static_cast<size_t>(thread)][static_cast<size_t>(works[piece.work].format)] += Seconds(piece_start);
