@@ -195,13 +195,14 @@ class CpuStream final : public Stream {
         if (t < 0 || t >= layer.vocab) InvalidArgument("MoeLayer: token id " + std::to_string(t) + " outside the hash table");
       }
     }
-    RunMoeLayer(layer, x, S, D, tokens, imposed, experts, weights, out, pool_, stats_);
+    RunMoeLayer(layer, x, S, D, tokens, imposed, experts, weights, out, pool_, scratch_, stats_);
   }
 
   ThreadPool& pool() { return pool_; }
 
  private:
   ThreadPool& pool_;
+  ScratchStack scratch_;  // the MoE layer's intermediates
   AttentionScratch attention_scratch_;
 };
 

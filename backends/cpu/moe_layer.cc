@@ -69,11 +69,10 @@ void Route(const MoeLayerDesc& layer, const float* x, int64_t S, std::span<const
 struct ExpertJob {
   const ExpertMatrices* m = nullptr;
   int64_t n = 0;
-  const float* x = nullptr;      // [n, D]
-  std::vector<float> gathered;   // routed experts: the rows of x
+  const float* x = nullptr;      // [n, D]: the rows of the layer's input gathered, or (shared) the input
   std::vector<float> weights;    // [n]; empty for the shared expert (weight 1)
-  std::vector<float> gate, up;   // [n, inter]; gate becomes h
-  std::vector<float> y;          // [n, D]
+  std::span<float> gate, up;     // [n, inter]; gate becomes h
+  std::span<float> y;            // [n, D]
   std::unique_ptr<MatMulPlan> gate_plan, up_plan, down_plan;
 };
 
@@ -169,8 +168,6 @@ void AddSeconds(StreamStats& stats, const FormatSeconds& seconds) {
 void GateUp(std::vector<ExpertJob>& jobs, float limit, ThreadPool& pool, StreamStats& stats) {
   std::vector<RegionWork> works;
   for (ExpertJob& job : jobs) {
-    job.gate.resize(static_cast<size_t>(job.n * job.m->w1.rows));
-    job.up.resize(job.gate.size());
     job.gate_plan = PlanMatMul(job.m->w1, job.x, job.n, job.gate.data());
     job.up_plan = PlanMatMul(job.m->w3, job.x, job.n, job.up.data());
     works.push_back({job.gate_plan->units(), 2 * UnitCost(*job.gate_plan, job.m->w1, job.n), job.m->w1.format, [&job, limit](int64_t begin, int64_t end) {
@@ -191,7 +188,6 @@ void Down(std::vector<ExpertJob>& jobs, ThreadPool& pool, StreamStats& stats) {
   std::vector<RegionWork> works;
   for (ExpertJob& job : jobs) {
     const int64_t D = job.m->w2.rows;
-    job.y.resize(static_cast<size_t>(job.n * D));
     job.down_plan = PlanMatMul(job.m->w2, job.gate.data(), job.n, job.y.data());
     works.push_back({job.down_plan->units(), UnitCost(*job.down_plan, job.m->w2, job.n), job.m->w2.format, [&job, D](int64_t begin, int64_t end) {
                        job.down_plan->Run(begin, end);
@@ -209,7 +205,7 @@ void Down(std::vector<ExpertJob>& jobs, ThreadPool& pool, StreamStats& stats) {
 
 void RunMoeLayer(const MoeLayerDesc& layer, const float* x, int64_t S, int64_t D, std::span<const int32_t> tokens,
                  std::span<const int32_t> imposed, std::span<int32_t> experts, std::span<float> weights, float* out,
-                 ThreadPool& pool, StreamStats& stats) {
+                 ThreadPool& pool, ScratchStack& scratch, StreamStats& stats) {
   Route(layer, x, S, tokens, imposed, experts, weights, pool, stats);
   const int k = layer.k;
   // The routes grouped per expert (tokens ascending, then route order), so that each expert's
@@ -219,26 +215,34 @@ void RunMoeLayer(const MoeLayerDesc& layer, const float* x, int64_t S, int64_t D
   std::vector<ExpertJob> jobs;
   std::vector<size_t> job_of(static_cast<size_t>(S * k));
   std::vector<int64_t> slot(static_cast<size_t>(S * k));
+  ScratchStack::Frame frame(scratch);
+  const auto take_intermediates = [&](ExpertJob& job) {
+    job.gate = frame.Floats(job.n * job.m->w1.rows);
+    job.up = frame.Floats(job.n * job.m->w1.rows);
+    job.y = frame.Floats(job.n * D);
+  };
   for (size_t e = 0; e < routes_of.size(); ++e) {
     const std::vector<int64_t>& routes = routes_of[e];
     if (routes.empty()) continue;
     ExpertJob& job = jobs.emplace_back();
     job.m = &layer.experts[e];
     job.n = static_cast<int64_t>(routes.size());
-    job.gathered.resize(static_cast<size_t>(job.n * D));
+    const std::span<float> gathered = frame.Floats(job.n * D);
     for (int64_t i = 0; i < job.n; ++i) {
       const int64_t r = routes[static_cast<size_t>(i)];
-      std::copy_n(x + r / k * D, D, job.gathered.begin() + i * D);
+      std::copy_n(x + r / k * D, D, gathered.begin() + i * D);
       job.weights.push_back(weights[static_cast<size_t>(r)]);
       job_of[static_cast<size_t>(r)] = jobs.size() - 1;
       slot[static_cast<size_t>(r)] = i;
     }
-    job.x = job.gathered.data();
+    job.x = gathered.data();
+    take_intermediates(job);
   }
   ExpertJob& shared = jobs.emplace_back();
   shared.m = &layer.shared;
   shared.n = S;
   shared.x = x;
+  take_intermediates(shared);
 
   GateUp(jobs, layer.swiglu_limit, pool, stats);
   Down(jobs, pool, stats);

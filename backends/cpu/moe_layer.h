@@ -8,6 +8,7 @@
 #include <span>
 
 #include "backends/backend.h"
+#include "core/scratch_stack.h"
 
 namespace deepseek {
 class ThreadPool;
@@ -15,9 +16,11 @@ class ThreadPool;
 
 namespace deepseek::backend::cpu {
 
-// Stream::MoeLayer on validated arguments; the weight operators are counted in `stats`.
+// Stream::MoeLayer on validated arguments; the weight operators are counted in `stats`. The
+// experts' inputs and intermediates take their memory from `scratch` (the stream's, kept from
+// call to call).
 void RunMoeLayer(const MoeLayerDesc& layer, const float* x, int64_t S, int64_t D, std::span<const int32_t> tokens,
                  std::span<const int32_t> imposed, std::span<int32_t> experts, std::span<float> weights, float* out,
-                 ThreadPool& pool, StreamStats& stats);
+                 ThreadPool& pool, ScratchStack& scratch, StreamStats& stats);
 
 }  // namespace deepseek::backend::cpu

@@ -16,14 +16,13 @@ namespace {
 // q [S, H·hd]: W_qb · q_norm(W_qa · x), per-head RMS-normalised (V4 only), RoPE on each
 // head's tail.
 void Queries(const ChunkContext& ctx, const AttentionWeights& w, std::span<const float> freqs, const float* x,
-             std::vector<float>& cq, std::vector<float>& q) {
+             std::span<float> cq, std::span<float> q) {
   const ModelConfig& c = ctx.config;
   const int64_t S = ctx.size();
-  cq.resize(static_cast<size_t>(S * c.q_lora_rank));
-  std::vector<float> a(cq.size());
+  ScratchStack::Frame frame(ctx.scratch);
+  const std::span<float> a = frame.Floats(S * c.q_lora_rank);
   ops::Linear(ctx.stream, w.wq_a, x, S, a.data());
   ops::RmsNorm(a.data(), S, c.q_lora_rank, w.q_norm.ToFloat().data(), static_cast<float>(c.norm_eps), cq.data());
-  q.resize(static_cast<size_t>(S * c.n_heads * c.head_dim));
   ops::Linear(ctx.stream, w.wq_b, cq.data(), S, q.data());
   if (c.family == ModelFamily::kV4) ops::RmsNormNoWeightBf16(q.data(), S * c.n_heads, c.head_dim, static_cast<float>(c.norm_eps));
   ops::Rope(q.data(), S * c.n_heads, c.head_dim, c.head_dim - c.rope_dim, c.rope_dim, freqs, ctx.positions,
@@ -32,11 +31,12 @@ void Queries(const ChunkContext& ctx, const AttentionWeights& w, std::span<const
 
 // kv [S, hd]: kv_norm(W_kv · x), RoPE on the tail, FP8 fake quantisation: of the rest per 64
 // (V4), of every dim per 32 (V4.1).
-std::vector<float> Latents(const ChunkContext& ctx, const AttentionWeights& w, std::span<const float> freqs,
-                           const float* x) {
+void Latents(const ChunkContext& ctx, const AttentionWeights& w, std::span<const float> freqs, const float* x,
+             std::span<float> kv) {
   const ModelConfig& c = ctx.config;
   const int64_t S = ctx.size();
-  std::vector<float> raw(static_cast<size_t>(S * c.head_dim)), kv(raw.size());
+  ScratchStack::Frame frame(ctx.scratch);
+  const std::span<float> raw = frame.Floats(S * c.head_dim);
   ops::Linear(ctx.stream, w.wkv, x, S, raw.data());
   ops::RmsNorm(raw.data(), S, c.head_dim, w.kv_norm.ToFloat().data(), static_cast<float>(c.norm_eps), kv.data());
   ops::Rope(kv.data(), S, c.head_dim, c.head_dim - c.rope_dim, c.rope_dim, freqs, ctx.positions, 1, false);
@@ -45,7 +45,6 @@ std::vector<float> Latents(const ChunkContext& ctx, const AttentionWeights& w, s
   } else {
     ops::FakeQuantFp8(kv.data(), S, c.head_dim, c.head_dim - c.rope_dim, 64);
   }
-  return kv;
 }
 
 // The rows each query attends, as indices into the AttentionKv of the chunk (`fresh` = the
@@ -88,11 +87,12 @@ std::vector<std::vector<int32_t>> AllEntries(const ChunkContext& ctx, int ratio)
 }
 
 // out = W_ob · concat_g(W_oa[g] · o_g): each group of H/G heads is projected separately.
-void OutputProjection(const ChunkContext& ctx, const AttentionWeights& w, const std::vector<float>& o, float* out) {
+void OutputProjection(const ChunkContext& ctx, const AttentionWeights& w, std::span<const float> o, float* out) {
   const ModelConfig& c = ctx.config;
   const int64_t S = ctx.size(), G = c.o_groups, R = c.o_lora_rank;
   const int64_t group_width = static_cast<int64_t>(c.n_heads) * c.head_dim / G;
-  std::vector<float> og(static_cast<size_t>(S * group_width)), low(static_cast<size_t>(S * G * R)), part(static_cast<size_t>(S * R));
+  ScratchStack::Frame frame(ctx.scratch);
+  const std::span<float> og = frame.Floats(S * group_width), low = frame.Floats(S * G * R), part = frame.Floats(S * R);
   for (int64_t g = 0; g < G; ++g) {
     for (int64_t t = 0; t < S; ++t) {
       std::copy_n(o.begin() + t * G * group_width + g * group_width, group_width, og.begin() + t * group_width);
@@ -154,13 +154,15 @@ void Attention(const ChunkContext& ctx, int layer, const AttentionWeights& w, co
   const int64_t q_width = static_cast<int64_t>(c.n_heads) * c.head_dim;
 
   // Row-wise, every sequence at once.
-  std::vector<float> cq, q;
+  ScratchStack::Frame frame(ctx.scratch);
+  const int64_t S = ctx.size();
+  const std::span<float> cq = frame.Floats(S * c.q_lora_rank), q = frame.Floats(S * q_width), kv = frame.Floats(S * c.head_dim);
   Queries(ctx, w, freqs, x, cq, q);
-  const std::vector<float> kv = Latents(ctx, w, freqs, x);
+  Latents(ctx, w, freqs, x, kv);
   const CompressedInputs compressed = ProjectCompressed(ctx, kv_plan, w, x, cq.data());
 
   // Per sequence: its caches, the rows its queries attend, attention.
-  std::vector<float> o(q.size());
+  const std::span<float> o = frame.Floats(S * q_width);
   for (size_t g = 0; g < ctx.sequences.size(); ++g) {
     const SequenceRows& rows = ctx.sequences[g];
     const ChunkContext seq = ctx.Rows(rows);

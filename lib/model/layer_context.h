@@ -5,6 +5,7 @@
 #include <span>
 
 #include "backends/backend.h"
+#include "core/scratch_stack.h"
 #include "deepseek/config.h"
 #include "model/observer.h"
 
@@ -25,6 +26,7 @@ struct SequenceRows {
 struct ChunkContext {
   const ModelConfig& config;
   backend::Stream& stream;
+  ScratchStack& scratch;              // the activations' memory (frames of the calling thread)
   ForwardObserver* observer;          // may be null
   const RopeTables& rope;
   std::span<const int32_t> tokens;    // the chunk's token ids
@@ -36,7 +38,7 @@ struct ChunkContext {
   // The context of one sequence's rows.
   ChunkContext Rows(const SequenceRows& rows) const {
     const auto first = static_cast<size_t>(rows.first), count = static_cast<size_t>(rows.count);
-    return {config, stream, observer, rope, tokens.subspan(first, count), positions.subspan(first, count), {},
+    return {config, stream, scratch, observer, rope, tokens.subspan(first, count), positions.subspan(first, count), {},
             in_image.empty() ? in_image : in_image.subspan(first, count)};
   }
 };

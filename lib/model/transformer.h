@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "core/scratch_stack.h"
 #include "format/checkpoint.h"
 #include "model/engram_hash.h"
 #include "model/observer.h"
@@ -44,13 +45,15 @@ class Transformer {
 
   // Runs `tokens` (ids already validated) through the main layers at state.position(), appends
   // them to state.tokens and advances the state. `hidden` receives the final rows [S,
-  // hidden_width()]. `given` rows take their embeddings from there (V4.1 image spans).
-  void Forward(backend::Stream& stream, ForwardObserver* observer, SequenceState& state,
+  // hidden_width()]. `given` rows take their embeddings from there (V4.1 image spans). The
+  // activations take their memory from `scratch` (the calling thread's, kept between calls so
+  // that every chunk reuses the pages of the one before).
+  void Forward(backend::Stream& stream, ScratchStack& scratch, ForwardObserver* observer, SequenceState& state,
                std::span<const int32_t> tokens, std::vector<float>& hidden, std::span<const GivenEmbeddings> given = {}) const;
   // The same for several sequences in one pass, each weight read once for all of them:
   // sequence g (states[g]) takes the next counts[g] of `tokens`. Each sequence's rows come out
   // as they would alone (the kernels sum every row in the same order whatever the batch).
-  void Forward(backend::Stream& stream, ForwardObserver* observer, std::span<SequenceState* const> states,
+  void Forward(backend::Stream& stream, ScratchStack& scratch, ForwardObserver* observer, std::span<SequenceState* const> states,
                std::span<const int32_t> tokens, std::span<const int64_t> counts, std::vector<float>& hidden,
                std::span<const GivenEmbeddings> given = {}) const;
 
@@ -66,7 +69,7 @@ class Transformer {
   // the input is the main model's final streams at p and the embedding of token p + 1, where
   // the token after the last consumed position is `next_token`. Writes the logits of the last
   // position ([vocab], predicting the token after next_token).
-  void Mtp(backend::Stream& stream, ForwardObserver* observer, SequenceState& state,
+  void Mtp(backend::Stream& stream, ScratchStack& scratch, ForwardObserver* observer, SequenceState& state,
            std::span<const float> pending_streams, int64_t first_pos, std::span<const int32_t> next_tokens,
            float* logits) const;
 
