@@ -12,9 +12,11 @@
 #include <memory>
 #include <new>
 #include <type_traits>
+#include <utility>
 
 #include "backends/backend.h"
 #include "backends/cpu/matmul.h"
+#include "core/error.h"
 #include "core/numerics.h"
 #include "core/unaligned.h"
 #include "hwy/aligned_allocator.h"
@@ -1116,13 +1118,21 @@ template <class Path>
 class PathPlan final : public MatMulPlan {
  public:
   PathPlan(const WeightMatrix& w, const float* x, int64_t n, float* y)
-      : MatMulPlan(w.rows, n <= kFusedInputs ? Path::kRowsPerGroup : kRowTile), w_(w), n_(n), y_(y), xs_(x, n, w.cols) {}
+      : PathPlan(w, std::make_shared<const typename Path::Inputs>(x, n, w.cols), n, y) {}
+  // Over inputs already converted (ForSameInputs).
+  PathPlan(const WeightMatrix& w, std::shared_ptr<const typename Path::Inputs> xs, int64_t n, float* y)
+      : MatMulPlan(w.rows, n <= kFusedInputs ? Path::kRowsPerGroup : kRowTile), w_(w), n_(n), y_(y), xs_(std::move(xs)) {}
+
+  std::unique_ptr<MatMulPlan> ForSameInputs(const WeightMatrix& w, float* y) const override {
+    if (w.format != w_.format || w.cols != w_.cols) Fail(StatusCode::kInvalidArgument, "MatMul: a plan's inputs taken for a matrix of another format or width");
+    return std::make_unique<PathPlan>(w, xs_, n_, y);
+  }
 
   DEEPSEEK_KERNEL_ATTR void Run(int64_t begin, int64_t end) const override {
     if (begin >= end) return;
     const SubnormalsKept<Codec> subnormals_kept;
     if (n_ <= kFusedInputs) {
-      Path::Dots(w_, FirstRow(begin), FirstRow(end), xs_, n_, y_);
+      Path::Dots(w_, FirstRow(begin), FirstRow(end), *xs_, n_, y_);
     } else {
       RunTiles(begin, end);
     }
@@ -1148,13 +1158,13 @@ class PathPlan final : public MatMulPlan {
         } else if (t + 1 < end) {
           PrefetchBlock(FirstRow(t + 1), FirstRow(t + 2) - FirstRow(t + 1), 0, std::min(full, kColBlock));
         }
-        MultiplyTileBlock<Path>(xs_, n_, c0, c1 - c0, tile.get(), count, y_, w_.rows, r0);
+        MultiplyTileBlock<Path>(*xs_, n_, c0, c1 - c0, tile.get(), count, y_, w_.rows, r0);
       }
       // Scale back from decoded units, then the columns after the last full step, exactly.
       for (int64_t i = 0; i < n_; ++i) {
         float* yi = y_ + i * w_.rows;
         for (int64_t r = r0; r < r0 + count; ++r) {
-          yi[r] = AddTailColumns<Codec>(Codec::RowAt(w_, r), full, w_.cols, xs_.row(i),
+          yi[r] = AddTailColumns<Codec>(Codec::RowAt(w_, r), full, w_.cols, xs_->row(i),
                                         full > 0 ? yi[r] * Path::kOutputScale : 0.0f);
         }
       }
@@ -1171,7 +1181,7 @@ class PathPlan final : public MatMulPlan {
   WeightMatrix w_;
   int64_t n_;
   float* y_;
-  typename Path::Inputs xs_;
+  std::shared_ptr<const typename Path::Inputs> xs_;  // shared by the plans ForSameInputs makes
 };
 
 // One dispatch per call: the bf16 path where the CPU has it and the format's inputs are bf16.

@@ -37,6 +37,10 @@ class MatMulPlan {
   // Writes the outputs of the rows of units [begin, end); threads may run disjoint ranges at
   // the same time.
   virtual void Run(int64_t begin, int64_t end) const = 0;
+  // The plan of y = x · Wᵀ for another matrix w of the same format and width over this plan's
+  // inputs, converted once for both (an expert's gate and up). Error kInvalidArgument for a
+  // matrix of another format or width.
+  virtual std::unique_ptr<MatMulPlan> ForSameInputs(const WeightMatrix& w, float* y) const = 0;
 
  private:
   int64_t rows_, rows_per_unit_;

@@ -164,12 +164,30 @@ void AddSeconds(StreamStats& stats, const FormatSeconds& seconds) {
   for (size_t f = 0; f < seconds.size(); ++f) stats.by_format[f].seconds += seconds[f];
 }
 
+// plan(job) for every job: the plans convert their inputs to the kernels' form, on every
+// thread when there are many of them (a prefill's), on this one for a few tokens (a decode
+// step's, where a fork-join would cost more than the conversion).
+void MakePlans(std::vector<ExpertJob>& jobs, ThreadPool& pool, const std::function<void(ExpertJob&)>& plan) {
+  int64_t inputs = 0;
+  for (const ExpertJob& job : jobs) inputs += job.n;
+  if (inputs <= static_cast<int64_t>(jobs.size()) * kFusedInputs) {
+    for (ExpertJob& job : jobs) plan(job);
+    return;
+  }
+  pool.ParallelFor(static_cast<int64_t>(jobs.size()), [&](int64_t begin, int64_t end, int) {
+    for (int64_t j = begin; j < end; ++j) plan(jobs[static_cast<size_t>(j)]);
+  });
+}
+
 // Gate and up of every job, unit by unit, each unit's SwiGLU right after its rows.
 void GateUp(std::vector<ExpertJob>& jobs, float limit, ThreadPool& pool, StreamStats& stats) {
+  MakePlans(jobs, pool, [](ExpertJob& job) {
+    job.gate_plan = PlanMatMul(job.m->w1, job.x, job.n, job.gate.data());
+    job.up_plan = job.m->w3.format == job.m->w1.format ? job.gate_plan->ForSameInputs(job.m->w3, job.up.data())
+                                                       : PlanMatMul(job.m->w3, job.x, job.n, job.up.data());
+  });
   std::vector<RegionWork> works;
   for (ExpertJob& job : jobs) {
-    job.gate_plan = PlanMatMul(job.m->w1, job.x, job.n, job.gate.data());
-    job.up_plan = PlanMatMul(job.m->w3, job.x, job.n, job.up.data());
     works.push_back({job.gate_plan->units(), 2 * UnitCost(*job.gate_plan, job.m->w1, job.n), job.m->w1.format, [&job, limit](int64_t begin, int64_t end) {
                        job.gate_plan->Run(begin, end);
                        job.up_plan->Run(begin, end);
@@ -185,10 +203,10 @@ void GateUp(std::vector<ExpertJob>& jobs, float limit, ThreadPool& pool, StreamS
 
 // y = bf16(h · W2ᵀ) of every job.
 void Down(std::vector<ExpertJob>& jobs, ThreadPool& pool, StreamStats& stats) {
+  MakePlans(jobs, pool, [](ExpertJob& job) { job.down_plan = PlanMatMul(job.m->w2, job.gate.data(), job.n, job.y.data()); });
   std::vector<RegionWork> works;
   for (ExpertJob& job : jobs) {
     const int64_t D = job.m->w2.rows;
-    job.down_plan = PlanMatMul(job.m->w2, job.gate.data(), job.n, job.y.data());
     works.push_back({job.down_plan->units(), UnitCost(*job.down_plan, job.m->w2, job.n), job.m->w2.format, [&job, D](int64_t begin, int64_t end) {
                        job.down_plan->Run(begin, end);
                        const int64_t r0 = job.down_plan->FirstRow(begin), r1 = job.down_plan->FirstRow(end);

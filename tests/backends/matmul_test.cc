@@ -139,6 +139,38 @@ TEST_CASE("MatMul gives bit-identical rows for every batch size") {
   }
 }
 
+// An expert's gate and up share one conversion of their inputs (MatMulPlan::ForSameInputs):
+// the second plan's outputs are those of a plan of its own, on every path and input count.
+TEST_CASE("A plan over another plan's inputs gives that matrix's own outputs") {
+  std::mt19937 rng(5);
+  for (WeightFormat format : {WeightFormat::kF32, WeightFormat::kBF16, WeightFormat::kFp8Block128, WeightFormat::kMxfp4}) {
+    INFO("format " << std::string(WeightFormatName(format)));
+    const TestWeights a = MakeWeights(format, 70, 1056, rng), b = MakeWeights(format, 70, 1056, rng);
+    for (int64_t n : {1, 5, 12}) {
+      CAPTURE(n);
+      const std::vector<float> x = RandomInput(format, n, 1056, rng);
+      ForEachKernel([&] {
+        std::vector<float> ya(static_cast<size_t>(n * 70)), yb(ya.size()), alone(ya.size());
+        const auto plan = cpu::PlanMatMul(a.matrix, x.data(), n, ya.data());
+        const auto sibling = plan->ForSameInputs(b.matrix, yb.data());
+        const auto own = cpu::PlanMatMul(b.matrix, x.data(), n, alone.data());
+        plan->Run(0, plan->units());
+        sibling->Run(0, sibling->units());
+        own->Run(0, own->units());
+        CHECK(yb == alone);
+        CHECK(WorstRelativeError(a, x, n, ya) <= 1e-5);
+      });
+    }
+    const TestWeights other = MakeWeights(format == WeightFormat::kF32 ? WeightFormat::kBF16 : WeightFormat::kF32, 70, 1056, rng);
+    const TestWeights wider = MakeWeights(format, 70, 1088, rng);
+    const std::vector<float> x = RandomInput(format, 1, 1056, rng);
+    std::vector<float> y(70);
+    const auto plan = cpu::PlanMatMul(a.matrix, x.data(), 1, y.data());
+    CHECK_THROWS_AS(plan->ForSameInputs(other.matrix, y.data()), Error);
+    CHECK_THROWS_AS(plan->ForSameInputs(wider.matrix, y.data()), Error);
+  }
+}
+
 // The backend contract: inputs of bf16, FP8 and MXFP4 weights are read rounded to bf16 (the
 // model's activations are bf16 values), on every path, so paths agree on any input.
 TEST_CASE("MatMul reads the inputs of non-fp32 weights as bf16") {
