@@ -24,9 +24,13 @@ void Queries(const ChunkContext& ctx, const AttentionWeights& w, std::span<const
   ops::Linear(ctx.stream, w.wq_a, x, S, a.data());
   ops::RmsNorm(a.data(), S, c.q_lora_rank, w.q_norm.ToFloat().data(), static_cast<float>(c.norm_eps), cq.data());
   ops::Linear(ctx.stream, w.wq_b, cq.data(), S, q.data());
-  if (c.family == ModelFamily::kV4) ops::RmsNormNoWeightBf16(q.data(), S * c.n_heads, c.head_dim, static_cast<float>(c.norm_eps));
-  ops::Rope(q.data(), S * c.n_heads, c.head_dim, c.head_dim - c.rope_dim, c.rope_dim, freqs, ctx.positions,
-            c.n_heads, false);
+  const int64_t width = c.n_heads * c.head_dim;
+  ForRows(ctx, S, width, [&](int64_t t0, int64_t t1) {  // per token: its heads
+    float* rows = q.data() + t0 * width;
+    if (c.family == ModelFamily::kV4) ops::RmsNormNoWeightBf16(rows, (t1 - t0) * c.n_heads, c.head_dim, static_cast<float>(c.norm_eps));
+    ops::Rope(rows, (t1 - t0) * c.n_heads, c.head_dim, c.head_dim - c.rope_dim, c.rope_dim, freqs,
+              ctx.positions.subspan(static_cast<size_t>(t0), static_cast<size_t>(t1 - t0)), c.n_heads, false);
+  });
 }
 
 // kv [S, hd]: kv_norm(W_kv · x), RoPE on the tail, FP8 fake quantisation: of the rest per 64
@@ -179,8 +183,10 @@ void Attention(const ChunkContext& ctx, int layer, const AttentionWeights& w, co
                          1.0f / std::sqrt(static_cast<float>(c.head_dim)), o.data() + rows.first * q_width);
     UpdateWindow(seq, fresh, st);
   }
-  ops::Rope(o.data(), ctx.size() * c.n_heads, c.head_dim, c.head_dim - c.rope_dim, c.rope_dim, freqs, ctx.positions,
-            c.n_heads, true);
+  ForRows(ctx, S, q_width, [&](int64_t t0, int64_t t1) {
+    ops::Rope(o.data() + t0 * q_width, (t1 - t0) * c.n_heads, c.head_dim, c.head_dim - c.rope_dim, c.rope_dim, freqs,
+              ctx.positions.subspan(static_cast<size_t>(t0), static_cast<size_t>(t1 - t0)), c.n_heads, true);
+  });
   OutputProjection(ctx, w, o, out);
 }
 

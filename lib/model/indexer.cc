@@ -25,9 +25,14 @@ IndexerInputs ProjectIndexer(const ChunkContext& ctx, const IndexerWeights& w, i
   IndexerInputs in;
   in.q.resize(static_cast<size_t>(S * heads * dim));
   ops::Linear(ctx.stream, w.wq_b, cq, S, in.q.data());
-  ops::Rope(in.q.data(), S * heads, dim, dim - c.rope_dim, c.rope_dim, ctx.rope.ForRatio(ratio), ctx.positions, heads, false);
-  if (c.family == ModelFamily::kV4) ops::Hadamard(in.q.data(), S * heads, dim);
-  ops::FakeQuantFp4(in.q.data(), S * heads, dim, 32);
+  ForRows(ctx, S, heads * dim, [&](int64_t t0, int64_t t1) {  // per token: its heads
+    float* q = in.q.data() + t0 * heads * dim;
+    const int64_t rows = (t1 - t0) * heads;
+    ops::Rope(q, rows, dim, dim - c.rope_dim, c.rope_dim, ctx.rope.ForRatio(ratio), ctx.positions.subspan(static_cast<size_t>(t0), static_cast<size_t>(t1 - t0)),
+              heads, false);
+    if (c.family == ModelFamily::kV4) ops::Hadamard(q, rows, dim);
+    ops::FakeQuantFp4(q, rows, dim, 32);
+  });
 
   in.weights.resize(static_cast<size_t>(S * heads));
   ops::Linear(ctx.stream, w.weights_proj, x, S, in.weights.data());

@@ -6,6 +6,7 @@
 
 #include "backends/backend.h"
 #include "core/scratch_stack.h"
+#include "core/thread_pool.h"
 #include "deepseek/config.h"
 #include "model/observer.h"
 
@@ -26,6 +27,7 @@ struct SequenceRows {
 struct ChunkContext {
   const ModelConfig& config;
   backend::Stream& stream;
+  ThreadPool& pool;                   // host threads for row-wise work (ForRows)
   ScratchStack& scratch;              // the activations' memory (frames of the calling thread)
   ForwardObserver* observer;          // may be null
   const RopeTables& rope;
@@ -38,9 +40,22 @@ struct ChunkContext {
   // The context of one sequence's rows.
   ChunkContext Rows(const SequenceRows& rows) const {
     const auto first = static_cast<size_t>(rows.first), count = static_cast<size_t>(rows.count);
-    return {config, stream, scratch, observer, rope, tokens.subspan(first, count), positions.subspan(first, count), {},
+    return {config, stream, pool, scratch, observer, rope, tokens.subspan(first, count), positions.subspan(first, count), {},
             in_image.empty() ? in_image : in_image.subspan(first, count)};
   }
 };
+
+// fn(r0, r1) over rows [0, rows) of `width` values each: in parts on the host threads when
+// they are many (a prefill chunk's), at once on this thread otherwise (a decode step's, where
+// a fork-join would cost more than the work). fn's results must not depend on the split.
+template <class F>
+void ForRows(const ChunkContext& ctx, int64_t rows, int64_t width, F&& fn) {
+  constexpr int64_t kParallelValues = int64_t{1} << 16;
+  if (rows < 2 || rows * width < kParallelValues) {
+    fn(int64_t{0}, rows);
+    return;
+  }
+  ctx.pool.ParallelFor(rows, [&](int64_t begin, int64_t end, int) { fn(begin, end); });
+}
 
 }  // namespace deepseek::model

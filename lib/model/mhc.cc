@@ -95,7 +95,9 @@ MhcMix MhcMixes(const ChunkContext& ctx, const MhcWeights& w, const float* strea
 void MhcCollapse(const ChunkContext& ctx, const std::vector<float>& pre, const float* streams, float* u) {
   const int n = ctx.config.hc_mult;
   const int64_t D = ctx.config.dim;
-  for (int64_t t = 0; t < ctx.size(); ++t) Collapse(streams + t * n * D, pre.data() + t * n, n, D, u + t * D);
+  ForRows(ctx, ctx.size(), n * D, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) Collapse(streams + t * n * D, pre.data() + t * n, n, D, u + t * D);
+  });
 }
 
 MhcMix MhcPre(const ChunkContext& ctx, const MhcWeights& w, const float* streams, float* u) {
@@ -107,20 +109,22 @@ MhcMix MhcPre(const ChunkContext& ctx, const MhcWeights& w, const float* streams
 void MhcPost(const ChunkContext& ctx, const MhcMix& mix, const float* f, float* streams) {
   const int n = mix.n;
   const int64_t D = ctx.config.dim;
-  std::vector<float> old(static_cast<size_t>(n * D));
-  for (int64_t t = 0; t < ctx.size(); ++t) {
-    float* x = streams + t * n * D;
-    std::copy(x, x + n * D, old.begin());
-    const float* post = mix.post.data() + t * n;
-    const float* comb = mix.comb.data() + t * n * n;
-    for (int k = 0; k < n; ++k) {
-      for (int64_t d = 0; d < D; ++d) {
-        float acc = 0;
-        for (int j = 0; j < n; ++j) acc += comb[j * n + k] * old[static_cast<size_t>(j * D + d)];
-        x[k * D + d] = num::RoundBf16(post[k] * f[t * D + d] + acc);
+  ForRows(ctx, ctx.size(), n * D, [&](int64_t t0, int64_t t1) {
+    std::vector<float> old(static_cast<size_t>(n * D));
+    for (int64_t t = t0; t < t1; ++t) {
+      float* x = streams + t * n * D;
+      std::copy(x, x + n * D, old.begin());
+      const float* post = mix.post.data() + t * n;
+      const float* comb = mix.comb.data() + t * n * n;
+      for (int k = 0; k < n; ++k) {
+        for (int64_t d = 0; d < D; ++d) {
+          float acc = 0;
+          for (int j = 0; j < n; ++j) acc += comb[j * n + k] * old[static_cast<size_t>(j * D + d)];
+          x[k * D + d] = num::RoundBf16(post[k] * f[t * D + d] + acc);
+        }
       }
     }
-  }
+  });
 }
 
 void MhcHead(backend::Stream& stream, const ModelConfig& c, const MhcHeadWeights& w, const float* streams,

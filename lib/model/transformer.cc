@@ -130,7 +130,7 @@ void Transformer::Embed(std::span<const int32_t> tokens, float* rows) const {
   }
 }
 
-void Transformer::Forward(backend::Stream& stream, ScratchStack& scratch, ForwardObserver* observer, std::span<SequenceState* const> states,
+void Transformer::Forward(backend::Stream& stream, ThreadPool& pool, ScratchStack& scratch, ForwardObserver* observer, std::span<SequenceState* const> states,
                           std::span<const int32_t> tokens, std::span<const int64_t> counts, std::vector<float>& hidden,
                           std::span<const GivenEmbeddings> given) const {
   const int64_t S = static_cast<int64_t>(tokens.size()), D = config_.dim, n = config_.hc_mult;
@@ -146,7 +146,7 @@ void Transformer::Forward(backend::Stream& stream, ScratchStack& scratch, Forwar
     for (int32_t t : tokens) in_image.push_back(t == config_.image_token_id);
   }
   std::vector<Csa2Handoff> handoff(states.size());
-  const ChunkContext ctx{config_, stream, scratch, observer, rope_, tokens, positions, sequences, in_image, handoff};
+  const ChunkContext ctx{config_, stream, pool, scratch, observer, rope_, tokens, positions, sequences, in_image, handoff};
 
   std::vector<float> h(static_cast<size_t>(S * D));
   Embed(tokens, h.data());
@@ -193,12 +193,12 @@ void Transformer::Forward(backend::Stream& stream, ScratchStack& scratch, Forwar
   }
 }
 
-void Transformer::Forward(backend::Stream& stream, ScratchStack& scratch, ForwardObserver* observer, SequenceState& state,
+void Transformer::Forward(backend::Stream& stream, ThreadPool& pool, ScratchStack& scratch, ForwardObserver* observer, SequenceState& state,
                           std::span<const int32_t> tokens, std::vector<float>& hidden,
                           std::span<const GivenEmbeddings> given) const {
   SequenceState* const states[] = {&state};
   const int64_t counts[] = {static_cast<int64_t>(tokens.size())};
-  Forward(stream, scratch, observer, states, tokens, counts, hidden, given);
+  Forward(stream, pool, scratch, observer, states, tokens, counts, hidden, given);
 }
 
 void Transformer::Logits(backend::Stream& stream, const float* hidden, int64_t rows, float* logits) const {
@@ -213,7 +213,7 @@ void Transformer::Logits(backend::Stream& stream, const float* hidden, int64_t r
   ops::MatMulF32(stream, weights_.head, x.data(), rows, logits);
 }
 
-void Transformer::Mtp(backend::Stream& stream, ScratchStack& scratch, ForwardObserver* observer, SequenceState& state,
+void Transformer::Mtp(backend::Stream& stream, ThreadPool& pool, ScratchStack& scratch, ForwardObserver* observer, SequenceState& state,
                       std::span<const float> pending_streams, int64_t first_pos, std::span<const int32_t> next_tokens,
                       float* logits) const {
   const MtpWeights& w = weights_.mtp.front();
@@ -222,7 +222,7 @@ void Transformer::Mtp(backend::Stream& stream, ScratchStack& scratch, ForwardObs
   const std::vector<int64_t> positions = Positions(first_pos, S);
   const SequenceRows rows[] = {{0, S}};
   Csa2Handoff handoff[1];
-  const ChunkContext ctx{config_, stream, scratch, observer, rope_, next_tokens, positions, rows, {}, handoff};
+  const ChunkContext ctx{config_, stream, pool, scratch, observer, rope_, next_tokens, positions, rows, {}, handoff};
 
   // X_i ← e_proj(enorm(embed(next))) + h_proj(hnorm(X_i)) for each stream i.
   std::vector<float> e(static_cast<size_t>(S * D)), en(e.size()), ep(e.size());

@@ -47,13 +47,14 @@ class Transformer {
   // them to state.tokens and advances the state. `hidden` receives the final rows [S,
   // hidden_width()]. `given` rows take their embeddings from there (V4.1 image spans). The
   // activations take their memory from `scratch` (the calling thread's, kept between calls so
-  // that every chunk reuses the pages of the one before).
-  void Forward(backend::Stream& stream, ScratchStack& scratch, ForwardObserver* observer, SequenceState& state,
+  // that every chunk reuses the pages of the one before); row-wise host work of a prefill runs
+  // on `pool` (the threads of the stream).
+  void Forward(backend::Stream& stream, ThreadPool& pool, ScratchStack& scratch, ForwardObserver* observer, SequenceState& state,
                std::span<const int32_t> tokens, std::vector<float>& hidden, std::span<const GivenEmbeddings> given = {}) const;
   // The same for several sequences in one pass, each weight read once for all of them:
   // sequence g (states[g]) takes the next counts[g] of `tokens`. Each sequence's rows come out
   // as they would alone (the kernels sum every row in the same order whatever the batch).
-  void Forward(backend::Stream& stream, ScratchStack& scratch, ForwardObserver* observer, std::span<SequenceState* const> states,
+  void Forward(backend::Stream& stream, ThreadPool& pool, ScratchStack& scratch, ForwardObserver* observer, std::span<SequenceState* const> states,
                std::span<const int32_t> tokens, std::span<const int64_t> counts, std::vector<float>& hidden,
                std::span<const GivenEmbeddings> given = {}) const;
 
@@ -69,7 +70,7 @@ class Transformer {
   // the input is the main model's final streams at p and the embedding of token p + 1, where
   // the token after the last consumed position is `next_token`. Writes the logits of the last
   // position ([vocab], predicting the token after next_token).
-  void Mtp(backend::Stream& stream, ScratchStack& scratch, ForwardObserver* observer, SequenceState& state,
+  void Mtp(backend::Stream& stream, ThreadPool& pool, ScratchStack& scratch, ForwardObserver* observer, SequenceState& state,
            std::span<const float> pending_streams, int64_t first_pos, std::span<const int32_t> next_tokens,
            float* logits) const;
 

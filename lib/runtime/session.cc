@@ -123,7 +123,7 @@ struct Session::Impl {
       const int64_t n = std::min(chunk, total - done);
       const auto part = tokens.subspan(static_cast<size_t>(done), static_cast<size_t>(n));
       const model::GivenEmbeddings given[] = {{0, n, embeddings ? embeddings + done * c.dim : nullptr}};
-      net().Forward(*stream, scratch, nullptr, state, part, streams,
+      net().Forward(*stream, pool, scratch, nullptr, state, part, streams,
                     embeddings ? std::span<const model::GivenEmbeddings>(given) : std::span<const model::GivenEmbeddings>());
       Fed(part);
       if (all_logits) {
@@ -179,7 +179,7 @@ struct Session::Impl {
     const std::vector<int64_t> counts(sessions.size(), 1);
     std::vector<float> streams, logits(sessions.size() * static_cast<size_t>(c.vocab_size));
     const ThreadPool::Busy busy(lead.pool);
-    lead.net().Forward(*lead.stream, lead.scratch, nullptr, states, tokens, counts, streams);
+    lead.net().Forward(*lead.stream, lead.pool, lead.scratch, nullptr, states, tokens, counts, streams);
     lead.net().Logits(*lead.stream, streams.data(), static_cast<int64_t>(sessions.size()), logits.data());
 
     const int64_t row = lead.net().hidden_width();
@@ -246,7 +246,7 @@ struct Session::Impl {
     std::vector<float> out(static_cast<size_t>(c.vocab_size));
     ReserveKv(n, true);
     const ThreadPool::Busy busy(pool);
-    net().Mtp(*stream, scratch, nullptr, state, state.mtp_pending_streams, first, next, out.data());
+    net().Mtp(*stream, pool, scratch, nullptr, state, state.mtp_pending_streams, first, next, out.data());
     state.mtp_position = first + n;
     state.mtp_pending_streams.clear();
     mtp_expected = next_token;

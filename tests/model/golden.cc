@@ -130,19 +130,20 @@ Replay RunGolden(const model::Transformer& net, backend::Stream& stream, const G
   for (int64_t i = 1; i < call_len.rows(); ++i) calls.push_back(static_cast<int64_t>(call_len.v[static_cast<size_t>(i)]));
   std::vector<float> streams, logits(static_cast<size_t>(c.vocab_size)), mtp(logits.size());
   ScratchStack scratch;
+  ThreadPool host_pool(2);  // the row-wise host work's threads (the stream has its own)
   int64_t pos = 0;
   for (size_t call = 0; call < calls.size(); ++call) {
     const int64_t n = calls[call];
     if (before_call) before_call(call, st);
     const std::span<const int32_t> part(tokens.data() + pos, static_cast<size_t>(n));
-    net.Forward(stream, scratch, recorder, st, part, streams);
+    net.Forward(stream, host_pool, scratch, recorder, st, part, streams);
     net.Logits(stream, streams.data() + (n - 1) * c.hc_mult * c.dim, 1, logits.data());
     r.logits.push_back(logits);
     if (call == 0) r.first_call_streams = streams;
     r.last_pos.push_back(pos + n - 1);
     if (c.n_mtp_layers > 0) {
       const std::span<const int32_t> next(tokens.data() + pos + 1, static_cast<size_t>(n));
-      net.Mtp(stream, scratch, recorder, st, streams, pos, next, mtp.data());
+      net.Mtp(stream, host_pool, scratch, recorder, st, streams, pos, next, mtp.data());
       r.mtp_logits.push_back(mtp);
     }
     pos += n;

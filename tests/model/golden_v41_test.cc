@@ -153,9 +153,10 @@ Replay Play(const model::Transformer& net, backend::Stream& stream, Run& run, mo
   r.state = std::make_unique<model::SequenceState>(c, model::CreateKvPools(c, backend::Registry::Get().Cpu().CreateKvMemory({})));
   std::vector<float> hidden, logits(static_cast<size_t>(c.vocab_size));
   ScratchStack scratch;
+  ThreadPool host_pool(2);  // the row-wise host work's threads (the stream has its own)
   for (size_t call = 0; call < logit_pos.size(); ++call) {
     const int64_t first = call == 0 ? 0 : logit_pos[call], n = call == 0 ? prompt : 1;
-    net.Forward(stream, scratch, recorder, *r.state, std::span(tokens).subspan(static_cast<size_t>(first), static_cast<size_t>(n)), hidden,
+    net.Forward(stream, host_pool, scratch, recorder, *r.state, std::span(tokens).subspan(static_cast<size_t>(first), static_cast<size_t>(n)), hidden,
                 call == 0 ? std::span<const model::GivenEmbeddings>(given) : std::span<const model::GivenEmbeddings>());
     net.Logits(stream, hidden.data() + (n - 1) * net.hidden_width(), 1, logits.data());
     r.logits.push_back(logits);
@@ -469,7 +470,7 @@ TEST_CASE("V4.1: wo_a stored dequantised in BF16 gives the FP8 checkpoint's logi
     model::SequenceState state(golden.config, model::CreateKvPools(golden.config, backend::Registry::Get().Cpu().CreateKvMemory({})));
     std::vector<float> hidden;
     ScratchStack scratch;
-    net.Forward(*stream, scratch, nullptr, state, tokens, hidden);
+    net.Forward(*stream, pool, scratch, nullptr, state, tokens, hidden);
     logits.emplace_back(static_cast<size_t>(golden.config.vocab_size));
     net.Logits(*stream, hidden.data() + 23 * net.hidden_width(), 1, logits.back().data());
   }

@@ -39,7 +39,7 @@ TEST_CASE("V4.1 mHC: each site collapses with the carried pre and mixes as the r
     for (int64_t t = 0; t < S; ++t) positions[static_cast<size_t>(t)] = t;
     const RopeTables rope = MakeRopeTables(c);
     ScratchStack scratch;
-    const ChunkContext ctx{c, *stream, scratch, nullptr, rope, tokens, positions, {}};
+    const ChunkContext ctx{c, *stream, pool, scratch, nullptr, rope, tokens, positions, {}};
     const float eps = static_cast<float>(c.norm_eps);
     double worst_in = 0, worst_out = 0, worst_pre = 0;
     for (int layer = 1; layer < c.n_layers; ++layer) {
