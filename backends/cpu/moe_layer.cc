@@ -115,8 +115,8 @@ double UnitCost(const MatMulPlan& plan, const WeightMatrix& w, int64_t n) {
 // One parallel region over the units of every work, end to end, so that threads split over
 // experts and rows alike and none waits at a join per matrix. The units are cut into pieces of
 // about equal cost, many per thread (a prefill's shared expert costs as much per unit as ten
-// routed ones; the pool's chunks count pieces). Returns the region's wall time shared among the
-// weight formats in proportion to the thread time spent on each.
+// routed ones), which the threads take one at a time. Returns the region's wall time shared
+// among the weight formats in proportion to the thread time spent on each.
 FormatSeconds RunRegion(ThreadPool& pool, std::span<const RegionWork> works) {
   struct Piece {
     size_t work;
