@@ -797,6 +797,44 @@ HWY_INLINE void FusedDots(const WeightMatrix& w, int64_t r0, int64_t r1, const S
   }
 }
 
+#if DEEPSEEK_BF16_DOT  // AVX-512 targets
+// acc[m][k] = the sum of s[m][k]'s 16 lanes for the 16 accumulators of a 4 × 4 block, added
+// in ReduceLanes' tree (lane i + lane i+8, then i + i+4, i + i+2, i + i+1: the tree of the
+// compilers' _mm512_reduce_add_ps), so that the sums are bit-identical to the few-input
+// kernels'. Each level adds two vectors that hold the halves of twice as many accumulators as
+// the level before: 15 additions and 30 shuffles for the block instead of 16 reductions. The
+// 4 × 4 blocks of both paths use it on AVX-512 targets. Accumulator a = 4m + k; "block" is a
+// 128-bit quarter of a vector.
+HWY_INLINE void Reduce4x4(const __m512 (&s)[4][4], float acc[4][4]) {
+  // i + i+8: v1[j] holds accumulator 2j's 8 partial sums in blocks 0-1, 2j+1's in blocks 2-3.
+  __m512 v1[8];
+  for (int j = 0; j < 8; ++j) {
+    const __m512 a = s[j / 2][2 * (j % 2)], b = s[j / 2][2 * (j % 2) + 1];
+    v1[j] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
+  }
+  // i + i+4: block q of v2[j] holds accumulator 4j + q's 4 partial sums.
+  __m512 v2[4];
+  for (int j = 0; j < 4; ++j) {
+    const __m512 a = v1[2 * j], b = v1[2 * j + 1];
+    v2[j] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+  }
+  // i + i+2: block q of v3[j] holds accumulator 8j + q's 2 partial sums, then 8j + 4 + q's.
+  __m512 v3[2];
+  for (int j = 0; j < 2; ++j) {
+    const __m512 a = v2[2 * j], b = v2[2 * j + 1];
+    v3[j] = _mm512_add_ps(_mm512_shuffle_ps(a, b, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
+  }
+  // i + i+1: lane r of block q holds accumulator 4r + q, that is lane 4k + m holds s[m][k]'s sum.
+  const __m512 sums = _mm512_add_ps(_mm512_shuffle_ps(v3[0], v3[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                    _mm512_shuffle_ps(v3[0], v3[1], _MM_SHUFFLE(3, 1, 3, 1)));
+  HWY_ALIGN float lanes[16];
+  _mm512_store_ps(lanes, sums);
+  for (int m = 0; m < 4; ++m) {
+    for (int k = 0; k < 4; ++k) acc[m][k] = lanes[4 * k + m];
+  }
+}
+#endif
+
 // acc[m][k] = Σ_{c ∈ [0, len)} x[m][c] · w[k][c], lane-wise in column order then reduced, for
 // 4 input rows and K weight rows: 4·K accumulators, K + 4 loads per 4·K FMAs. K = 4 where the
 // target has 32 vector registers; 3 where it has 16, so that the 12 accumulators, 3 weight
@@ -821,9 +859,18 @@ HWY_INLINE void BlockF32(const float* const x[4], const float* const w[4], int64
       HWY_UNROLL(4) for (int k = 0; k < K; ++k) s[m][k] = hn::MulAdd(xv, wv[k], s[m][k]);
     }
   }
+#if DEEPSEEK_BF16_DOT
+  static_assert(K == 4);
+  __m512 raw[4][4];
+  for (int m = 0; m < 4; ++m) {
+    for (int k = 0; k < 4; ++k) raw[m][k] = s[m][k].raw;
+  }
+  Reduce4x4(raw, acc);
+#else
   for (int m = 0; m < 4; ++m) {
     for (int k = 0; k < K; ++k) acc[m][k] = ReduceLanes(s[m][k]);
   }
+#endif
 }
 
 template <class C>
@@ -1018,41 +1065,6 @@ template <class Codec>
 DEEPSEEK_KERNEL_ATTR void DotsBf16(const WeightMatrix& w, int64_t r0, int64_t r1, const Bf16Inputs<Codec>& xs, int64_t n,
                                    float* HWY_RESTRICT y) {
   WithInputCount(n, [&](auto N) DEEPSEEK_KERNEL_ATTR { DotsBf16<Codec, N, DotRowsFor<Codec>(N)>(w, r0, r1, xs, y); });
-}
-
-// acc[m][k] = the sum of s[m][k]'s 16 lanes for the 16 accumulators of a 4 × 4 block, added
-// in ReduceLanes' tree (lane i + lane i+8, then i + i+4, i + i+2, i + i+1: the tree of the
-// compilers' _mm512_reduce_add_ps), so that the sums are bit-identical to the few-input
-// kernels'. Each level adds two vectors that hold the halves of twice as many accumulators as
-// the level before: 15 additions and 30 shuffles for the block instead of 16 reductions.
-// Accumulator a = 4m + k; "block" is a 128-bit quarter of a vector.
-HWY_INLINE DEEPSEEK_KERNEL_ATTR void Reduce4x4(const __m512 (&s)[4][4], float acc[4][4]) {
-  // i + i+8: v1[j] holds accumulator 2j's 8 partial sums in blocks 0-1, 2j+1's in blocks 2-3.
-  __m512 v1[8];
-  for (int j = 0; j < 8; ++j) {
-    const __m512 a = s[j / 2][2 * (j % 2)], b = s[j / 2][2 * (j % 2) + 1];
-    v1[j] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
-  }
-  // i + i+4: block q of v2[j] holds accumulator 4j + q's 4 partial sums.
-  __m512 v2[4];
-  for (int j = 0; j < 4; ++j) {
-    const __m512 a = v1[2 * j], b = v1[2 * j + 1];
-    v2[j] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
-  }
-  // i + i+2: block q of v3[j] holds accumulator 8j + q's 2 partial sums, then 8j + 4 + q's.
-  __m512 v3[2];
-  for (int j = 0; j < 2; ++j) {
-    const __m512 a = v2[2 * j], b = v2[2 * j + 1];
-    v3[j] = _mm512_add_ps(_mm512_shuffle_ps(a, b, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
-  }
-  // i + i+1: lane r of block q holds accumulator 4r + q, that is lane 4k + m holds s[m][k]'s sum.
-  const __m512 sums = _mm512_add_ps(_mm512_shuffle_ps(v3[0], v3[1], _MM_SHUFFLE(2, 0, 2, 0)),
-                                    _mm512_shuffle_ps(v3[0], v3[1], _MM_SHUFFLE(3, 1, 3, 1)));
-  HWY_ALIGN float lanes[16];
-  _mm512_store_ps(lanes, sums);
-  for (int m = 0; m < 4; ++m) {
-    for (int k = 0; k < 4; ++k) acc[m][k] = lanes[4 * k + m];
-  }
 }
 
 // BlockF32's 4 × 4 shape for bf16 words: one dot product per input row and weight row per 32
