@@ -171,9 +171,22 @@ PrefillResult MeasurePrefill(const std::shared_ptr<const deepseek::Model>& model
 struct DecodeResult {
   double tok_s = 0;
   double bytes_per_token = 0;
-  double matmul_share = 0;                       // of the decode time, inside matrix operators
   std::vector<deepseek::SessionStats::Format> by_format;  // what the decode steps read
 };
+
+// What the matrix operators of each weight format did between two snapshots of a session's stats.
+std::vector<deepseek::SessionStats::Format> FormatsBetween(const deepseek::SessionStats& before, const deepseek::SessionStats& after) {
+  std::vector<deepseek::SessionStats::Format> formats = after.by_format;
+  for (auto& f : formats) {
+    for (const auto& b : before.by_format) {
+      if (b.name != f.name) continue;
+      f.weight_bytes_read -= b.weight_bytes_read;
+      f.seconds -= b.seconds;
+      f.calls -= b.calls;
+    }
+  }
+  return formats;
+}
 
 // Decodes `steps` greedy tokens from where `session` is; the bytes are those its operators read.
 DecodeResult MeasureDecode(deepseek::Session& session, int steps) {
@@ -182,17 +195,21 @@ DecodeResult MeasureDecode(deepseek::Session& session, int steps) {
   for (int i = 0; i < steps; ++i) Check(session.Decode(Argmax(session.logits())));
   const double seconds = Since(start);
   const deepseek::SessionStats after = session.stats();
-  DecodeResult r{steps / seconds, static_cast<double>(after.weight_bytes_read - before.weight_bytes_read) / steps,
-                 (after.matmul_seconds - before.matmul_seconds) / seconds, after.by_format};
-  for (auto& f : r.by_format) {  // minus what was read before the measured steps
-    for (const auto& b : before.by_format) {
-      if (b.name != f.name) continue;
-      f.weight_bytes_read -= b.weight_bytes_read;
-      f.seconds -= b.seconds;
-      f.calls -= b.calls;
-    }
+  return {steps / seconds, static_cast<double>(after.weight_bytes_read - before.weight_bytes_read) / steps,
+          FormatsBetween(before, after)};
+}
+
+// The per-format table of `formats`, read over `steps` steps lasting `seconds` in all.
+void PrintFormats(const char* what, const std::vector<deepseek::SessionStats::Format>& formats, int steps, double seconds) {
+  double matmul_seconds = 0;
+  for (const auto& f : formats) matmul_seconds += f.seconds;
+  std::fprintf(g_out, "\n%s, per weight format (%.0f%% of the time in matrix operators):\n"
+                      "| format | MB per step | calls per step | ms per step | GB/s |\n|---|---|---|---|---|\n", what,
+               100 * matmul_seconds / seconds);
+  for (const auto& f : formats) {
+    std::fprintf(g_out, "| %s | %.1f | %.1f | %.1f | %.1f |\n", f.name.c_str(), static_cast<double>(f.weight_bytes_read) / steps / 1e6,
+                 static_cast<double>(f.calls) / steps, 1000 * f.seconds / steps, static_cast<double>(f.weight_bytes_read) / f.seconds / 1e9);
   }
-  return r;
 }
 
 double PeakRssMb() {
@@ -214,6 +231,7 @@ struct BatchResult {
   double tok_s = 0;
   double bytes_per_step = 0;
   double step_ms = 0;
+  std::vector<deepseek::SessionStats::Format> by_format;  // what the batched steps read
   double BandwidthFraction(double bandwidth_gbs) const { return ::BandwidthFraction(bytes_per_step, step_ms, bandwidth_gbs); }
 };
 
@@ -231,15 +249,17 @@ BatchResult MeasureBatch(const std::shared_ptr<const deepseek::Model>& model, in
     Check(deepseek::Session::DecodeBatch(handles, tokens));
   };
   step();  // warm-up
-  const uint64_t before = handles[0]->stats().weight_bytes_read;
+  const deepseek::SessionStats before = handles[0]->stats();  // the batch's operators count in its first session
   const auto start = Clock::now();
   for (int i = 0; i < o.decode; ++i) step();
   const double seconds = Since(start);
+  const deepseek::SessionStats after = handles[0]->stats();
   BatchResult r;
   r.batch = batch;
   r.tok_s = static_cast<double>(batch) * o.decode / seconds;
-  r.bytes_per_step = static_cast<double>(handles[0]->stats().weight_bytes_read - before) / o.decode;
+  r.bytes_per_step = static_cast<double>(after.weight_bytes_read - before.weight_bytes_read) / o.decode;
   r.step_ms = 1000 * seconds / o.decode;
+  r.by_format = FormatsBetween(before, after);
   return r;
 }
 
@@ -441,11 +461,11 @@ int Run(const Options& o) {
                    b.BandwidthFraction(bandwidth));
     }
   }
-  std::fprintf(g_out, "\ndecode, per weight format (%.0f%% of the time in matrix operators):\n"
-                      "| format | MB per token | calls per token | GB/s |\n|---|---|---|---|\n", 100 * d.matmul_share);
-  for (const auto& f : d.by_format) {
-    std::fprintf(g_out, "| %s | %.1f | %.1f | %.1f |\n", f.name.c_str(), static_cast<double>(f.weight_bytes_read) / o.decode / 1e6,
-                 static_cast<double>(f.calls) / o.decode, static_cast<double>(f.weight_bytes_read) / f.seconds / 1e9);
+  PrintFormats("decode", d.by_format, o.decode, o.decode / d.tok_s);
+  if (!batches.empty()) {
+    const BatchResult& largest = batches.back();
+    const std::string what = "batched decode, batch " + std::to_string(largest.batch);
+    PrintFormats(what.c_str(), largest.by_format, o.decode, o.decode * largest.step_ms / 1000);
   }
   std::string batch_tok_s, batch_fraction;  // JSON object members: "batch size": figure
   for (const BatchResult& b : batches) {
