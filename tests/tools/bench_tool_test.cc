@@ -3,6 +3,7 @@
 // the operator benchmark's figures likewise.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -32,6 +33,15 @@ TEST_CASE("deepseek-bench: JSON figures and the depth sweep") {
   }
   CHECK(j["threads"] == 2);
   CHECK_FALSE(j["target"].get<std::string>().empty());
+  // The denominator is the largest of the two probes and the fastest format's operators (the
+  // tiny model reads too few bytes per format for the last to count: 0).
+  REQUIRE(j.contains("bandwidth_gbs_operators"));
+  CHECK(j["bandwidth_gbs_operators"].get<double>() >= 0);
+  CHECK(j["bandwidth_gbs"].get<double>() == std::max({j["bandwidth_gbs_before"].get<double>(), j["bandwidth_gbs_after"].get<double>(),
+                                                      j["bandwidth_gbs_operators"].get<double>()}));
+  // Per-format tables for the decode steps and the largest batch's steps.
+  CHECK(run.err.find("decode, per weight format") != std::string::npos);
+  CHECK(run.err.find("batched decode, batch 3, per weight format") != std::string::npos);
   const double fraction = j["bytes_per_token"].get<double>() * j["decode_tok_s"].get<double>() / 1e9 / j["bandwidth_gbs"].get<double>();
   CHECK(std::fabs(fraction / j["bandwidth_fraction"].get<double>() - 1) < 0.01);
   CHECK(std::fabs(j["prefill_gflops"].get<double>() / j["peak_gflops"].get<double>() / j["peak_fraction"].get<double>() - 1) < 0.01);
