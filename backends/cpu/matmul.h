@@ -141,7 +141,7 @@ alignas(32) inline constexpr std::array<std::array<uint8_t, 32>, 256> kMxfp4Bf16
 }();
 
 // Whether AVX-512 kernels use the CPU's AVX512_BF16 dot products (matmul-inl.h): true where the
-// CPU has them, unless turned off for a test of the fp32 path on the same target.
+// CPU has them and AVX512_VBMI, unless turned off for a test of the fp32 path on the same target.
 bool Bf16DotEnabled();
 void SetBf16DotForTest(bool enabled);
 
