@@ -986,49 +986,45 @@ constexpr bool kWideUnscaled = [] {
   return false;
 }();
 
-// part[k][i] = the dot product of row k and input i over the column block [c0, c1): one chain
-// of dot products per row and input, lane-wise in column order, then reduced. The step's
-// inputs stay in registers for the R rows; the rows after them (next) are prefetched.
-template <class Codec, int N, int R>
-HWY_INLINE DEEPSEEK_BF16_PATH_ATTR void BlockDotsBf16(const typename Codec::Row (&rows)[R], const typename Codec::Row (&next)[R],
-                                                   const uint16_t* const (&x)[N], int64_t c0, int64_t c1, float (&part)[R][N]) {
-  constexpr int64_t step = Codec::kDotStep, vectors = step / 32;
-  __m512 s[R][N];
-  HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
-    HWY_UNROLL(8) for (int i = 0; i < N; ++i) s[k][i] = _mm512_setzero_ps();
-  }
-  int64_t c = c0;
-  if constexpr (kWideUnscaled<Codec, N>) {  // two steps per decode while the inputs are few
-    for (; c + 2 * step <= c1; c += 2 * step) {
-      __m512bh xv[N][2];
-      HWY_UNROLL(8) for (int i = 0; i < N; ++i) {
-        HWY_UNROLL(2) for (int64_t v = 0; v < 2; ++v) xv[i][v] = AsBf16(_mm512_loadu_si512(x[i] + c + 32 * v));
-      }
-      PrefetchStep<Codec>(next, R, c, 2 * step);
-      HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
-        __m512i words[2];
-        Codec::DecodeBf16UnscaledWide(rows[k], c, words);
-        HWY_UNROLL(8) for (int i = 0; i < N; ++i) {
-          HWY_UNROLL(2) for (int64_t v = 0; v < 2; ++v) s[k][i] = _mm512_dpbf16_ps(s[k][i], xv[i][v], AsBf16(words[v]));
-        }
-      }
-    }
-  }
-  for (; c < c1; c += step) {
+// s[k][i] += the dot products of row k and input i over the steps from column c while they end
+// by c1, one dot-product chain per row and input, lane-wise in column order: one codec step per
+// decode, or two (kWide, DecodeBf16UnscaledWide). The step's inputs stay in registers for the
+// R rows; the rows after them (next) are prefetched. Returns the column reached.
+template <class Codec, int N, int R, bool kWide>
+HWY_INLINE DEEPSEEK_BF16_PATH_ATTR int64_t StepDotsBf16(const typename Codec::Row (&rows)[R], const typename Codec::Row (&next)[R],
+                                                        const uint16_t* const (&x)[N], int64_t c, int64_t c1, __m512 (&s)[R][N]) {
+  constexpr int64_t vectors = (kWide ? 2 : 1) * Codec::kDotStep / 32, width = 32 * vectors;
+  for (; c + width <= c1; c += width) {
     __m512bh xv[N][vectors];
     HWY_UNROLL(8) for (int i = 0; i < N; ++i) {
       HWY_UNROLL(2) for (int64_t v = 0; v < vectors; ++v) xv[i][v] = AsBf16(_mm512_loadu_si512(x[i] + c + 32 * v));
     }
-    PrefetchStep<Codec>(next, R, c, step);
+    PrefetchStep<Codec>(next, R, c, width);
     HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
       __m512i words[vectors];
-      if constexpr (Codec::kScaleOnInputs) Codec::DecodeBf16Unscaled(rows[k], c, words);
+      if constexpr (kWide) Codec::DecodeBf16UnscaledWide(rows[k], c, words);
+      else if constexpr (Codec::kScaleOnInputs) Codec::DecodeBf16Unscaled(rows[k], c, words);
       else Codec::DecodeBf16(rows[k], c, words);
       HWY_UNROLL(8) for (int i = 0; i < N; ++i) {
         HWY_UNROLL(2) for (int64_t v = 0; v < vectors; ++v) s[k][i] = _mm512_dpbf16_ps(s[k][i], xv[i][v], AsBf16(words[v]));
       }
     }
   }
+  return c;
+}
+
+// part[k][i] = the dot product of row k and input i over the column block [c0, c1) (a whole
+// number of steps), reduced from its lanes.
+template <class Codec, int N, int R>
+HWY_INLINE DEEPSEEK_BF16_PATH_ATTR void BlockDotsBf16(const typename Codec::Row (&rows)[R], const typename Codec::Row (&next)[R],
+                                                      const uint16_t* const (&x)[N], int64_t c0, int64_t c1, float (&part)[R][N]) {
+  __m512 s[R][N];
+  HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
+    HWY_UNROLL(8) for (int i = 0; i < N; ++i) s[k][i] = _mm512_setzero_ps();
+  }
+  int64_t c = c0;
+  if constexpr (kWideUnscaled<Codec, N>) c = StepDotsBf16<Codec, N, R, true>(rows, next, x, c, c1, s);
+  StepDotsBf16<Codec, N, R, false>(rows, next, x, c, c1, s);
   HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
     HWY_UNROLL(8) for (int i = 0; i < N; ++i) part[k][i] = ReduceLanes(VF{s[k][i]});
   }
