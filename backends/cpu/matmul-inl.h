@@ -563,7 +563,6 @@ struct Mxfp4Codec {
 // In both, the columns after the last full step are added one by one with explicit fused
 // multiply-adds (left to the compiler, contraction could differ between paths).
 
-
 HWY_INLINE float InputValue(float v) { return v; }
 HWY_INLINE float InputValue(uint16_t v) { return num::Bf16ToFloat(v); }
 
