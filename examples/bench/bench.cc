@@ -237,14 +237,26 @@ double BandwidthFraction(double bytes, double ms, double bandwidth_gbs) {
 
 // Batched decoding: `batch` sessions, each after its own prompt, decode greedy tokens together
 // (Session::DecodeBatch). tok_s counts every sequence's tokens; the bytes are those the batched
-// steps read (each matrix once per step, the experts of the union of the routes).
+// steps read (each matrix once per step, the experts of the union of the routes), the flops
+// those their matrix operators did (2 per weight and input).
 struct BatchResult {
   int batch = 0;
   double tok_s = 0;
   double bytes_per_step = 0;
+  double flops_per_step = 0;
   double step_ms = 0;
   std::vector<deepseek::SessionStats::Format> by_format;  // what the batched steps read
   double BandwidthFraction(double bandwidth_gbs) const { return ::BandwidthFraction(bytes_per_step, step_ms, bandwidth_gbs); }
+  // The step's time were it bound only by the slower of reading its bytes at the measured
+  // bandwidth and doing its flops at the measured compute peak (the roofline), as a fraction of
+  // the time it took. The bytes bound a step of a few inputs; with more, the flops come close:
+  // at batch 8 a step of the 4-layer benchmark model does 27.4 GFLOP, 61 ms at the 451 GFLOP/s
+  // bf16 peak of a 2-core Zen 4, against 71 ms to read its 3.45 GB at 48.7 GB/s, so reaching
+  // the roof there takes compute and reads overlapped almost perfectly.
+  double RooflineFraction(double bandwidth_gbs, double peak_gflops) const {
+    const double floor_ms = 1000 * std::max(bytes_per_step / 1e9 / bandwidth_gbs, flops_per_step / 1e9 / peak_gflops);
+    return step_ms > 0 ? floor_ms / step_ms : 0.0;
+  }
 };
 
 BatchResult MeasureBatch(const std::shared_ptr<const deepseek::Model>& model, int threads, const Options& o, int batch) {
@@ -270,22 +282,23 @@ BatchResult MeasureBatch(const std::shared_ptr<const deepseek::Model>& model, in
   r.batch = batch;
   r.tok_s = static_cast<double>(batch) * o.decode / seconds;
   r.bytes_per_step = static_cast<double>(after.weight_bytes_read - before.weight_bytes_read) / o.decode;
+  r.flops_per_step = static_cast<double>(after.matmul_flops - before.matmul_flops) / o.decode;
   r.step_ms = 1000 * seconds / o.decode;
   r.by_format = FormatsBetween(before, after);
   return r;
 }
 
 // The batch figures as PREFIX.csv and a chart of aggregate tokens/s against the batch size.
-void WriteBatchPlot(const std::vector<BatchResult>& batches, double bandwidth, const std::string& prefix, int layers,
-                    int threads) {
+void WriteBatchPlot(const std::vector<BatchResult>& batches, double bandwidth, double peak_compute, const std::string& prefix,
+                    int layers, int threads) {
   std::filesystem::path out(prefix);
   if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
   std::ofstream csv(prefix + ".csv");
-  csv << "batch,tok_s,step_ms,bytes_per_step,bandwidth_fraction\n";
+  csv << "batch,tok_s,step_ms,bytes_per_step,bandwidth_fraction,flops_per_step,roofline_fraction\n";
   std::vector<double> sizes, tok_s;
   for (const BatchResult& b : batches) {
     csv << b.batch << "," << b.tok_s << "," << b.step_ms << "," << b.bytes_per_step << ","
-        << b.BandwidthFraction(bandwidth) << "\n";
+        << b.BandwidthFraction(bandwidth) << "," << b.flops_per_step << "," << b.RooflineFraction(bandwidth, peak_compute) << "\n";
     sizes.push_back(b.batch);
     tok_s.push_back(b.tok_s);
   }
@@ -471,12 +484,19 @@ int Run(const Options& o) {
                  d.bytes_per_token / 1e6, spec.VerifyBandwidthFraction(bandwidth), achieved / bandwidth, 100 * spec.no_draft,
                  spec.Speedup(0.6), spec.Speedup(0.8), spec.Speedup(0.9));
   }
-  if (!batches.empty()) WriteBatchPlot(batches, bandwidth, o.batch_out, c.n_layers, threads);
+  // The compute ceiling of the matrix operators: the bf16 dot-product peak where the kernels
+  // use it (MeasurePeakBf16 is the FMA peak elsewhere).
+  const double peak_compute = peak_bf16;
+  if (!batches.empty()) WriteBatchPlot(batches, bandwidth, peak_compute, o.batch_out, c.n_layers, threads);
   if (!batches.empty()) {
-    std::fprintf(g_out, "\nbatched decode (Session::DecodeBatch, greedy):\n| batch | step | tokens/s (all sequences) | weight bytes per step | bandwidth fraction |\n|---|---|---|---|---|\n");
+    std::fprintf(g_out,
+                 "\nbatched decode (Session::DecodeBatch, greedy; the roofline: the slower of the bytes at %.1f GB/s and the "
+                 "flops at %.0f GFLOP/s):\n| batch | step | tokens/s (all sequences) | weight bytes per step | bandwidth fraction | "
+                 "GFLOP per step | roofline fraction |\n|---|---|---|---|---|---|---|\n",
+                 bandwidth, peak_compute);
     for (const BatchResult& b : batches) {
-      std::fprintf(g_out, "| %d | %.1f ms | %.2f | %.1f MB | %.3f |\n", b.batch, b.step_ms, b.tok_s, b.bytes_per_step / 1e6,
-                   b.BandwidthFraction(bandwidth));
+      std::fprintf(g_out, "| %d | %.1f ms | %.2f | %.1f MB | %.3f | %.1f | %.3f |\n", b.batch, b.step_ms, b.tok_s, b.bytes_per_step / 1e6,
+                   b.BandwidthFraction(bandwidth), b.flops_per_step / 1e9, b.RooflineFraction(bandwidth, peak_compute));
     }
   }
   PrintFormats("decode", d.by_format, o.decode, o.decode / d.tok_s);
@@ -485,14 +505,18 @@ int Run(const Options& o) {
     const std::string what = "batched decode, batch " + std::to_string(largest.batch);
     PrintFormats(what.c_str(), largest.by_format, o.decode, o.decode * largest.step_ms / 1000);
   }
-  std::string batch_tok_s, batch_fraction;  // JSON object members: "batch size": figure
-  for (const BatchResult& b : batches) {
+  // JSON object members, "batch size": figure.
+  std::string batch_tok_s, batch_fraction, batch_gflop, batch_roofline;
+  const auto add_member = [](std::string& object, int batch, double figure) {
     char item[96];
-    std::snprintf(item, sizeof item, "%s\"%d\": %.6g", batch_tok_s.empty() ? "" : ", ", b.batch, b.tok_s);
-    batch_tok_s += item;
-    std::snprintf(item, sizeof item, "%s\"%d\": %.6g", batch_fraction.empty() ? "" : ", ", b.batch,
-                  b.BandwidthFraction(bandwidth));
-    batch_fraction += item;
+    std::snprintf(item, sizeof item, "%s\"%d\": %.6g", object.empty() ? "" : ", ", batch, figure);
+    object += item;
+  };
+  for (const BatchResult& b : batches) {
+    add_member(batch_tok_s, b.batch, b.tok_s);
+    add_member(batch_fraction, b.batch, b.BandwidthFraction(bandwidth));
+    add_member(batch_gflop, b.batch, b.flops_per_step / 1e9);
+    add_member(batch_roofline, b.batch, b.RooflineFraction(bandwidth, peak_compute));
   }
   if (o.json) {  // six significant digits, so that the ratios can be recomputed from the figures
     std::printf(
@@ -503,13 +527,14 @@ int Run(const Options& o) {
         "\"mtp_draft_ms\": %.6g, \"mtp_verify_ms\": %.6g, \"mtp_verify_step_ratio\": %.6g, \"mtp_verify_bytes\": %.0f, \"mtp_verify_bandwidth_fraction\": %.6g, "
         "\"spec_no_draft_fraction\": %.6g, "
         "\"spec_speedup_060\": %.6g, \"spec_speedup_080\": %.6g, \"spec_speedup_090\": %.6g, \"threads\": %d, \"target\": \"%s\", \"layers\": %d, \"experts\": %d, "
-        "\"batch_tok_s\": {%s}, \"batch_bandwidth_fraction\": {%s}, \"peak_rss_mb\": %.0f}\n",
+        "\"batch_tok_s\": {%s}, \"batch_bandwidth_fraction\": {%s}, \"batch_gflop_per_step\": {%s}, \"batch_roofline_fraction\": {%s}, "
+        "\"peak_rss_mb\": %.0f}\n",
         d.tok_s, d.bytes_per_token, bandwidth, bandwidth_before, bandwidth_after, bandwidth_operators, achieved / bandwidth, p512.tok_s, p2048.tok_s, gemm_gflops, peak,
         gemm_gflops / peak, peak_bf16, gemm_gflops / peak_bf16, spec.draft_ms, spec.verify_ms,
         spec.decode_ms > 0 ? spec.verify_ms / spec.decode_ms : 0.0, spec.verify_bytes, spec.VerifyBandwidthFraction(bandwidth),
         spec.no_draft, spec.verify_ms > 0 ? spec.Speedup(0.6) : 0.0,
         spec.verify_ms > 0 ? spec.Speedup(0.8) : 0.0, spec.verify_ms > 0 ? spec.Speedup(0.9) : 0.0, threads, deepseek::backend::cpu::KernelTarget().c_str(), c.n_layers, c.n_experts,
-        batch_tok_s.c_str(), batch_fraction.c_str(), PeakRssMb());
+        batch_tok_s.c_str(), batch_fraction.c_str(), batch_gflop.c_str(), batch_roofline.c_str(), PeakRssMb());
   }
   if (o.sweep) Sweep(model, o, threads);
   return 0;

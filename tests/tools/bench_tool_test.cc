@@ -63,16 +63,28 @@ TEST_CASE("deepseek-bench: JSON figures and the depth sweep") {
   CHECK(j["spec_speedup_090"].get<double>() > j["spec_speedup_060"].get<double>());
 
   // Batched decode: aggregate tokens/s and the bandwidth fraction per batch size asked for.
-  for (const char* key : {"batch_tok_s", "batch_bandwidth_fraction"}) {
+  for (const char* key : {"batch_tok_s", "batch_bandwidth_fraction", "batch_gflop_per_step", "batch_roofline_fraction"}) {
     CAPTURE(key);
     REQUIRE(j[key].is_object());
     CHECK(j[key].size() == 2);
     CHECK(j[key]["1"].get<double>() > 0);
     CHECK(j[key]["3"].get<double>() > 0);
   }
+  // The roofline fraction is the larger of the bandwidth fraction and the step's flops at the
+  // bf16 peak over its time (batch / tokens per second).
+  for (const char* batch : {"1", "3"}) {
+    CAPTURE(batch);
+    const double step_s = std::stod(batch) / j["batch_tok_s"][batch].get<double>();
+    const double compute = j["batch_gflop_per_step"][batch].get<double>() / j["peak_bf16_gflops"].get<double>() / step_s;
+    CHECK(j["batch_roofline_fraction"][batch].get<double>() ==
+          doctest::Approx(std::max(j["batch_bandwidth_fraction"][batch].get<double>(), compute)).epsilon(1e-3));
+  }
+  // Three inputs per matrix do three times a step's flops of one (the experts of the union of
+  // routes take only their tokens; the tiny model's shared and dense matrices dominate).
+  CHECK(j["batch_gflop_per_step"]["3"].get<double>() > 2 * j["batch_gflop_per_step"]["1"].get<double>());
   CHECK(RunTool(DS_BENCH_BIN, "--model " + model + " --batch 0").exit_code == 2);
   const std::string batch_csv = ReadFile(dir + "/batch.csv");
-  CHECK(batch_csv.rfind("batch,tok_s,step_ms,bytes_per_step,bandwidth_fraction\n1,", 0) == 0);
+  CHECK(batch_csv.rfind("batch,tok_s,step_ms,bytes_per_step,bandwidth_fraction,flops_per_step,roofline_fraction\n1,", 0) == 0);
   CHECK(batch_csv.find("\n3,") != std::string::npos);
   CHECK(ReadFile(dir + "/batch.svg").find("<polyline") != std::string::npos);
 
