@@ -254,8 +254,8 @@ struct BatchResult {
   // bf16 peak of a 2-core Zen 4, against 71 ms to read its 3.45 GB at 48.7 GB/s, so reaching
   // the roof there takes compute and reads overlapped almost perfectly.
   double RooflineFraction(double bandwidth_gbs, double peak_gflops) const {
-    const double floor_ms = 1000 * std::max(bytes_per_step / 1e9 / bandwidth_gbs, flops_per_step / 1e9 / peak_gflops);
-    return step_ms > 0 ? floor_ms / step_ms : 0.0;
+    const double compute = step_ms > 0 ? flops_per_step / 1e9 / peak_gflops / (step_ms / 1000) : 0.0;
+    return std::max(BandwidthFraction(bandwidth_gbs), compute);
   }
 };
 
