@@ -188,6 +188,20 @@ std::vector<deepseek::SessionStats::Format> FormatsBetween(const deepseek::Sessi
   return formats;
 }
 
+// Adds what the operators of each format in `more` did to `sum`.
+void AddFormats(std::vector<deepseek::SessionStats::Format>& sum, const std::vector<deepseek::SessionStats::Format>& more) {
+  for (const auto& f : more) {
+    auto same = std::find_if(sum.begin(), sum.end(), [&](const auto& s) { return s.name == f.name; });
+    if (same == sum.end()) {
+      sum.push_back(f);
+      continue;
+    }
+    same->weight_bytes_read += f.weight_bytes_read;
+    same->seconds += f.seconds;
+    same->calls += f.calls;
+  }
+}
+
 // Decodes `steps` greedy tokens from where `session` is; the bytes are those its operators read.
 DecodeResult MeasureDecode(deepseek::Session& session, int steps) {
   const deepseek::SessionStats before = session.stats();
@@ -314,20 +328,25 @@ void WriteBatchPlot(const std::vector<BatchResult>& batches, double bandwidth, d
 // decode step, and the speed-up they give at acceptance rates p: a step that drafts yields
 // 1 + p tokens for Td + Tv; positions whose token closes a compressor block (a fraction f) are
 // never drafted, so per token the cost is f·T1 + (1 − f)·(Td + Tv) / (1 + p) against T1.
+// T1 is timed here too, a plain decode step of a second session before every speculative
+// step: this machine's memory system moves by 10-20 % between one minute and the next (other
+// tenants), so a verify step is only compared with decode steps of the same minute.
 struct SpeculationResult {
   double draft_ms = 0;   // Td
   double verify_ms = 0;  // Tv
   double decode_ms = 0;  // T1
   double no_draft = 0;   // f
   double verify_bytes = 0;  // weight bytes one verify step reads (each matrix once, the union of both tokens' experts)
+  double decode_bytes = 0;  // and one of the interleaved decode steps
+  std::vector<deepseek::SessionStats::Format> verify_by_format, decode_by_format;
   double VerifyBandwidthFraction(double bandwidth_gbs) const { return BandwidthFraction(verify_bytes, verify_ms, bandwidth_gbs); }
+  double DecodeBandwidthFraction(double bandwidth_gbs) const { return BandwidthFraction(decode_bytes, decode_ms, bandwidth_gbs); }
   double Speedup(double p) const {
     return decode_ms / (no_draft * decode_ms + (1 - no_draft) * (draft_ms + verify_ms) / (1 + p));
   }
 };
 
-SpeculationResult MeasureSpeculation(const std::shared_ptr<const deepseek::Model>& model, int threads, const Options& o,
-                                     double decode_tok_s) {
+SpeculationResult MeasureSpeculation(const std::shared_ptr<const deepseek::Model>& model, int threads, const Options& o) {
   deepseek::SessionOptions options;
   options.num_threads = threads;
   options.enable_mtp = true;
@@ -335,29 +354,41 @@ SpeculationResult MeasureSpeculation(const std::shared_ptr<const deepseek::Model
   if (!created.ok()) deepseek::Fail(created.status().code(), created.status().message());
   deepseek::Session& s = *created.value();
   Check(s.Prefill(Prompt(model->config(), o.prompt, 2)));
+  auto plain = NewSession(model, threads);
+  Check(plain->Prefill(Prompt(model->config(), o.prompt, 1)));
   std::vector<float> rows;
-  double draft_s = 0, verify_s = 0, verify_bytes = 0;
+  double draft_s = 0, verify_s = 0, decode_s = 0;
+  std::vector<deepseek::SessionStats::Format> verify;  // the verify steps' operators (the drafts' count in the same stats)
   const auto step = [&] {
-    const int32_t token = Argmax(s.logits());
     auto start = Clock::now();
+    Check(plain->Decode(Argmax(plain->logits())));
+    decode_s += Since(start);
+    const int32_t token = Argmax(s.logits());
+    start = Clock::now();
     auto draft = s.MtpLogits(token);
     if (!draft.ok()) deepseek::Fail(draft.status().code(), draft.status().message());
     draft_s += Since(start);
     const std::array<int32_t, 2> fed{token, Argmax(draft.value())};
-    const uint64_t bytes_before = s.stats().weight_bytes_read;
+    const deepseek::SessionStats before = s.stats();
     start = Clock::now();
     Check(s.PrefillAll(fed, rows));
     verify_s += Since(start);
-    verify_bytes += static_cast<double>(s.stats().weight_bytes_read - bytes_before);
+    AddFormats(verify, FormatsBetween(before, s.stats()));
   };
   step();  // warm-up
-  draft_s = verify_s = verify_bytes = 0;
+  draft_s = verify_s = decode_s = 0;
+  verify.clear();
+  const deepseek::SessionStats plain_before = plain->stats();
   for (int i = 0; i < o.decode; ++i) step();
+  const deepseek::SessionStats plain_after = plain->stats();
   SpeculationResult r;
   r.draft_ms = 1000 * draft_s / o.decode;
   r.verify_ms = 1000 * verify_s / o.decode;
-  r.verify_bytes = verify_bytes / o.decode;
-  r.decode_ms = 1000 / decode_tok_s;
+  r.decode_ms = 1000 * decode_s / o.decode;
+  for (const auto& f : verify) r.verify_bytes += static_cast<double>(f.weight_bytes_read) / o.decode;
+  r.decode_bytes = static_cast<double>(plain_after.weight_bytes_read - plain_before.weight_bytes_read) / o.decode;
+  r.verify_by_format = std::move(verify);
+  r.decode_by_format = FormatsBetween(plain_before, plain_after);
   int blocked = 0;
   for (int64_t q = 0; q < 1024; ++q) blocked += !s.CanDrop(q);
   r.no_draft = blocked / 1024.0;
@@ -444,7 +475,7 @@ int Run(const Options& o) {
   SpeculationResult spec;
   if (c.n_mtp_layers > 0) {
     std::fprintf(g_out, "draft and verify with the MTP head, %d steps ...\n", o.decode);
-    spec = MeasureSpeculation(model, threads, o, d.tok_s);
+    spec = MeasureSpeculation(model, threads, o);
   }
   std::vector<BatchResult> batches;
   for (int b : o.batch) {
@@ -459,6 +490,9 @@ int Run(const Options& o) {
   const double bandwidth_after = deepseek::backend::cpu::MeasureReadBandwidth(pool, uint64_t{1} << 30);
   double bandwidth_operators = FastestFormatRate(d.by_format);
   for (const BatchResult& b : batches) bandwidth_operators = std::max(bandwidth_operators, FastestFormatRate(b.by_format));
+  for (const auto* formats : {&spec.decode_by_format, &spec.verify_by_format}) {
+    bandwidth_operators = std::max(bandwidth_operators, FastestFormatRate(*formats));
+  }
   const double bandwidth = std::max({bandwidth_before, bandwidth_after, bandwidth_operators});
   const double achieved = d.bytes_per_token * d.tok_s / 1e9;
   const double gemm_gflops = std::max(p512.gemm_gflops, p2048.gemm_gflops);
@@ -477,12 +511,12 @@ int Run(const Options& o) {
   if (spec.verify_ms > 0) {
     std::fprintf(g_out,
                  "\nspeculative decoding (greedy): MTP draft %.2f ms + 2-token verify %.2f ms against %.2f ms per decode step "
-                 "(verify / decode %.2fx); the verify step reads %.1f MB against %.1f MB per decode step, at %.3f of the "
-                 "bandwidth (decode %.3f); %.0f%% of positions close a compressor block and decode plainly; speed-up at "
-                 "acceptance 0.6 / 0.8 / 0.9: %.2fx / %.2fx / %.2fx\n",
+                 "timed between them (verify / decode %.2fx); the verify step reads %.1f MB against %.1f MB per decode step, at "
+                 "%.3f of the bandwidth (those decode steps %.3f); %.0f%% of positions close a compressor block and decode "
+                 "plainly; speed-up at acceptance 0.6 / 0.8 / 0.9: %.2fx / %.2fx / %.2fx\n",
                  spec.draft_ms, spec.verify_ms, spec.decode_ms, spec.verify_ms / spec.decode_ms, spec.verify_bytes / 1e6,
-                 d.bytes_per_token / 1e6, spec.VerifyBandwidthFraction(bandwidth), achieved / bandwidth, 100 * spec.no_draft,
-                 spec.Speedup(0.6), spec.Speedup(0.8), spec.Speedup(0.9));
+                 spec.decode_bytes / 1e6, spec.VerifyBandwidthFraction(bandwidth), spec.DecodeBandwidthFraction(bandwidth),
+                 100 * spec.no_draft, spec.Speedup(0.6), spec.Speedup(0.8), spec.Speedup(0.9));
   }
   // The compute ceiling of the matrix operators: the bf16 dot-product peak where the kernels
   // use it (MeasurePeakBf16 is the FMA peak elsewhere).
@@ -500,6 +534,10 @@ int Run(const Options& o) {
     }
   }
   PrintFormats("decode", d.by_format, o.decode, o.decode / d.tok_s);
+  if (spec.verify_ms > 0) {
+    PrintFormats("decode steps between the verify steps", spec.decode_by_format, o.decode, o.decode * spec.decode_ms / 1000);
+    PrintFormats("verify steps (2 tokens)", spec.verify_by_format, o.decode, o.decode * spec.verify_ms / 1000);
+  }
   if (!batches.empty()) {
     const BatchResult& largest = batches.back();
     const std::string what = "batched decode, batch " + std::to_string(largest.batch);
@@ -524,14 +562,15 @@ int Run(const Options& o) {
         "\"bandwidth_gbs_after\": %.6g, \"bandwidth_gbs_operators\": %.6g, \"bandwidth_fraction\": %.6g, "
         "\"prefill_tok_s_512\": %.6g, \"prefill_tok_s_2048\": %.6g, \"prefill_gflops\": %.6g, \"peak_gflops\": %.6g, "
         "\"peak_fraction\": %.6g, \"peak_bf16_gflops\": %.6g, \"bf16_peak_fraction\": %.6g, "
-        "\"mtp_draft_ms\": %.6g, \"mtp_verify_ms\": %.6g, \"mtp_verify_step_ratio\": %.6g, \"mtp_verify_bytes\": %.0f, \"mtp_verify_bandwidth_fraction\": %.6g, "
+        "\"mtp_draft_ms\": %.6g, \"mtp_verify_ms\": %.6g, \"mtp_verify_step_ratio\": %.6g, \"mtp_verify_bytes\": %.0f, \"mtp_verify_bandwidth_fraction\": %.6g, \"mtp_decode_ms\": %.6g, \"mtp_decode_bandwidth_fraction\": %.6g, "
         "\"spec_no_draft_fraction\": %.6g, "
         "\"spec_speedup_060\": %.6g, \"spec_speedup_080\": %.6g, \"spec_speedup_090\": %.6g, \"threads\": %d, \"target\": \"%s\", \"layers\": %d, \"experts\": %d, "
         "\"batch_tok_s\": {%s}, \"batch_bandwidth_fraction\": {%s}, \"batch_gflop_per_step\": {%s}, \"batch_roofline_fraction\": {%s}, "
         "\"peak_rss_mb\": %.0f}\n",
         d.tok_s, d.bytes_per_token, bandwidth, bandwidth_before, bandwidth_after, bandwidth_operators, achieved / bandwidth, p512.tok_s, p2048.tok_s, gemm_gflops, peak,
         gemm_gflops / peak, peak_bf16, gemm_gflops / peak_bf16, spec.draft_ms, spec.verify_ms,
-        spec.decode_ms > 0 ? spec.verify_ms / spec.decode_ms : 0.0, spec.verify_bytes, spec.VerifyBandwidthFraction(bandwidth),
+        spec.decode_ms > 0 ? spec.verify_ms / spec.decode_ms : 0.0, spec.verify_bytes, spec.VerifyBandwidthFraction(bandwidth), spec.decode_ms,
+        spec.DecodeBandwidthFraction(bandwidth),
         spec.no_draft, spec.verify_ms > 0 ? spec.Speedup(0.6) : 0.0,
         spec.verify_ms > 0 ? spec.Speedup(0.8) : 0.0, spec.verify_ms > 0 ? spec.Speedup(0.9) : 0.0, threads, deepseek::backend::cpu::KernelTarget().c_str(), c.n_layers, c.n_experts,
         batch_tok_s.c_str(), batch_fraction.c_str(), batch_gflop.c_str(), batch_roofline.c_str(), PeakRssMb());

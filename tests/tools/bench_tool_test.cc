@@ -54,8 +54,16 @@ TEST_CASE("deepseek-bench: JSON figures and the depth sweep") {
   CHECK(verify > 0);
   CHECK(f > 0);  // the tiny model's ratio-4 compressors close a block every 4 positions
   CHECK(f < 1);
+  // The ratio is against decode steps of a second session timed between the verify steps;
+  // every decode step of the tiny model reads the same bytes (top-2 of equal experts).
   const double decode_ms = verify / j["mtp_verify_step_ratio"].get<double>();
-  CHECK(decode_ms * j["decode_tok_s"].get<double>() == doctest::Approx(1000).epsilon(1e-3));
+  CHECK(decode_ms == doctest::Approx(j["mtp_decode_ms"].get<double>()).epsilon(1e-3));
+  CHECK(j["mtp_decode_bandwidth_fraction"].get<double>() ==
+        doctest::Approx(j["bytes_per_token"].get<double>() / (decode_ms / 1000) / 1e9 / j["bandwidth_gbs"].get<double>()).epsilon(1e-3));
+  CHECK(j["mtp_verify_bandwidth_fraction"].get<double>() ==
+        doctest::Approx(j["mtp_verify_bytes"].get<double>() / (verify / 1000) / 1e9 / j["bandwidth_gbs"].get<double>()).epsilon(1e-3));
+  CHECK(run.err.find("decode steps between the verify steps, per weight format") != std::string::npos);
+  CHECK(run.err.find("verify steps (2 tokens), per weight format") != std::string::npos);
   for (const auto& [key, p] : {std::pair{"spec_speedup_060", 0.6}, {"spec_speedup_080", 0.8}, {"spec_speedup_090", 0.9}}) {
     CAPTURE(key);
     CHECK(j[key].get<double>() == doctest::Approx(decode_ms / (f * decode_ms + (1 - f) * (draft + verify) / (1 + p))).epsilon(1e-3));
