@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backends/cpu/matmul.h"
+#include "backends/cpu/swiglu.h"
 #include "core/numerics.h"
 #include "core/thread_pool.h"
 #include "core/top_k.h"
@@ -81,19 +82,8 @@ struct ExpertJob {
 void SwiGlu(ExpertJob& job, int64_t r0, int64_t r1, float limit) {
   const int64_t inter = job.m->w1.rows;
   for (int64_t i = 0; i < job.n; ++i) {
-    float* gate = job.gate.data() + i * inter;
-    const float* up = job.up.data() + i * inter;
-    for (int64_t j = r0; j < r1; ++j) {
-      float g = num::RoundBf16(gate[j]);
-      float u = num::RoundBf16(up[j]);
-      if (limit > 0) {
-        u = std::fmin(std::fmax(u, -limit), limit);
-        g = std::fmin(g, limit);
-      }
-      float h = g / (1.0f + std::exp(-g)) * u;
-      if (!job.weights.empty()) h *= job.weights[static_cast<size_t>(i)];
-      gate[j] = num::RoundBf16(h);
-    }
+    const float weight = job.weights.empty() ? 1.0f : job.weights[static_cast<size_t>(i)];
+    SwiGluBf16(job.gate.data() + i * inter + r0, job.up.data() + i * inter + r0, r1 - r0, limit, weight);
   }
 }
 
