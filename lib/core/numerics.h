@@ -17,17 +17,29 @@ inline float Bf16ToFloat(uint16_t b) {
   return f;
 }
 
-// Round to nearest, ties to even (the rounding of torch's .to(bfloat16)); NaN stays NaN.
+// The bits of f rounded to bf16, in the upper half: to nearest, ties to even (the rounding of
+// torch's .to(bfloat16)); a NaN stays a quiet NaN. Both results are computed and one picked,
+// without a branch, so that loops over arrays of floats vectorise.
+inline uint32_t RoundedBf16Bits(uint32_t u) {
+  const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  const uint32_t quiet_nan = (u | 0x00400000u) & 0xffff0000u;
+  return (u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded;
+}
+
 inline uint16_t FloatToBf16(float f) {
   uint32_t u;
   std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<uint16_t>(u >> 16);
+  return static_cast<uint16_t>(RoundedBf16Bits(u) >> 16);
 }
 
 // The value a float takes when stored as bf16: the reference keeps activations in bf16.
-inline float RoundBf16(float f) { return Bf16ToFloat(FloatToBf16(f)); }
+inline float RoundBf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u = RoundedBf16Bits(u);
+  std::memcpy(&f, &u, 4);
+  return f;
+}
 
 // ---- FP8 e4m3fn (OCP "FN": no infinities, 0x7f/0xff are NaN, max 448) ----------------------
 inline float E4m3ToFloat(uint8_t code) {

@@ -97,6 +97,27 @@ TEST_CASE("bf16 round trip and nearest-even rounding") {
   CHECK(RoundBf16(1.0f + 3 * 0x1p-8f) == 1.0f + 0x1p-6f); // tie -> even (up)
 }
 
+TEST_CASE("bf16 rounding of every kind of float bits: the branch-free form against the definition") {
+  // The definition: a NaN keeps its sign and upper payload and becomes quiet; anything else
+  // rounds to nearest even on the upper 16 bits (the largest floats round up to infinity).
+  const auto definition = [](uint32_t u) -> uint32_t {
+    if ((u & 0x7fffffffu) > 0x7f800000u) return ((u >> 16) | 0x40u) << 16;
+    return ((u + 0x7fffu + ((u >> 16) & 1u)) >> 16) << 16;
+  };
+  uint64_t checked = 0;
+  for (uint64_t u = 0; u <= 0xffffffffull; u += 65521) {  // a prime stride: every low-half pattern class
+    for (const uint32_t v : {static_cast<uint32_t>(u), static_cast<uint32_t>(u) | 0x8000u, static_cast<uint32_t>(u) & 0xffff0000u}) {
+      CAPTURE(v);
+      CHECK(RoundedBf16Bits(v) == definition(v));
+      ++checked;
+    }
+  }
+  CHECK(checked > 190000);
+  CHECK(RoundedBf16Bits(0x7f7fffffu) == 0x7f800000u);  // FLT_MAX rounds to infinity
+  CHECK(RoundedBf16Bits(0x7f800001u) == 0x7fc00000u);  // a signalling NaN becomes quiet
+  CHECK(RoundedBf16Bits(0xff800000u) == 0xff800000u);  // −inf stays
+}
+
 TEST_CASE("Pow2Ceil gives the smallest power of two not below x") {
   CHECK(Pow2Ceil(1.0f) == 1.0f);
   CHECK(Pow2Ceil(1.0000001f) == 2.0f);
