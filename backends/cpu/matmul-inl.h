@@ -945,9 +945,11 @@ class Bf16Inputs {
     for (int64_t i = 0; i < n; ++i) {
       const float* xi = x + i * cols;
       uint16_t* out = words_.get() + i * cols;
-      for (int64_t c = 0; c < full; ++c) {
-        const int64_t base = c - c % step, k = c % step;  // column k of the step goes to word k/2 or step/2 + k/2
-        out[base + (k % 2) * (step / 2) + k / 2] = num::FloatToBf16(xi[c]);
+      for (int64_t base = 0; base < full; base += step) {  // column k of a step goes to word k/2 or step/2 + k/2
+        for (int64_t k = 0; k < step / 2; ++k) {
+          out[base + k] = num::FloatToBf16(xi[base + 2 * k]);
+          out[base + step / 2 + k] = num::FloatToBf16(xi[base + 2 * k + 1]);
+        }
       }
       for (int64_t c = full; c < cols; ++c) out[c] = num::FloatToBf16(xi[c]);
     }
