@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "backends/cpu/indexer_scores.h"
+#include "backends/cpu/round_bf16-inl.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "hwy/aligned_allocator.h"
@@ -137,16 +138,6 @@ using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
 using DI = hn::RebindToSigned<DF>;
 using VI = hn::Vec<DI>;
-using DU = hn::RebindToUnsigned<DF>;
-
-// bf16(x) for every lane: round to nearest even at bit 16 (no NaN reaches here).
-HWY_INLINE VF RoundBf16(DF df, VF x) {
-  const DU du;
-  const auto bits = hn::BitCast(du, x);
-  const auto lsb = hn::And(hn::ShiftRight<16>(bits), hn::Set(du, 1));
-  const auto rounded = hn::Add(hn::Add(bits, hn::Set(du, 0x7fff)), lsb);
-  return hn::BitCast(df, hn::And(rounded, hn::Set(du, 0xffff0000u)));
-}
 
 // Per 32-bit lane: Σ over its four bytes of key (unsigned) × query (signed), accumulated over
 // the steps of a block and then widened by BlockSum. x86 sums byte pairs into 16 bits

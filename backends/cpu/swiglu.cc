@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "backends/cpu/round_bf16-inl.h"
 #include "backends/cpu/swiglu.h"
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
@@ -20,17 +21,6 @@ namespace {
 
 using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
-
-// The value each lane takes when stored as bf16 (round to nearest even; a NaN stays a quiet
-// NaN), as num::RoundBf16 does for one float.
-VF RoundBf16(DF df, VF v) {
-  const hn::RebindToUnsigned<DF> du;
-  const auto bits = hn::BitCast(du, v);
-  const auto lsb = hn::And(hn::ShiftRight<16>(bits), hn::Set(du, 1u));
-  const auto rounded = hn::And(hn::Add(bits, hn::Add(hn::Set(du, 0x7fffu), lsb)), hn::Set(du, 0xffff0000u));
-  const auto quiet = hn::And(hn::Or(bits, hn::Set(du, 0x00400000u)), hn::Set(du, 0xffff0000u));
-  return hn::BitCast(df, hn::IfThenElse(hn::RebindMask(du, hn::IsNaN(v)), quiet, rounded));
-}
 
 // x clamped to [lo, hi]; a NaN stays NaN, as torch.clamp leaves it (hn::Min and hn::Max
 // alone may return either operand for a NaN, depending on the target).
