@@ -1116,22 +1116,29 @@ DEEPSEEK_BF16_PATH_ATTR void DotsBf16(const WeightMatrix& w, int64_t r0, int64_t
 
 // BlockF32's 4 × 4 shape for bf16 words: one dot product per input row and weight row per 32
 // columns.
-HWY_INLINE DEEPSEEK_KERNEL_ATTR void Block4x4(const uint16_t* const x[4], const uint16_t* const w[4], int64_t len, float acc[4][4]) {
-  __m512 s[4][4];
-  for (auto& row : s) {
-    for (auto& v : row) v = _mm512_setzero_ps();
-  }
+inline HWY_NOINLINE DEEPSEEK_KERNEL_ATTR void Block4x4(const uint16_t* const x[4], const uint16_t* const w[4], int64_t len, float acc[4][4]) {
+  // Sixteen named accumulators, the row pointers in locals, and a call of its own (the tiles'
+  // loops around it hold their values in vector registers too): with an array of accumulators
+  // inlined there, GCC 12 kept one to three of them, or a weight vector, in memory, a load and
+  // a store per step; a standalone copy of that form ran at 0.36 of the bf16 peak where this
+  // one runs at 0.8. Each accumulator takes the same products in the same order as before.
+  const uint16_t *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+  const uint16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
+  __m512 s00 = _mm512_setzero_ps(), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
+  __m512 s20 = s00, s21 = s00, s22 = s00, s23 = s00, s30 = s00, s31 = s00, s32 = s00, s33 = s00;
   for (int64_t c = 0; c < len; c += 32) {
-    const __m512bh w0 = AsBf16(_mm512_loadu_si512(w[0] + c)), w1 = AsBf16(_mm512_loadu_si512(w[1] + c));
-    const __m512bh w2 = AsBf16(_mm512_loadu_si512(w[2] + c)), w3 = AsBf16(_mm512_loadu_si512(w[3] + c));
-    for (int m = 0; m < 4; ++m) {
-      const __m512bh xv = AsBf16(_mm512_loadu_si512(x[m] + c));
-      s[m][0] = _mm512_dpbf16_ps(s[m][0], xv, w0);
-      s[m][1] = _mm512_dpbf16_ps(s[m][1], xv, w1);
-      s[m][2] = _mm512_dpbf16_ps(s[m][2], xv, w2);
-      s[m][3] = _mm512_dpbf16_ps(s[m][3], xv, w3);
-    }
+    const __m512bh v0 = AsBf16(_mm512_loadu_si512(w0 + c)), v1 = AsBf16(_mm512_loadu_si512(w1 + c));
+    const __m512bh v2 = AsBf16(_mm512_loadu_si512(w2 + c)), v3 = AsBf16(_mm512_loadu_si512(w3 + c));
+    __m512bh xv = AsBf16(_mm512_loadu_si512(x0 + c));
+    s00 = _mm512_dpbf16_ps(s00, xv, v0), s01 = _mm512_dpbf16_ps(s01, xv, v1), s02 = _mm512_dpbf16_ps(s02, xv, v2), s03 = _mm512_dpbf16_ps(s03, xv, v3);
+    xv = AsBf16(_mm512_loadu_si512(x1 + c));
+    s10 = _mm512_dpbf16_ps(s10, xv, v0), s11 = _mm512_dpbf16_ps(s11, xv, v1), s12 = _mm512_dpbf16_ps(s12, xv, v2), s13 = _mm512_dpbf16_ps(s13, xv, v3);
+    xv = AsBf16(_mm512_loadu_si512(x2 + c));
+    s20 = _mm512_dpbf16_ps(s20, xv, v0), s21 = _mm512_dpbf16_ps(s21, xv, v1), s22 = _mm512_dpbf16_ps(s22, xv, v2), s23 = _mm512_dpbf16_ps(s23, xv, v3);
+    xv = AsBf16(_mm512_loadu_si512(x3 + c));
+    s30 = _mm512_dpbf16_ps(s30, xv, v0), s31 = _mm512_dpbf16_ps(s31, xv, v1), s32 = _mm512_dpbf16_ps(s32, xv, v2), s33 = _mm512_dpbf16_ps(s33, xv, v3);
   }
+  const __m512 s[4][4] = {{s00, s01, s02, s03}, {s10, s11, s12, s13}, {s20, s21, s22, s23}, {s30, s31, s32, s33}};
   Reduce4x4(s, acc);
 }
 
