@@ -1130,13 +1130,13 @@ inline HWY_NOINLINE DEEPSEEK_KERNEL_ATTR void Block4x4(const uint16_t* const x[4
     const __m512bh v0 = AsBf16(_mm512_loadu_si512(w0 + c)), v1 = AsBf16(_mm512_loadu_si512(w1 + c));
     const __m512bh v2 = AsBf16(_mm512_loadu_si512(w2 + c)), v3 = AsBf16(_mm512_loadu_si512(w3 + c));
     __m512bh xv = AsBf16(_mm512_loadu_si512(x0 + c));
-    s00 = _mm512_dpbf16_ps(s00, xv, v0), s01 = _mm512_dpbf16_ps(s01, xv, v1), s02 = _mm512_dpbf16_ps(s02, xv, v2), s03 = _mm512_dpbf16_ps(s03, xv, v3);
+    s00 = _mm512_dpbf16_ps(s00, xv, v0); s01 = _mm512_dpbf16_ps(s01, xv, v1); s02 = _mm512_dpbf16_ps(s02, xv, v2); s03 = _mm512_dpbf16_ps(s03, xv, v3);
     xv = AsBf16(_mm512_loadu_si512(x1 + c));
-    s10 = _mm512_dpbf16_ps(s10, xv, v0), s11 = _mm512_dpbf16_ps(s11, xv, v1), s12 = _mm512_dpbf16_ps(s12, xv, v2), s13 = _mm512_dpbf16_ps(s13, xv, v3);
+    s10 = _mm512_dpbf16_ps(s10, xv, v0); s11 = _mm512_dpbf16_ps(s11, xv, v1); s12 = _mm512_dpbf16_ps(s12, xv, v2); s13 = _mm512_dpbf16_ps(s13, xv, v3);
     xv = AsBf16(_mm512_loadu_si512(x2 + c));
-    s20 = _mm512_dpbf16_ps(s20, xv, v0), s21 = _mm512_dpbf16_ps(s21, xv, v1), s22 = _mm512_dpbf16_ps(s22, xv, v2), s23 = _mm512_dpbf16_ps(s23, xv, v3);
+    s20 = _mm512_dpbf16_ps(s20, xv, v0); s21 = _mm512_dpbf16_ps(s21, xv, v1); s22 = _mm512_dpbf16_ps(s22, xv, v2); s23 = _mm512_dpbf16_ps(s23, xv, v3);
     xv = AsBf16(_mm512_loadu_si512(x3 + c));
-    s30 = _mm512_dpbf16_ps(s30, xv, v0), s31 = _mm512_dpbf16_ps(s31, xv, v1), s32 = _mm512_dpbf16_ps(s32, xv, v2), s33 = _mm512_dpbf16_ps(s33, xv, v3);
+    s30 = _mm512_dpbf16_ps(s30, xv, v0); s31 = _mm512_dpbf16_ps(s31, xv, v1); s32 = _mm512_dpbf16_ps(s32, xv, v2); s33 = _mm512_dpbf16_ps(s33, xv, v3);
   }
   const __m512 s[4][4] = {{s00, s01, s02, s03}, {s10, s11, s12, s13}, {s20, s21, s22, s23}, {s30, s31, s32, s33}};
   Reduce4x4(s, acc);
