@@ -1117,11 +1117,12 @@ DEEPSEEK_BF16_PATH_ATTR void DotsBf16(const WeightMatrix& w, int64_t r0, int64_t
 // BlockF32's 4 × 4 shape for bf16 words: one dot product per input row and weight row per 32
 // columns.
 inline HWY_NOINLINE DEEPSEEK_KERNEL_ATTR void Block4x4(const uint16_t* const x[4], const uint16_t* const w[4], int64_t len, float acc[4][4]) {
-  // Sixteen named accumulators, the row pointers in locals, and a call of its own (the tiles'
-  // loops around it hold their values in vector registers too): with an array of accumulators
-  // inlined there, GCC 12 kept one to three of them, or a weight vector, in memory, a load and
-  // a store per step; a standalone copy of that form ran at 0.36 of the bf16 peak where this
-  // one runs at 0.8. Each accumulator takes the same products in the same order as before.
+  // Sixteen named accumulators, the row pointers in locals, and a call of its own: inlined into
+  // the tile loops (which hold their own values in vector registers), GCC 12 kept accumulators
+  // in memory, a load and a store per step (one in the bf16 tiles with an array of them, two
+  // and a weight vector in the MXFP4 tiles with named ones); a standalone copy with the array
+  // ran at 0.36 of the bf16 peak where this form runs at 0.8. Each accumulator takes the same
+  // products in the same order either way.
   const uint16_t *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
   const uint16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
   __m512 s00 = _mm512_setzero_ps(), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
