@@ -933,8 +933,35 @@ struct F32Path {
 // ---- bf16 dot-product path ----------------------------------------------------------------
 #if DEEPSEEK_BF16_DOT
 
+// Rows per group for N inputs: the codec's choice for one input; for more, as many as the
+// plan's unit (kDotRows) allows while the R·N accumulators and the step's vectors held in
+// registers (its N input vectors, or with RowsHeld its R rows' decoded words) take at most 24
+// of the 32 registers, leaving the decoder its own.
+template <class Codec>
+constexpr int DotRowsFor(int n) {
+  int r = static_cast<int>(Codec::kDotRows);
+  if (n == 1) r = static_cast<int>(Codec::kOneInputDotRows);
+  while (r > 1 && (n * r + std::min(n, r) * static_cast<int>(Codec::kDotStep / 32)) > 24) r /= 2;
+  return r;
+}
+
+// Whether the few-input kernel holds a step's R decoded rows in registers and streams the N
+// inputs past them, reading the inputs from InputUnits (more inputs than rows), rather than
+// holding the inputs and streaming the rows: either way each input vector is loaded and each
+// row decoded once per step, and the fewer of the two take registers.
+constexpr bool RowsHeld(int n, int r) { return n > r; }
+
+// Copies the 32-word units of columns [c0, c1) (multiples of 32) of one input to out, unit u at
+// out[u · unit_stride]: with unit_stride 32·n and out offset by 32·i for input i, the inputs'
+// units interleave, so that a kernel reads all of a step's inputs from one pointer (kept in a
+// register of its own where n pointers would take n, which GCC then parks in vector registers).
+inline void InputUnits(const uint16_t* HWY_RESTRICT x, int64_t c0, int64_t c1, uint16_t* HWY_RESTRICT out, int64_t unit_stride) {
+  for (int64_t c = c0; c < c1; c += 32) std::copy_n(x + c, 32, out + c / 32 * unit_stride);
+}
+
 // x [n, cols] as bf16 words, in the codec's word order (kDotInterleaved: the even, then the
-// odd columns of each full step).
+// odd columns of each full step); for the few-input kernels that hold rows rather than inputs
+// (RowsHeld), also the full steps' words in 32-word units interleaved over the inputs (InputUnits).
 template <class Codec>
 class Bf16Inputs {
  public:
@@ -953,26 +980,34 @@ class Bf16Inputs {
       }
       for (int64_t c = full; c < cols; ++c) out[c] = num::FloatToBf16(xi[c]);
     }
+    if (!Codec::kScaleOnInputs && n <= kFusedInputs && RowsHeld(static_cast<int>(n), DotRowsFor<Codec>(static_cast<int>(n)))) {
+      units_ = hwy::AllocateAligned<uint16_t>(static_cast<size_t>(n * cols));
+      if (!units_) throw std::bad_alloc();
+      for (int64_t i = 0; i < n; ++i) InputUnits(row(i), 0, cols - cols % 32, units_.get() + 32 * i, 32 * n);
+    }
   }
   const uint16_t* row(int64_t i) const { return words_.get() + i * cols_; }
+  // The InputUnits of all n inputs, where a kernel reads them (RowsHeld, and the inputs unscaled).
+  const uint16_t* units() const { return units_.get(); }
 
  private:
   int64_t cols_;
-  hwy::AlignedFreeUniquePtr<uint16_t[]> words_;
+  hwy::AlignedFreeUniquePtr<uint16_t[]> words_, units_;
 };
 
 inline __m512bh AsBf16(__m512i v) { return reinterpret_cast<__m512bh&>(v); }
 
 // out[c] = x[c] · the scale of FP8 row block `block` at column c, for c in [c0, c1) (multiples
-// of 16): bf16 times a power of two is exact, so each product x·(s·w) is unchanged.
+// of 16), in InputUnits' layout (column c at out[(c / 32) · unit_stride + c % 32]): bf16 times a
+// power of two is exact, so each product x·(s·w) is unchanged.
 template <int64_t kBlock>
 DEEPSEEK_KERNEL_ATTR inline void ScaleFp8Inputs(const WeightMatrix& w, int64_t block, const uint16_t* HWY_RESTRICT x, int64_t c0,
-                                                int64_t c1, uint16_t* HWY_RESTRICT out) {
+                                                int64_t c1, uint16_t* HWY_RESTRICT out, int64_t unit_stride) {
   const uint8_t* codes = w.scales + block * CeilDiv(w.cols, kBlock);
   for (int64_t c = c0; c < c1; c += 16) {
     const __m512 v = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + c))), 16));
     const __m512 scaled = _mm512_mul_ps(v, _mm512_set1_ps(kE8m0Scale[codes[c / kBlock]]));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c), _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(scaled), 16)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c / 32 * unit_stride + c % 32), _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(scaled), 16)));
   }
 }
 
@@ -987,27 +1022,54 @@ constexpr bool kWideUnscaled = [] {
   return false;
 }();
 
+// Where the few-input kernel reads input i's 32 words at column c (a multiple of 32): from
+// InputUnits (kUnits: one pointer for all N inputs) or from N rows of their own.
+template <int N, bool kUnits>
+struct DotInputs {
+  const uint16_t* units;
+  HWY_INLINE const uint16_t* At(int i, int64_t c) const { return units + (c / 32 * N + i) * 32; }
+};
+template <int N>
+struct DotInputs<N, false> {
+  const uint16_t* rows[N];
+  HWY_INLINE const uint16_t* At(int i, int64_t c) const { return rows[i] + c; }
+};
+
 // s[k][i] += the dot products of row k and input i over the steps from column c while they end
 // by c1, one dot-product chain per row and input, lane-wise in column order: one codec step per
-// decode, or two (kWide, DecodeBf16UnscaledWide). The step's inputs stay in registers for the
-// R rows; the rows after them (next) are prefetched. Returns the column reached.
+// decode, or two (kWide, DecodeBf16UnscaledWide). The rows after them (next) are prefetched.
+// Returns the column reached.
 template <class Codec, int N, int R, bool kWide>
 HWY_INLINE DEEPSEEK_BF16_PATH_ATTR int64_t StepDotsBf16(const typename Codec::Row (&rows)[R], const typename Codec::Row (&next)[R],
-                                                        const uint16_t* const (&x)[N], int64_t c, int64_t c1, __m512 (&s)[R][N]) {
+                                                        const DotInputs<N, RowsHeld(N, R)>& x, int64_t c, int64_t c1, __m512 (&s)[R][N]) {
   constexpr int64_t vectors = (kWide ? 2 : 1) * Codec::kDotStep / 32, width = 32 * vectors;
+  const auto decode = [&](int k, __m512i (&words)[vectors]) DEEPSEEK_BF16_PATH_ATTR {
+    if constexpr (kWide) Codec::DecodeBf16UnscaledWide(rows[k], c, words);
+    else if constexpr (Codec::kScaleOnInputs) Codec::DecodeBf16Unscaled(rows[k], c, words);
+    else Codec::DecodeBf16(rows[k], c, words);
+  };
   for (; c + width <= c1; c += width) {
-    __m512bh xv[N][vectors];
-    HWY_UNROLL(8) for (int i = 0; i < N; ++i) {
-      HWY_UNROLL(2) for (int64_t v = 0; v < vectors; ++v) xv[i][v] = AsBf16(_mm512_loadu_si512(x[i] + c + 32 * v));
-    }
     PrefetchStep<Codec>(next, R, c, width);
-    HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
-      __m512i words[vectors];
-      if constexpr (kWide) Codec::DecodeBf16UnscaledWide(rows[k], c, words);
-      else if constexpr (Codec::kScaleOnInputs) Codec::DecodeBf16Unscaled(rows[k], c, words);
-      else Codec::DecodeBf16(rows[k], c, words);
+    if constexpr (RowsHeld(N, R)) {
+      __m512i words[R][vectors];
+      HWY_UNROLL(8) for (int k = 0; k < R; ++k) decode(k, words[k]);
       HWY_UNROLL(8) for (int i = 0; i < N; ++i) {
-        HWY_UNROLL(2) for (int64_t v = 0; v < vectors; ++v) s[k][i] = _mm512_dpbf16_ps(s[k][i], xv[i][v], AsBf16(words[v]));
+        HWY_UNROLL(2) for (int64_t v = 0; v < vectors; ++v) {
+          const __m512bh xv = AsBf16(_mm512_loadu_si512(x.At(i, c + 32 * v)));
+          HWY_UNROLL(8) for (int k = 0; k < R; ++k) s[k][i] = _mm512_dpbf16_ps(s[k][i], xv, AsBf16(words[k][v]));
+        }
+      }
+    } else {
+      __m512bh xv[N][vectors];
+      HWY_UNROLL(8) for (int i = 0; i < N; ++i) {
+        HWY_UNROLL(2) for (int64_t v = 0; v < vectors; ++v) xv[i][v] = AsBf16(_mm512_loadu_si512(x.At(i, c + 32 * v)));
+      }
+      HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
+        __m512i words[vectors];
+        decode(k, words);
+        HWY_UNROLL(8) for (int i = 0; i < N; ++i) {
+          HWY_UNROLL(2) for (int64_t v = 0; v < vectors; ++v) s[k][i] = _mm512_dpbf16_ps(s[k][i], xv[i][v], AsBf16(words[v]));
+        }
       }
     }
   }
@@ -1018,7 +1080,7 @@ HWY_INLINE DEEPSEEK_BF16_PATH_ATTR int64_t StepDotsBf16(const typename Codec::Ro
 // number of steps), reduced from its lanes.
 template <class Codec, int N, int R>
 HWY_INLINE DEEPSEEK_BF16_PATH_ATTR void BlockDotsBf16(const typename Codec::Row (&rows)[R], const typename Codec::Row (&next)[R],
-                                                      const uint16_t* const (&x)[N], int64_t c0, int64_t c1, float (&part)[R][N]) {
+                                                      const DotInputs<N, RowsHeld(N, R)>& x, int64_t c0, int64_t c1, float (&part)[R][N]) {
   __m512 s[R][N];
   HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
     HWY_UNROLL(8) for (int i = 0; i < N; ++i) s[k][i] = _mm512_setzero_ps();
@@ -1053,14 +1115,18 @@ DEEPSEEK_BF16_PATH_ATTR void DotsBf16(const WeightMatrix& w, int64_t r0, int64_t
   constexpr int64_t kL1Bytes = 32 * 1024;
   const int64_t full = w.cols - w.cols % Codec::kDotStep;
   const int64_t panel = N * full * static_cast<int64_t>(sizeof(uint16_t)) <= kL1Bytes ? R : kDotPanelRows;
-  const uint16_t* x[N];  // what the dot products read: the inputs, or (kScaleOnInputs) them times a row block's scales
+  // What the dot products read: the inputs, or (kScaleOnInputs) them times a row block's scales.
+  constexpr bool kUnits = RowsHeld(N, R);
+  DotInputs<N, kUnits> x;
   hwy::AlignedFreeUniquePtr<uint16_t[]> scaled;
   if constexpr (Codec::kScaleOnInputs) {
     scaled = hwy::AllocateAligned<uint16_t>(static_cast<size_t>(N * std::max<int64_t>(full, 1)));
     if (!scaled) throw std::bad_alloc();
-    for (int i = 0; i < N; ++i) x[i] = scaled.get() + i * full;
+    if constexpr (kUnits) x.units = scaled.get();
+    else for (int i = 0; i < N; ++i) x.rows[i] = scaled.get() + i * full;
   } else {
-    for (int i = 0; i < N; ++i) x[i] = xs.row(i);
+    if constexpr (kUnits) x.units = xs.units();
+    else for (int i = 0; i < N; ++i) x.rows[i] = xs.row(i);
   }
   typename Codec::Row rows[R], next[R];
   int64_t scaled_block = -1;
@@ -1071,7 +1137,10 @@ DEEPSEEK_BF16_PATH_ATTR void DotsBf16(const WeightMatrix& w, int64_t r0, int64_t
       p1 = std::min(p1, (block + 1) * Codec::kScaleBlock);
       if (block != scaled_block) {
         scaled_block = block;
-        for (int i = 0; i < N; ++i) ScaleFp8Inputs<Codec::kScaleBlock>(w, block, xs.row(i), 0, full, scaled.get() + i * full);
+        for (int i = 0; i < N; ++i) {
+          if constexpr (kUnits) ScaleFp8Inputs<Codec::kScaleBlock>(w, block, xs.row(i), 0, full, scaled.get() + 32 * i, 32 * N);
+          else ScaleFp8Inputs<Codec::kScaleBlock>(w, block, xs.row(i), 0, full, scaled.get() + i * full, 32);
+        }
       }
     }
     float dot[kDotPanelRows][N], part[R][N];
@@ -1093,18 +1162,6 @@ DEEPSEEK_BF16_PATH_ATTR void DotsBf16(const WeightMatrix& w, int64_t r0, int64_t
     }
     p0 = p1;
   }
-}
-
-// Rows per group for N inputs: the codec's choice for one input; for more, as many as the
-// plan's unit (kDotRows) allows while the R·N accumulators and the step's N input vectors take
-// at most 24 of the 32 registers, leaving the decoder its own (more would spill: MXFP4 with 8
-// inputs and 2 rows measured slower than 1 row).
-template <class Codec>
-constexpr int DotRowsFor(int n) {
-  int r = static_cast<int>(Codec::kDotRows);
-  if (n == 1) r = static_cast<int>(Codec::kOneInputDotRows);
-  while (r > 1 && n * (r + static_cast<int>(Codec::kDotStep / 32)) > 24) r /= 2;
-  return r;
 }
 
 // DotsBf16 for n <= 8 inputs.
