@@ -1012,13 +1012,15 @@ DEEPSEEK_KERNEL_ATTR inline void ScaleFp8Inputs(const WeightMatrix& w, int64_t b
 }
 
 // Whether BlockDotsBf16 decodes two steps at a time (DecodeBf16UnscaledWide, in the same column
-// order as two steps, so every lane's sum is unchanged): up to 4 inputs, where the step's 2·N
-// input vectors still leave the registers the R·N accumulators; with more, the one-step decode
-// keeps 2 rows in flight (measured with 8 inputs, FP8 decoding 64 codes at once: 233-244 ->
-// 185-214 GFLOP/s).
-template <class Codec, int N>
+// order as two steps, so every lane's sum is unchanged): for every input count. Up to 4 inputs
+// the step's 2·N input vectors leave the registers the R·N accumulators; with more, the rows'
+// decoded words are held instead (RowsHeld), 2·R of them. (While the inputs were held for any
+// count, the wide decode with 8 inputs had to drop to one row and was slower, 233-244 ->
+// 185-214 GFLOP/s; with the rows held it is faster, from L2 on one thread n = 5 / 8 104-110 /
+// 101-119 -> 129-133 / 146 GFLOP/s.)
+template <class Codec>
 constexpr bool kWideUnscaled = [] {
-  if constexpr (requires { &Codec::DecodeBf16UnscaledWide; }) return N <= 4 && Codec::kScaleOnInputs && !Codec::kDotInterleaved;
+  if constexpr (requires { &Codec::DecodeBf16UnscaledWide; }) return Codec::kScaleOnInputs && !Codec::kDotInterleaved;
   return false;
 }();
 
@@ -1092,7 +1094,7 @@ HWY_INLINE DEEPSEEK_BF16_PATH_ATTR void BlockDotsBf16(const typename Codec::Row 
     HWY_UNROLL(8) for (int i = 0; i < N; ++i) s[k][i] = _mm512_setzero_ps();
   }
   int64_t c = c0;
-  if constexpr (kWideUnscaled<Codec, N>) c = StepDotsBf16<Codec, N, R, true>(rows, next, x, c, c1, s);
+  if constexpr (kWideUnscaled<Codec>) c = StepDotsBf16<Codec, N, R, true>(rows, next, x, c, c1, s);
   StepDotsBf16<Codec, N, R, false>(rows, next, x, c, c1, s);
   HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
     HWY_UNROLL(8) for (int i = 0; i < N; ++i) part[k][i] = ReduceLanes(VF{s[k][i]});
