@@ -831,39 +831,49 @@ HWY_INLINE void FusedDots(const WeightMatrix& w, int64_t r0, int64_t r1, const S
 }
 
 #if DEEPSEEK_BF16_DOT  // AVX-512 targets
-// acc[m][k] = the sum of s[m][k]'s 16 lanes for the 16 accumulators of a 4 × 4 block, added
-// in ReduceLanes' tree (lane i + lane i+8, then i + i+4, i + i+2, i + i+1: the tree of the
-// compilers' _mm512_reduce_add_ps), so that the sums are bit-identical to the few-input
-// kernels'. Each level adds two vectors that hold the halves of twice as many accumulators as
-// the level before: 15 additions and 30 shuffles for the block instead of 16 reductions. The
-// 4 × 4 blocks of both paths use it on AVX-512 targets. Accumulator a = 4m + k; "block" is a
-// 128-bit quarter of a vector.
-HWY_INLINE void Reduce4x4(const __m512 (&s)[4][4], float acc[4][4]) {
+// out[a] = the sum of s[a]'s 16 lanes for K = 4, 8 or 16 accumulators at once, added in
+// ReduceLanes' tree (lane i + lane i+8, then i + i+4, i + i+2, i + i+1: the tree of the
+// compilers' _mm512_reduce_add_ps), so that every kernel's sums are bit-identical. Each level
+// adds two vectors that hold the halves of twice as many accumulators as the level before: for
+// 16 accumulators 15 additions and 30 shuffles instead of 16 reductions of 8 operations each
+// (levels with fewer vectors than two pair one with itself). "Block" is a 128-bit quarter.
+template <int K>
+HWY_INLINE void ReduceLanesOf(const __m512 (&s)[K], float (&out)[K]) {
+  static_assert(K == 4 || K == 8 || K == 16);
   // i + i+8: v1[j] holds accumulator 2j's 8 partial sums in blocks 0-1, 2j+1's in blocks 2-3.
-  __m512 v1[8];
-  for (int j = 0; j < 8; ++j) {
-    const __m512 a = s[j / 2][2 * (j % 2)], b = s[j / 2][2 * (j % 2) + 1];
+  __m512 v1[K / 2];
+  for (int j = 0; j < K / 2; ++j) {
+    const __m512 a = s[2 * j], b = s[2 * j + 1];
     v1[j] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
   }
   // i + i+4: block q of v2[j] holds accumulator 4j + q's 4 partial sums.
-  __m512 v2[4];
-  for (int j = 0; j < 4; ++j) {
+  __m512 v2[K / 4];
+  for (int j = 0; j < K / 4; ++j) {
     const __m512 a = v1[2 * j], b = v1[2 * j + 1];
     v2[j] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
   }
   // i + i+2: block q of v3[j] holds accumulator 8j + q's 2 partial sums, then 8j + 4 + q's.
-  __m512 v3[2];
-  for (int j = 0; j < 2; ++j) {
-    const __m512 a = v2[2 * j], b = v2[2 * j + 1];
-    v3[j] = _mm512_add_ps(_mm512_shuffle_ps(a, b, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
-  }
-  // i + i+1: lane r of block q holds accumulator 4r + q, that is lane 4k + m holds s[m][k]'s sum.
-  const __m512 sums = _mm512_add_ps(_mm512_shuffle_ps(v3[0], v3[1], _MM_SHUFFLE(2, 0, 2, 0)),
-                                    _mm512_shuffle_ps(v3[0], v3[1], _MM_SHUFFLE(3, 1, 3, 1)));
+  const auto pairs = [](__m512 a, __m512 b) HWY_ATTR {
+    return _mm512_add_ps(_mm512_shuffle_ps(a, b, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
+  };
+  const __m512 v3a = pairs(v2[0], v2[K >= 8 ? 1 : 0]);
+  const __m512 v3b = K == 16 ? pairs(v2[K == 16 ? 2 : 0], v2[K == 16 ? 3 : 0]) : v3a;
+  // i + i+1: lane r of block q holds accumulator 4r + q.
+  const __m512 sums = _mm512_add_ps(_mm512_shuffle_ps(v3a, v3b, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_ps(v3a, v3b, _MM_SHUFFLE(3, 1, 3, 1)));
   HWY_ALIGN float lanes[16];
   _mm512_store_ps(lanes, sums);
+  for (int a = 0; a < K; ++a) out[a] = lanes[4 * (a % 4) + a / 4];
+}
+
+// acc[m][k] = the sum of s[m][k]'s lanes for the 16 accumulators of a 4 × 4 block (the 4 × 4
+// blocks of both paths on AVX-512 targets).
+HWY_INLINE void Reduce4x4(const __m512 (&s)[4][4], float acc[4][4]) {
+  const __m512 flat[16] = {s[0][0], s[0][1], s[0][2], s[0][3], s[1][0], s[1][1], s[1][2], s[1][3],
+                           s[2][0], s[2][1], s[2][2], s[2][3], s[3][0], s[3][1], s[3][2], s[3][3]};
+  float sums[16];
+  ReduceLanesOf(flat, sums);
   for (int m = 0; m < 4; ++m) {
-    for (int k = 0; k < 4; ++k) acc[m][k] = lanes[4 * k + m];
+    for (int k = 0; k < 4; ++k) acc[m][k] = sums[4 * m + k];
   }
 }
 #endif
@@ -1096,8 +1106,16 @@ HWY_INLINE DEEPSEEK_BF16_PATH_ATTR void BlockDotsBf16(const typename Codec::Row 
   int64_t c = c0;
   if constexpr (kWideUnscaled<Codec>) c = StepDotsBf16<Codec, N, R, true>(rows, next, x, c, c1, s);
   StepDotsBf16<Codec, N, R, false>(rows, next, x, c, c1, s);
-  HWY_UNROLL(8) for (int k = 0; k < R; ++k) {
-    HWY_UNROLL(8) for (int i = 0; i < N; ++i) part[k][i] = ReduceLanes(VF{s[k][i]});
+  // The R·N sums 16 at a time, the last group padded with zeros to a power of two.
+  constexpr int kCount = R * N;
+  HWY_UNROLL(2) for (int a0 = 0; a0 < kCount; a0 += 16) {
+    constexpr int kLast = kCount % 16 == 0 ? 16 : kCount % 16;
+    constexpr int K = kCount <= 16 ? (kLast <= 4 ? 4 : kLast <= 8 ? 8 : 16) : 16;
+    __m512 flat[K];
+    HWY_UNROLL(16) for (int a = 0; a < K; ++a) flat[a] = a0 + a < kCount ? s[(a0 + a) / N][(a0 + a) % N] : _mm512_setzero_ps();
+    float sums[K];
+    ReduceLanesOf(flat, sums);
+    HWY_UNROLL(16) for (int a = 0; a < K && a0 + a < kCount; ++a) part[(a0 + a) / N][(a0 + a) % N] = sums[a];
   }
 }
 
