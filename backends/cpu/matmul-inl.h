@@ -857,7 +857,8 @@ HWY_INLINE void ReduceLanesOf(const __m512 (&s)[K], float (&out)[K]) {
     return _mm512_add_ps(_mm512_shuffle_ps(a, b, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
   };
   const __m512 v3a = pairs(v2[0], v2[K >= 8 ? 1 : 0]);
-  const __m512 v3b = K == 16 ? pairs(v2[K == 16 ? 2 : 0], v2[K == 16 ? 3 : 0]) : v3a;
+  __m512 v3b = v3a;
+  if constexpr (K == 16) v3b = pairs(v2[2], v2[3]);
   // i + i+1: lane r of block q holds accumulator 4r + q.
   const __m512 sums = _mm512_add_ps(_mm512_shuffle_ps(v3a, v3b, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_ps(v3a, v3b, _MM_SHUFFLE(3, 1, 3, 1)));
   HWY_ALIGN float lanes[16];
@@ -1109,8 +1110,7 @@ HWY_INLINE DEEPSEEK_BF16_PATH_ATTR void BlockDotsBf16(const typename Codec::Row 
   // The R·N sums 16 at a time, the last group padded with zeros to a power of two.
   constexpr int kCount = R * N;
   HWY_UNROLL(2) for (int a0 = 0; a0 < kCount; a0 += 16) {
-    constexpr int kLast = kCount % 16 == 0 ? 16 : kCount % 16;
-    constexpr int K = kCount <= 16 ? (kLast <= 4 ? 4 : kLast <= 8 ? 8 : 16) : 16;
+    constexpr int K = kCount <= 4 ? 4 : kCount <= 8 ? 8 : 16;
     __m512 flat[K];
     HWY_UNROLL(16) for (int a = 0; a < K; ++a) flat[a] = a0 + a < kCount ? s[(a0 + a) / N][(a0 + a) % N] : _mm512_setzero_ps();
     float sums[K];
@@ -1164,8 +1164,7 @@ DEEPSEEK_BF16_PATH_ATTR void DotsBf16(const WeightMatrix& w, int64_t r0, int64_t
       if (block != scaled_block) {
         scaled_block = block;
         for (int i = 0; i < N; ++i) {
-          if constexpr (kUnits) ScaleFp8Inputs<Codec::kScaleBlock>(w, block, xs.row(i), 0, full, scaled.get() + 32 * i, 32 * N);
-          else ScaleFp8Inputs<Codec::kScaleBlock>(w, block, xs.row(i), 0, full, scaled.get() + i * full, 32);
+          ScaleFp8Inputs<Codec::kScaleBlock>(w, block, xs.row(i), 0, full, scaled.get() + (kUnits ? 32 * i : i * full), kUnits ? 32 * N : 32);
         }
       }
     }
