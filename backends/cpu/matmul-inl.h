@@ -575,13 +575,13 @@ HWY_INLINE float AddTailColumns(const typename Codec::Row& row, int64_t full, in
 
 HWY_INLINE float ReduceLanes(VF v) { return hn::GetLane(hn::SumOfLanes(DF(), v)); }
 
-// Prefetches into L2 the cache lines that start within the bytes of columns [c, c + step) of
-// `count` rows (the scale codes are few), so that each line of the rows read next is fetched
-// once while the current rows are being read.
-template <class Codec>
+// Prefetches into L2 (kLocality 2) or L1 (3) the cache lines that start within the bytes of
+// columns [c, c + step) of `count` rows (the scale codes are few), so that each line of the
+// rows read next is fetched once while the current rows are being read.
+template <class Codec, int kLocality = 2>
 HWY_INLINE void PrefetchStep(const typename Codec::Row* rows, int64_t count, int64_t c, int64_t step) {
   for (int64_t o = CeilDiv(c * Codec::kColumnBits / 8, kCacheLine) * kCacheLine; o < (c + step) * Codec::kColumnBits / 8; o += kCacheLine) {
-    for (int64_t k = 0; k < count; ++k) __builtin_prefetch(reinterpret_cast<const uint8_t*>(rows[k].w) + o, 0, 2);
+    for (int64_t k = 0; k < count; ++k) __builtin_prefetch(reinterpret_cast<const uint8_t*>(rows[k].w) + o, 0, kLocality);
   }
 }
 
@@ -887,7 +887,7 @@ HWY_INLINE void Reduce4x4(const __m512 (&s)[4][4], float acc[4][4]) {
 // not change any output's summation order.
 inline constexpr int kF32BlockRows = HWY_TARGET <= HWY_AVX3 ? 4 : 3;
 
-HWY_INLINE void BlockF32(const float* const x[4], const float* const w[4], int64_t len, float acc[4][4]) {
+HWY_INLINE void BlockF32(const float* const x[4], const float* const w[kF32BlockRows], int64_t len, float acc[4][kF32BlockRows]) {
   constexpr int K = kF32BlockRows;
   const DF df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
@@ -932,8 +932,8 @@ struct F32Path {
     DecodeVectors<C>(df, row, c, v);
     for (int j = 0; j < kStepVectors<C>; ++j) hn::StoreU(v[j], df, out + c + j * static_cast<int64_t>(hn::Lanes(df)));
   }
-  static constexpr int64_t kBlockRows = kF32BlockRows;
-  static HWY_INLINE void Block(const float* const x[4], const float* const w[4], int64_t len, float acc[4][4]) {
+  static constexpr int64_t kBlockInputs = 4, kBlockRows = kF32BlockRows;
+  static HWY_INLINE void Block(const float* const x[4], const float* const w[kBlockRows], int64_t len, float acc[4][kBlockRows]) {
     BlockF32(x, w, len, acc);
   }
   static HWY_INLINE void Dots(const WeightMatrix& w, int64_t r0, int64_t r1, const Inputs& xs, int64_t n, float* y) {
@@ -1196,33 +1196,46 @@ DEEPSEEK_BF16_PATH_ATTR void DotsBf16(const WeightMatrix& w, int64_t r0, int64_t
   WithInputCount(n, [&](auto N) DEEPSEEK_BF16_PATH_ATTR { DotsBf16<Codec, N, DotRowsFor<Codec>(N)>(w, r0, r1, xs, y); });
 }
 
-// BlockF32's 4 × 4 shape for bf16 words: one dot product per input row and weight row per 32
-// columns.
-inline HWY_NOINLINE DEEPSEEK_KERNEL_ATTR void Block4x4(const uint16_t* const x[4], const uint16_t* const w[4], int64_t len, float acc[4][4]) {
-  // Sixteen named accumulators, the row pointers in locals, and a call of its own: inlined into
-  // the tile loops (which hold their own values in vector registers), GCC 12 kept accumulators
-  // in memory, a load and a store per step (one in the bf16 tiles with an array of them, two
-  // and a weight vector in the MXFP4 tiles with named ones); a standalone copy with the array
-  // ran at 0.36 of the bf16 peak where this form runs at 0.8. Each accumulator takes the same
-  // products in the same order either way.
-  const uint16_t *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
-  const uint16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
-  __m512 s00 = _mm512_setzero_ps(), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
-  __m512 s20 = s00, s21 = s00, s22 = s00, s23 = s00, s30 = s00, s31 = s00, s32 = s00, s33 = s00;
-  for (int64_t c = 0; c < len; c += 32) {
-    const __m512bh v0 = AsBf16(_mm512_loadu_si512(w0 + c)), v1 = AsBf16(_mm512_loadu_si512(w1 + c));
-    const __m512bh v2 = AsBf16(_mm512_loadu_si512(w2 + c)), v3 = AsBf16(_mm512_loadu_si512(w3 + c));
-    __m512bh xv = AsBf16(_mm512_loadu_si512(x0 + c));
-    s00 = _mm512_dpbf16_ps(s00, xv, v0); s01 = _mm512_dpbf16_ps(s01, xv, v1); s02 = _mm512_dpbf16_ps(s02, xv, v2); s03 = _mm512_dpbf16_ps(s03, xv, v3);
-    xv = AsBf16(_mm512_loadu_si512(x1 + c));
-    s10 = _mm512_dpbf16_ps(s10, xv, v0); s11 = _mm512_dpbf16_ps(s11, xv, v1); s12 = _mm512_dpbf16_ps(s12, xv, v2); s13 = _mm512_dpbf16_ps(s13, xv, v3);
-    xv = AsBf16(_mm512_loadu_si512(x2 + c));
-    s20 = _mm512_dpbf16_ps(s20, xv, v0); s21 = _mm512_dpbf16_ps(s21, xv, v1); s22 = _mm512_dpbf16_ps(s22, xv, v2); s23 = _mm512_dpbf16_ps(s23, xv, v3);
-    xv = AsBf16(_mm512_loadu_si512(x3 + c));
-    s30 = _mm512_dpbf16_ps(s30, xv, v0); s31 = _mm512_dpbf16_ps(s31, xv, v1); s32 = _mm512_dpbf16_ps(s32, xv, v2); s33 = _mm512_dpbf16_ps(s33, xv, v3);
+// BlockF32's shape for bf16 words with 6 input rows and 4 weight rows: one dot product per
+// input row and weight row per 32 columns, 24 accumulators, 10 loads per 24 dot products. On
+// Zen 5, which issues two vdpbf16ps per cycle, the 4 × 4 block's 8 loads per 16 reached
+// further into L2 for every product (the tile and the inputs outgrow L1): against it, from
+// L2 on one thread (`deepseek-bench --op F --rows 256 --cols 4096 --n N --cached --threads
+// 1`, three interleaved pairs), MXFP4 n = 48 / 512 +9 % / +16 %, FP8 n = 512 +5 %, FP8 n = 48
+// level. A call of its own, the accumulators indexed only with constants after unrolling, so
+// that GCC 12 keeps them in registers (inlined into the tile loops, which hold their own values
+// in vector registers, it kept 4 × 4 blocks' accumulators in memory). Each accumulator takes
+// the same products in the same order whatever the shape.
+inline constexpr int kBf16BlockInputs = 6;
+
+inline HWY_NOINLINE DEEPSEEK_KERNEL_ATTR void Block6x4(const uint16_t* const x[kBf16BlockInputs], const uint16_t* const w[4], int64_t len,
+                                                       float acc[kBf16BlockInputs][4]) {
+  constexpr int M = kBf16BlockInputs;
+  const uint16_t* xr[M];
+  const uint16_t* wr[4];
+  HWY_UNROLL(6) for (int m = 0; m < M; ++m) xr[m] = x[m];
+  HWY_UNROLL(4) for (int k = 0; k < 4; ++k) wr[k] = w[k];
+  __m512 s[M][4];
+  HWY_UNROLL(6) for (int m = 0; m < M; ++m) {
+    HWY_UNROLL(4) for (int k = 0; k < 4; ++k) s[m][k] = _mm512_setzero_ps();
   }
-  const __m512 s[4][4] = {{s00, s01, s02, s03}, {s10, s11, s12, s13}, {s20, s21, s22, s23}, {s30, s31, s32, s33}};
-  Reduce4x4(s, acc);
+  for (int64_t c = 0; c < len; c += 32) {
+    __m512bh wv[4];
+    HWY_UNROLL(4) for (int k = 0; k < 4; ++k) wv[k] = AsBf16(_mm512_loadu_si512(wr[k] + c));
+    HWY_UNROLL(6) for (int m = 0; m < M; ++m) {
+      const __m512bh xv = AsBf16(_mm512_loadu_si512(xr[m] + c));
+      HWY_UNROLL(4) for (int k = 0; k < 4; ++k) s[m][k] = _mm512_dpbf16_ps(s[m][k], xv, wv[k]);
+    }
+  }
+  // Inputs 0-3's sums in one reduction of 16 accumulators, inputs 4-5's in one of 8.
+  __m512 first[16], rest[8];
+  HWY_UNROLL(16) for (int a = 0; a < 16; ++a) first[a] = s[a / 4][a % 4];
+  HWY_UNROLL(8) for (int a = 0; a < 8; ++a) rest[a] = s[4 + a / 4][a % 4];
+  float first_sums[16], rest_sums[8];
+  ReduceLanesOf(first, first_sums);
+  ReduceLanesOf(rest, rest_sums);
+  for (int a = 0; a < 16; ++a) acc[a / 4][a % 4] = first_sums[a];
+  for (int a = 0; a < 8; ++a) acc[4 + a / 4][a % 4] = rest_sums[a];
 }
 
 template <class C>
@@ -1239,10 +1252,10 @@ struct Bf16DotPath {
     C::DecodeBf16(row, c, words);
     for (int64_t v = 0; v < C::kDotStep / 32; ++v) _mm512_storeu_si512(out + c + 32 * v, words[v]);
   }
-  static constexpr int64_t kBlockRows = 4;
-  static HWY_INLINE DEEPSEEK_KERNEL_ATTR void Block(const uint16_t* const x[4], const uint16_t* const w[4], int64_t len,
-                                                    float acc[4][4]) {
-    Block4x4(x, w, len, acc);
+  static constexpr int64_t kBlockInputs = kBf16BlockInputs, kBlockRows = 4;
+  static HWY_INLINE DEEPSEEK_KERNEL_ATTR void Block(const uint16_t* const x[kBlockInputs], const uint16_t* const w[4], int64_t len,
+                                                    float acc[kBlockInputs][4]) {
+    Block6x4(x, w, len, acc);
   }
   static HWY_INLINE DEEPSEEK_KERNEL_ATTR void Dots(const WeightMatrix& w, int64_t r0, int64_t r1, const Inputs& xs, int64_t n, float* y) {
     DotsBf16<C>(w, r0, r1, xs, n, y);
@@ -1261,6 +1274,14 @@ HWY_INLINE DEEPSEEK_KERNEL_ATTR void DecodeTile(const WeightMatrix& w, int64_t r
   for (int64_t r = 0; r < count; ++r) {
     const typename Path::Codec::Row row = Path::Codec::RowAt(w, r0 + r);
     typename Path::Word* HWY_RESTRICT out = tile + r * kColBlock - c0;
+    // The row after next into L1, though the tile loop asked for the block in L2 ahead of
+    // time: the decoder still waited on its loads (from DRAM on two threads, `deepseek-bench
+    // --op F --rows 8192 --cols 4096 --n 48 --threads 2`, five of six interleaved pairs
+    // faster, FP8 by 9-35 %, MXFP4 by 27-46 %).
+    if (r + 2 < count) {
+      const typename Path::Codec::Row ahead = Path::Codec::RowAt(w, r0 + r + 2);
+      PrefetchStep<typename Path::Codec, 3>(&ahead, 1, c0, c1 - c0);
+    }
     for (int64_t c = c0; c < c1; c += Path::kStep) Path::DecodeStep(row, c, out);
   }
 }
@@ -1274,16 +1295,16 @@ HWY_INLINE DEEPSEEK_KERNEL_ATTR void MultiplyTileBlock(const typename Path::Inpu
                                                        const typename Path::Word* tile, int64_t count, float* y,
                                                        int64_t y_stride, int64_t r0) {
   using Word = typename Path::Word;
-  float acc[4][4];
-  for (int64_t i = 0; i < n; i += 4) {
-    const int64_t inputs = std::min<int64_t>(4, n - i);
-    const Word* xr[4];
-    for (int64_t m = 0; m < 4; ++m) xr[m] = xs.row(i + std::min(m, inputs - 1)) + c0;
-    constexpr int64_t K = Path::kBlockRows;
+  constexpr int64_t M = Path::kBlockInputs, K = Path::kBlockRows;
+  float acc[M][K];
+  for (int64_t i = 0; i < n; i += M) {
+    const int64_t inputs = std::min<int64_t>(M, n - i);
+    const Word* xr[M];
+    for (int64_t m = 0; m < M; ++m) xr[m] = xs.row(i + std::min(m, inputs - 1)) + c0;
     for (int64_t j = 0; j < count; j += K) {
       const int64_t outputs = std::min<int64_t>(K, count - j);
-      const Word* wr[4];
-      for (int64_t k = 0; k < 4; ++k) wr[k] = tile + (j + std::min(k, outputs - 1)) * kColBlock;
+      const Word* wr[K];
+      for (int64_t k = 0; k < K; ++k) wr[k] = tile + (j + std::min(k, outputs - 1)) * kColBlock;
       Path::Block(xr, wr, len, acc);
       for (int64_t m = 0; m < inputs; ++m) {
         float* out = y + (i + m) * y_stride + r0 + j;
