@@ -1068,14 +1068,15 @@ HWY_INLINE DEEPSEEK_BF16_PATH_ATTR int64_t StepDotsBf16(const typename Codec::Ro
     // on two threads, MXFP4 with 2 inputs 13.5-19.3 -> 20.8-21.5 GB/s, the others unchanged
     // or a little faster).
     static_assert(width * Codec::kColumnBits / 8 <= kCacheLine);
-    if constexpr (N == 1) {
-      // One input: the next R rows are one contiguous run of R·(row bytes), asked for in
+    if constexpr (!RowsHeld(N, R)) {
+      // Up to R inputs: the next R rows are one contiguous run of R·(row bytes), asked for in
       // order at R times the rate the rows are read, each line once (MXFP4's 32-byte steps
       // take half the prefetches) and from one or two pages at a time, not R. On Zen 5
-      // (three interleaved pairs, `--op F --rows 32768 --cols 4096 --n 1 --threads 2`, and
-      // `--rows 256 --cached --threads 1`): MXFP4 from L2 30.5 -> 34.0 GB/s, from DRAM +4-9 %;
-      // FP8 from DRAM 31-34 -> 37-41 GB/s. (Rows wider than a panel's inputs allow, over 16K
-      // columns, go by in panels: every line is still asked for, less in the order of use.)
+      // (interleaved pairs, `--op F --rows 32768 --cols 4096 --n N --threads 2`, and `--rows
+      // 256 --cached --threads 1`): n = 1 MXFP4 from L2 30.5 -> 34.0 GB/s, from DRAM +4-9 %,
+      // FP8 from DRAM 31-34 -> 37-41 GB/s; n = 2 from DRAM bf16 +2-23 %, FP8 +14-47 % (five of
+      // five pairs), MXFP4 +27 % (four of five); n = 3-4 level to +20 %. (When the inputs go
+      // by panels, the rows' lines are all still asked for, less in the order of use.)
       const uint8_t* run = reinterpret_cast<const uint8_t*>(next[0].w) + c * Codec::kColumnBits / 8 * R;
       HWY_UNROLL(8) for (int64_t l = 0; l < width * Codec::kColumnBits / 8 * R; l += kCacheLine) __builtin_prefetch(run + l, 0, 2);
     } else {
