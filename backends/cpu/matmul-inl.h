@@ -866,8 +866,8 @@ HWY_INLINE void ReduceLanesOf(const __m512 (&s)[K], float (&out)[K]) {
   for (int a = 0; a < K; ++a) out[a] = lanes[4 * (a % 4) + a / 4];
 }
 
-// acc[m][k] = the sum of s[m][k]'s lanes for the 16 accumulators of a 4 × 4 block (the 4 × 4
-// blocks of both paths on AVX-512 targets).
+// acc[m][k] = the sum of s[m][k]'s lanes for the 16 accumulators of a 4 × 4 block (the fp32
+// path's blocks on AVX-512 targets).
 HWY_INLINE void Reduce4x4(const __m512 (&s)[4][4], float acc[4][4]) {
   const __m512 flat[16] = {s[0][0], s[0][1], s[0][2], s[0][3], s[1][0], s[1][1], s[1][2], s[1][3],
                            s[2][0], s[2][1], s[2][2], s[2][3], s[3][0], s[3][1], s[3][2], s[3][3]};
@@ -1062,11 +1062,10 @@ HWY_INLINE DEEPSEEK_BF16_PATH_ATTR int64_t StepDotsBf16(const typename Codec::Ro
     else Codec::DecodeBf16(rows[k], c, words);
   };
   for (; c + width <= c1; c += width) {
-    // One prefetch per row at the step's first byte: a step is at most a line, so every line
-    // is asked for (those of 32-byte steps twice, a redundant hint), without PrefetchStep's
-    // loop over the lines that start within the step, its branch and its registers (from DRAM
-    // on two threads, MXFP4 with 2 inputs 13.5-19.3 -> 20.8-21.5 GB/s, the others unchanged
-    // or a little faster).
+    // Each step asks for as many bytes of the next rows (next) as it reads of its own, without
+    // PrefetchStep's loop over the lines that start within the step, its branch and its
+    // registers (which the per-row form below replaced: from DRAM on two threads, MXFP4 with 2
+    // inputs 13.5-19.3 -> 20.8-21.5 GB/s, the others unchanged or a little faster).
     static_assert(width * Codec::kColumnBits / 8 <= kCacheLine);
     if constexpr (!RowsHeld(N, R)) {
       // Up to R inputs: the next R rows are one contiguous run of R·(row bytes), asked for in
@@ -1076,10 +1075,13 @@ HWY_INLINE DEEPSEEK_BF16_PATH_ATTR int64_t StepDotsBf16(const typename Codec::Ro
       // 256 --cached --threads 1`): n = 1 MXFP4 from L2 30.5 -> 34.0 GB/s, from DRAM +4-9 %,
       // FP8 from DRAM 31-34 -> 37-41 GB/s; n = 2 from DRAM bf16 +2-23 %, FP8 +14-47 % (five of
       // five pairs), MXFP4 +27 % (four of five); n = 3-4 level to +20 %. (When the inputs go
-      // by panels, the rows' lines are all still asked for, less in the order of use.)
+      // by panels, the rows' lines are all still asked for, less in the order of use. The last
+      // group's run reaches past the matrix: a prefetch never faults.)
       const uint8_t* run = reinterpret_cast<const uint8_t*>(next[0].w) + c * Codec::kColumnBits / 8 * R;
       HWY_UNROLL(8) for (int64_t l = 0; l < width * Codec::kColumnBits / 8 * R; l += kCacheLine) __builtin_prefetch(run + l, 0, 2);
     } else {
+      // More inputs than rows: one prefetch per row at the step's first byte (a step is at most
+      // a line, so every line is asked for, those of 32-byte steps twice).
       HWY_UNROLL(8) for (int k = 0; k < R; ++k) __builtin_prefetch(reinterpret_cast<const uint8_t*>(next[k].w) + c * Codec::kColumnBits / 8, 0, 2);
     }
     if constexpr (RowsHeld(N, R)) {
